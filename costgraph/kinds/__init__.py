@@ -1,0 +1,45 @@
+"""Layer kinds: each one small class, all registered in `KINDS`.
+
+Import a kind from here (``from costgraph.kinds import Conv2d``); register
+your own with `register_kind`.
+"""
+
+from .base import (
+    KINDS,
+    Constraint,
+    LayerKind,
+    Shape,
+    format_shape,
+    kind_named,
+    numel,
+    register_kind,
+)
+from .activation import Dropout, Elementwise, ReLU, Softmax
+from .conv import Conv2d
+from .linear import Linear
+from .norm import BatchNorm2d
+from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .reshape import Flatten, Input
+
+__all__ = [
+    "KINDS",
+    "Constraint",
+    "LayerKind",
+    "Shape",
+    "format_shape",
+    "kind_named",
+    "numel",
+    "register_kind",
+    "Input",
+    "Conv2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "AdaptiveAvgPool2d",
+    "Linear",
+    "ReLU",
+    "Softmax",
+    "Dropout",
+    "Flatten",
+    "BatchNorm2d",
+    "Elementwise",
+]

@@ -1,0 +1,83 @@
+"""The model zoo: builders that return `costgraph.Network` objects.
+
+Builders are plain functions (``costgraph.models.vgg16()``); `MODELS` maps
+each registered name to its builder and default input size, for the command
+line and the generated docs.  Nothing is built at import time.
+
+>>> from costgraph.models import MODELS
+>>> MODELS["vgg16"].default_size
+224
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import CostGraphError
+
+__all__ = ["MODELS", "ModelInfo", "register_model", "build", "list_models"]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A zoo entry: its builder, default input size (square) and a one-line description."""
+
+    name: str
+    builder: Callable
+    default_size: int | None
+    description: str
+    default_sizes: tuple = ()
+
+    def sizes(self) -> dict:
+        """Keyword sizes at which the model is usually quoted (e.g. ``{"H": 224}``)."""
+        if self.default_sizes:
+            return dict(self.default_sizes)
+        return {"H": self.default_size} if self.default_size else {}
+
+
+MODELS: dict[str, ModelInfo] = {}
+
+
+def register_model(name: str, *, default_size: int | None = 224, description: str = "", sizes: dict | None = None):
+    """Decorator: register a builder under `name` with its default input size.
+
+    Raises
+    ------
+    CostGraphError
+        If the name is taken by another builder.
+    """
+
+    def decorate(builder):
+        if name in MODELS and MODELS[name].builder.__qualname__ != builder.__qualname__:
+            raise CostGraphError(f"model {name!r} is already registered")
+        doc = description or (builder.__doc__ or "").strip().splitlines()[0]
+        MODELS[name] = ModelInfo(name, builder, default_size, doc, tuple((sizes or {}).items()))
+        return builder
+
+    return decorate
+
+
+def build(name: str, **options):
+    """Build the zoo model called `name`.
+
+    Raises
+    ------
+    CostGraphError
+        If there is no such model (the message lists the zoo).
+    """
+    try:
+        info = MODELS[name]
+    except KeyError:
+        raise CostGraphError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}", value=name) from None
+    return info.builder(**options)
+
+
+def list_models() -> list[str]:
+    """Names of every registered model, sorted."""
+    return sorted(MODELS)
+
+
+from .vgg import vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn  # noqa: E402
+
+__all__ += ["vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"]

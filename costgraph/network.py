@@ -1,0 +1,436 @@
+"""The network: a networkx DAG of layers whose nodes carry symbolic shapes and costs.
+
+Shapes are inferred when a layer is added, so a mismatch fails at once and
+names the layer.  Totals are ``Add`` over per-layer terms (each expanded once
+when its layer is added), never ``simplify``; numeric results go through one
+compiled, exact function per network.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Iterable
+
+import networkx as nx
+import sympy
+
+from .compile import compile_exprs
+from .dtypes import dtype_bytes
+from .errors import CostGraphError, CycleError, DomainError, ShapeError, UnknownSizeError
+from .kinds.base import LayerKind, format_shape, numel
+from .kinds.conv import show_pair
+from .symbols import H, N, W, resolve_sizes, sort_symbols
+from .totals import LayerCost, Row, Totals
+
+__all__ = ["Network"]
+
+
+@functools.lru_cache(maxsize=16384)
+def _layer_formulas(layer: LayerKind, in_shapes: tuple) -> tuple:
+    """(output shape, LayerCost, constraints) of `layer` on `in_shapes`.
+
+    Cached on the (frozen, hashable) layer and its input shapes, so identical
+    blocks (ResNet stages, transformer layers) do their symbolic work once.
+    """
+    out = tuple(sympy.sympify(d) for d in layer.output_shape(*in_shapes))
+    macs = sympy.expand(layer.macs(out, *in_shapes))
+    cost = LayerCost(
+        weights=sympy.expand(layer.weights(*in_shapes)),
+        biases=sympy.expand(layer.biases(*in_shapes)),
+        activations=sympy.expand(numel(out)) if layer.materializes else sympy.Integer(0),
+        macs=macs,
+        flops=sympy.expand(2 * macs + layer.other_flops(out, *in_shapes)),
+    )
+    return out, cost, tuple(layer.constraints(out, *in_shapes))
+
+
+class Network:
+    """A neural network as a DAG of layers, with symbolic shapes and costs.
+
+    The DAG is a real `networkx.DiGraph`, `graph`: node ``name`` has the
+    attributes ``layer`` (its `LayerKind`), ``shape`` (output shape, batch
+    first, sympy expressions), ``inputs`` (input layer names, in order) and
+    ``cost`` (a `LayerCost`).  Edges run from each input to its consumer.
+
+    Parameters
+    ----------
+    name : str
+        The network's name, used in messages and tables.
+
+    Examples
+    --------
+    >>> from costgraph import Network, H, W
+    >>> from costgraph.kinds import Input, Conv2d, ReLU, MaxPool2d
+    >>> net = Network("tiny")
+    >>> net.add("input", Input((3, H, W)))
+    'input'
+    >>> net.add("conv", Conv2d(3, 8, 3, padding=1))   # input defaults to the last layer
+    'conv'
+    >>> net.add("relu", ReLU(inplace=True))
+    'relu'
+    >>> net.add("pool", MaxPool2d(2))
+    'pool'
+    >>> net.totals().macs                       # 8 * (3*3*3) MACs per output position
+    216*H*N*W
+    >>> net.totals(H=32).macs                   # 216 * 32 * 32
+    221184
+    """
+
+    def __init__(self, name: str = "network"):
+        self.name = name
+        self.graph = nx.DiGraph(name=name)
+        self._order: list[str] = []
+        self._cache: dict = {}
+
+    # -- building --------------------------------------------------------------
+    def add(self, name: str, layer: LayerKind, *inputs: str) -> str:
+        """Add layer `name` fed by `inputs` (default: the layer added last); return `name`.
+
+        The output shape and costs are derived at once.
+
+        Raises
+        ------
+        TypeError
+            If `layer` is not a `LayerKind`.
+        CostGraphError
+            If `name` is taken, an input is unknown, or the number of inputs
+            does not fit the kind.
+        ShapeError
+            If the kind cannot take the input shapes (rank, channels, features).
+        """
+        if not isinstance(layer, LayerKind):
+            raise TypeError(f"layer {name!r}: expected a LayerKind instance, got {layer!r}")
+        if not isinstance(name, str) or not name:
+            raise CostGraphError(f"a layer name must be a non-empty string, got {name!r}", value=name)
+        if name in self.graph:
+            raise CostGraphError(f"{self.name}: layer name {name!r} is already used", layer=name, value=name)
+        if not inputs and layer.arity != 0:
+            if not self._order:
+                raise CostGraphError(f"layer {name!r} ({layer.kind}) has no input to take", layer=name)
+            inputs = (self._order[-1],)
+        for source in inputs:
+            if source not in self.graph:
+                raise CostGraphError(f"layer {name!r}: unknown input {source!r}", layer=name, value=source)
+        if layer.arity is not None and len(inputs) != layer.arity:
+            raise CostGraphError(
+                f"layer {name!r} ({layer.kind}) takes {layer.arity} input(s), got {len(inputs)}",
+                layer=name,
+                value=len(inputs),
+            )
+        in_shapes = tuple(self.graph.nodes[s]["shape"] for s in inputs)
+        try:
+            shape, cost, constraints = _layer_formulas(layer, in_shapes)
+        except CostGraphError as error:
+            shown = ", ".join(format_shape(s) for s in in_shapes) or "none"
+            raise type(error)(
+                f"layer {name!r} ({layer.kind}): {error}; input shape(s): {shown}",
+                layer=name,
+                value=error.value,
+            ) from None
+        self.graph.add_node(name, layer=layer, shape=shape, inputs=tuple(inputs), cost=cost, constraints=constraints)
+        for index, source in enumerate(inputs):
+            self.graph.add_edge(source, name, index=index)
+        self._order.append(name)
+        self._cache.clear()
+        return name
+
+    @classmethod
+    def from_graph(cls, graph: nx.DiGraph, name: str | None = None) -> "Network":
+        """Build a network from a DiGraph whose nodes carry a ``layer`` attribute.
+
+        A node's inputs are its ``inputs`` attribute if present, else its
+        predecessors ordered by the edges' ``index`` attribute.
+
+        Raises
+        ------
+        CycleError
+            If the graph has a cycle (the message lists it).
+        CostGraphError
+            If a node has no ``layer``, or as `add` raises.
+        """
+        try:
+            cycle = nx.find_cycle(graph)
+        except nx.NetworkXNoCycle:
+            cycle = None
+        if cycle:
+            path = " -> ".join(str(edge[0]) for edge in cycle) + f" -> {cycle[0][0]}"
+            raise CycleError(f"the graph has a cycle: {path}", layer=str(cycle[0][0]), value=cycle)
+        net = cls(name or graph.graph.get("name") or "network")
+        for node in nx.lexicographical_topological_sort(graph, key=lambda n: str(n)):
+            data = graph.nodes[node]
+            if "layer" not in data:
+                raise CostGraphError(f"node {node!r} has no 'layer' attribute", layer=str(node))
+            inputs = data.get("inputs")
+            if inputs is None:
+                preds = list(graph.predecessors(node))
+                inputs = sorted(preds, key=lambda p: graph.edges[p, node].get("index", preds.index(p)))
+            net.add(str(node), data["layer"], *[str(i) for i in inputs])
+        return net
+
+    # -- reading ---------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __iter__(self):
+        return iter(self._order)
+
+    def __contains__(self, name) -> bool:
+        return name in self.graph
+
+    def __repr__(self) -> str:
+        return f"<Network {self.name!r}: {len(self)} layers, sizes {', '.join(s.name for s in self.symbols)}>"
+
+    def layer(self, name: str) -> LayerKind:
+        """The kind instance of layer `name`."""
+        return self._node(name)["layer"]
+
+    def shape(self, name: str) -> tuple:
+        """The symbolic output shape of layer `name` (batch first)."""
+        return self._node(name)["shape"]
+
+    def _node(self, name):
+        try:
+            return self.graph.nodes[name]
+        except KeyError:
+            raise CostGraphError(f"{self.name} has no layer {name!r}", value=name) from None
+
+    @property
+    def outputs(self) -> list[str]:
+        """Layers nothing consumes, in the order they were added."""
+        return [n for n in self._order if self.graph.out_degree(n) == 0]
+
+    @property
+    def symbols(self) -> list:
+        """The size symbols the network's formulas use (H, W, ..., N last)."""
+        if "symbols" not in self._cache:
+            found = set()
+            for name in self._order:
+                for dim in self.graph.nodes[name]["shape"]:
+                    found |= dim.free_symbols
+            self._cache["symbols"] = sort_symbols(found)
+        return self._cache["symbols"]
+
+    # -- symbolic totals -----------------------------------------------------------
+    def _symbolic(self) -> dict:
+        if "symbolic" not in self._cache:
+            costs = [self.graph.nodes[n]["cost"] for n in self._order]
+            sums = {
+                name: sympy.expand(sympy.Add(*[getattr(c, name) for c in costs]))
+                for name in ("weights", "biases", "activations", "macs", "flops")
+            }
+            sums["params"] = sympy.expand(sums["weights"] + sums["biases"])
+            self._cache["symbolic"] = sums
+        return self._cache["symbolic"]
+
+    def _compiled(self, key, exprs_fn):
+        if key not in self._cache:
+            self._cache[key] = compile_exprs(self.symbols, exprs_fn())
+        return self._cache[key]
+
+    def _resolve(self, sizes):
+        return resolve_sizes(self.symbols, sizes, network=self.name)
+
+    # -- validity ------------------------------------------------------------------
+    def _checks(self):
+        """Flat list of expressions: each layer's output sizes, then its constraints."""
+        if "checks" not in self._cache:
+            exprs, spans = [], []
+            for name in self._order:
+                node = self.graph.nodes[name]
+                start = len(exprs)
+                exprs.extend(node["shape"])
+                exprs.extend(c.expr for c in node["constraints"])
+                spans.append((name, start, len(node["shape"]), len(node["constraints"])))
+            self._cache["checks"] = (exprs, spans)
+        return self._cache["checks"]
+
+    def check_sizes(self, **sizes) -> dict:
+        """Resolve `sizes` and check every layer is valid there; return ``{symbol: value}``.
+
+        Raises
+        ------
+        UnknownSizeError, SizeError
+            As `costgraph.symbols.resolve_sizes` raises.
+        DomainError
+            Naming the first layer (in topological order) whose output would
+            be empty or whose input is too small, with its input and computed
+            output sizes, in PyTorch's words.
+        """
+        values = self._resolve(sizes)
+        exprs, spans = self._checks()
+        check = self._compiled("check_fn", lambda: exprs)
+        computed = check(*[values[s] for s in self.symbols])
+        for name, start, rank, n_constraints in spans:
+            out = computed[start : start + rank]
+            bad_constraint = next(
+                (
+                    c
+                    for c, v in zip(self.graph.nodes[name]["constraints"], computed[start + rank : start + rank + n_constraints])
+                    if not _all(v, lambda x: x >= 0)
+                ),
+                None,
+            )
+            if bad_constraint is None and all(_all(v, lambda x: x >= 1) for v in out):
+                continue
+            self._raise_domain(name, out, computed, spans, values, bad_constraint)
+        return values
+
+    def _raise_domain(self, name, out, computed, spans, values, constraint):
+        start_of = {n: (s, r) for n, s, r, _ in spans}
+        node = self.graph.nodes[name]
+        ins = []
+        for source in node["inputs"]:
+            s, r = start_of[source]
+            ins.append(_format_sizes(computed[s + 1 : s + r]))
+        at = ", ".join(f"{k.name}={_show_value(v)}" for k, v in values.items())
+        reason = constraint.message if constraint is not None else "Output size is too small"
+        message = (
+            f"layer {name!r} ({node['layer'].kind}) at {at}: Given input size: ({' and '.join(ins) or 'none'}). "
+            f"Calculated output size: ({_format_sizes(out[1:])}). {reason}"
+        )
+        raise DomainError(message, layer=name, value=tuple(out))
+
+    def min_size(self, limit: int = 1 << 16) -> int:
+        """The smallest square input size ``H = W`` at which every layer is valid.
+
+        Derived from the network's formulas by scanning sizes with the
+        compiled checks (a few microseconds each), batch 1.
+
+        Raises
+        ------
+        CostGraphError
+            If the network has sizes other than H, W and N, or no size up to
+            `limit` is valid.
+        """
+        others = [s for s in self.symbols if s not in (H, W, N)]
+        if others:
+            raise CostGraphError(f"{self.name}: min_size scans H = W only, but the network also needs {others}")
+        for size in range(1, limit + 1):
+            try:
+                self.check_sizes(**({"H": size} if H in self.symbols else {}))
+            except DomainError:
+                continue
+            return size
+        raise CostGraphError(f"{self.name}: no valid square size up to {limit}")
+
+    # -- results -------------------------------------------------------------------
+    def totals(self, dtype: str = "fp32", **sizes) -> Totals:
+        """Network totals: sympy expressions without sizes, exact ints with them.
+
+        Parameters
+        ----------
+        dtype : str
+            Element type for `activation_bytes` (default fp32, 4 bytes).
+        **sizes : int
+            Values of the size symbols by name (``H=224``); ``W`` defaults to
+            ``H`` and the batch ``N`` to 1.
+
+        Raises
+        ------
+        UnknownSizeError
+            For a size name the network does not have, or a missing size.
+        SizeError
+            For a size that is not a positive integer.
+        DomainError
+            If some layer's output would be empty at these sizes.
+
+        Examples
+        --------
+        >>> from costgraph.models import vgg16
+        >>> t = vgg16().totals(H=224)      # the seed's VGG16 table
+        >>> t.params, t.activations, t.macs
+        (138357544, 15237608, 15470264320)
+        """
+        element = dtype_bytes(dtype)
+        sums = self._symbolic()
+        if not sizes:
+            return Totals(
+                params=sums["params"],
+                weights=sums["weights"],
+                biases=sums["biases"],
+                activations=sums["activations"],
+                activation_bytes=sympy.expand(sums["activations"] * element),
+                macs=sums["macs"],
+                flops=sums["flops"],
+                dtype=str(dtype),
+            )
+        values = self.check_sizes(**sizes)
+        names = ("params", "weights", "biases", "activations", "macs", "flops")
+        evaluate = self._compiled("totals_fn", lambda: [sums[n] for n in names])
+        result = dict(zip(names, evaluate(*[values[s] for s in self.symbols])))
+        return Totals(
+            **result,
+            activation_bytes=result["activations"] * element,
+            dtype=str(dtype),
+            sizes={s.name: _show_value(v) for s, v in values.items()},
+        )
+
+    def layers(self, **sizes) -> list[Row]:
+        """One `Row` per layer in topological order; symbolic, or exact ints at `sizes`.
+
+        Raises
+        ------
+        UnknownSizeError, SizeError, DomainError
+            As `totals` raises.
+        """
+        rows = []
+        symbolic = not sizes
+        if not symbolic:
+            values = self.check_sizes(**sizes)
+            evaluate = self._compiled("rows_fn", self._row_exprs)
+            flat = list(evaluate(*[values[s] for s in self.symbols]))
+        for name in self._order:
+            node = self.graph.nodes[name]
+            layer, cost, shape = node["layer"], node["cost"], node["shape"]
+            if symbolic:
+                dims = tuple(shape[1:])
+                numbers = (cost.params, cost.weights, cost.biases, cost.activations, cost.macs, cost.flops)
+            else:
+                dims = tuple(flat[: len(shape) - 1])
+                del flat[: len(shape) - 1]
+                numbers = tuple(flat[:6])
+                del flat[:6]
+            padding = layer.padding
+            rows.append(
+                Row(
+                    name=name,
+                    kind=layer.kind,
+                    kernel=layer.kernel,
+                    stride=show_pair(layer.stride) if isinstance(layer.stride, tuple) else layer.stride,
+                    padding=show_pair(padding) if isinstance(padding, tuple) else padding,
+                    shape=dims,
+                    params=numbers[0],
+                    weights=numbers[1],
+                    biases=numbers[2],
+                    activations=numbers[3],
+                    macs=numbers[4],
+                    flops=numbers[5],
+                    inputs=node["inputs"],
+                )
+            )
+        return rows
+
+    def _row_exprs(self):
+        exprs = []
+        for name in self._order:
+            node = self.graph.nodes[name]
+            cost = node["cost"]
+            exprs.extend(node["shape"][1:])
+            exprs.extend([cost.params, cost.weights, cost.biases, cost.activations, cost.macs, cost.flops])
+        return exprs
+
+
+def _all(value, test) -> bool:
+    if hasattr(value, "shape"):
+        import numpy
+
+        return bool(numpy.all(test(value)))
+    return bool(test(value))
+
+
+def _show_value(value):
+    return value if isinstance(value, int) else value
+
+
+def _format_sizes(values) -> str:
+    return "x".join(str(v) for v in values)

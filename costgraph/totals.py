@@ -1,0 +1,105 @@
+"""The records costgraph returns: per-layer costs, per-layer rows, network totals.
+
+Every count is a sympy expression in the size symbols when no sizes are
+given, and an exact Python ``int`` when they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+import sympy
+
+__all__ = ["LayerCost", "Row", "Totals", "FLOP_CONVENTION"]
+
+FLOP_CONVENTION = (
+    "FLOPs = 2 per multiply-accumulate (bias adds included) "
+    "+ elementwise work: 1 per ReLU/add element, 2 per BatchNorm element, "
+    "5 per softmax element, k*k-1 per max-pool output, k*k per avg-pool output"
+)
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """One layer's formulas: parameters, output elements it materializes, MACs, FLOPs."""
+
+    weights: sympy.Expr
+    biases: sympy.Expr
+    activations: sympy.Expr
+    macs: sympy.Expr
+    flops: sympy.Expr
+
+    @property
+    def params(self) -> sympy.Expr:
+        return self.weights + self.biases
+
+
+@dataclass(frozen=True)
+class Row:
+    """One layer of a per-layer table (symbolic, or exact ints at given sizes).
+
+    `shape` is the output shape without the batch dimension; `activations`
+    counts the elements of the output if the layer materializes a new tensor
+    (0 for in-place layers and views), for the whole batch.
+    """
+
+    name: str
+    kind: str
+    kernel: object
+    stride: object
+    padding: object
+    shape: tuple
+    params: object
+    weights: object
+    biases: object
+    activations: object
+    macs: object
+    flops: object
+    inputs: tuple = ()
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Network totals; each field an exact int at given sizes, else a sympy expression.
+
+    Attributes
+    ----------
+    params, weights, biases
+        Parameter counts (``params = weights + biases``; tied parameters once).
+    activations
+        Elements of the inputs plus every materialized layer output: what a
+        forward pass produces, the seed's "memory" column summed.
+    activation_bytes
+        ``activations`` times the bytes of `dtype`.
+    macs
+        Multiply-accumulates of conv, linear and matrix-product layers.
+    flops
+        FLOPs under `FLOP_CONVENTION` (stated beside every printed figure).
+    """
+
+    params: object
+    weights: object
+    biases: object
+    activations: object
+    activation_bytes: object
+    macs: object
+    flops: object
+    dtype: str = "fp32"
+    sizes: dict = field(default_factory=dict)
+
+    FIELDS = ("params", "weights", "biases", "activations", "activation_bytes", "macs", "flops")
+
+    def as_dict(self) -> dict:
+        """The count fields by name."""
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    def __str__(self) -> str:
+        at = ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "symbolic"
+        lines = [f"Totals ({at}; dtype {self.dtype})"]
+        for name in self.FIELDS:
+            value = getattr(self, name)
+            lines.append(f"  {name:<17}{value:,}" if isinstance(value, int) else f"  {name:<17}{value}")
+        return "\n".join(lines)

@@ -1,0 +1,30 @@
+"""Helpers shared by the tests (not a test module)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import pytest
+
+
+def require(module_name: str):
+    """Import an optional dependency for a differential test.
+
+    Locally a missing module skips the test; under CI (``CI=true``) it fails,
+    because CI installs every optional dependency the tests use and a skipped
+    differential test would hide a broken install.
+    """
+    try:
+        return importlib.import_module(module_name)
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{module_name} is required under CI=true but cannot be imported")
+        pytest.skip(f"{module_name} is not installed")
+
+
+def require_torch():
+    """`require("torch")`, with deterministic single-threaded CPU settings."""
+    torch = require("torch")
+    torch.manual_seed(0)
+    return torch
