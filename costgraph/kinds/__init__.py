@@ -14,12 +14,27 @@ from .base import (
     numel,
     register_kind,
 )
-from .activation import Dropout, Elementwise, ReLU, Softmax
+from .activation import (
+    GELU,
+    Dropout,
+    Elementwise,
+    Hardsigmoid,
+    Hardswish,
+    Identity,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    StochasticDepth,
+    Tanh,
+)
+from .merge import Add, Concat, Mul, broadcast_shapes
 from .conv import Conv2d
 from .linear import Linear
-from .norm import BatchNorm2d
+from .norm import BatchNorm2d, LayerNorm, LayerNorm2d
 from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
-from .reshape import Flatten, Input
+from .reshape import Flatten, Input, Permute, Reshape, Slice, Transpose
 
 __all__ = [
     "KINDS",
@@ -42,4 +57,23 @@ __all__ = [
     "Flatten",
     "BatchNorm2d",
     "Elementwise",
+    "ReLU6",
+    "Sigmoid",
+    "Hardsigmoid",
+    "Hardswish",
+    "SiLU",
+    "GELU",
+    "Tanh",
+    "Identity",
+    "StochasticDepth",
+    "Add",
+    "Mul",
+    "Concat",
+    "broadcast_shapes",
+    "LayerNorm",
+    "LayerNorm2d",
+    "Permute",
+    "Transpose",
+    "Reshape",
+    "Slice",
 ]

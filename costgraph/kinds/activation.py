@@ -9,7 +9,7 @@ import sympy
 from ..errors import CostGraphError
 from .base import LayerKind, numel, register_kind
 
-__all__ = ["ReLU", "Softmax", "Dropout", "Elementwise"]
+__all__ = ["ReLU", "ReLU6", "Sigmoid", "Hardsigmoid", "Hardswish", "SiLU", "GELU", "Tanh", "Identity", "Softmax", "Dropout", "StochasticDepth", "Elementwise"]
 
 
 class Elementwise(LayerKind):
@@ -55,6 +55,85 @@ class ReLU(Elementwise):
 
 @register_kind
 @dataclass(frozen=True)
+class ReLU6(Elementwise):
+    """``min(max(x, 0), 6)``: two FLOPs per element (two comparisons)."""
+
+    inplace: bool = False
+    flops_per_element = 2
+
+
+@register_kind
+@dataclass(frozen=True)
+class Sigmoid(Elementwise):
+    """``1 / (1 + exp(-x))``: 4 FLOPs per element (negate, exp, add, divide)."""
+
+    inplace: bool = False
+    flops_per_element = 4
+
+
+@register_kind
+@dataclass(frozen=True)
+class Hardsigmoid(Elementwise):
+    """``relu6(x + 3) / 6``: 4 FLOPs per element (add, two comparisons, divide)."""
+
+    inplace: bool = False
+    flops_per_element = 4
+
+
+@register_kind
+@dataclass(frozen=True)
+class Hardswish(Elementwise):
+    """``x * relu6(x + 3) / 6``: 5 FLOPs per element (hardsigmoid, then a product)."""
+
+    inplace: bool = False
+    flops_per_element = 5
+
+
+@register_kind
+@dataclass(frozen=True)
+class SiLU(Elementwise):
+    """``x * sigmoid(x)`` (swish): 5 FLOPs per element (sigmoid, then a product)."""
+
+    inplace: bool = False
+    flops_per_element = 5
+
+
+@register_kind
+@dataclass(frozen=True)
+class GELU(Elementwise):
+    """Gaussian error linear unit, as ``torch.nn.GELU``.
+
+    8 FLOPs per element for both forms: ``0.5*x*(1 + erf(x/sqrt 2))`` is a
+    divide, erf, add and two products, counted as 8 with erf as 4 (its
+    polynomial approximation); the tanh form is 8 as well.
+    """
+
+    approximate: str = "none"
+    flops_per_element = 8
+
+
+@register_kind
+@dataclass(frozen=True)
+class Tanh(Elementwise):
+    """Hyperbolic tangent: 1 FLOP per element (a transcendental counts 1)."""
+
+    inplace: bool = False
+
+
+@register_kind
+@dataclass(frozen=True)
+class Identity(Elementwise):
+    """The identity: no new tensor, no FLOPs."""
+
+    flops_per_element = 0
+
+    @property
+    def materializes(self):
+        return False
+
+
+@register_kind
+@dataclass(frozen=True)
 class Softmax(Elementwise):
     """Softmax along `dim`, as ``torch.nn.Softmax``.
 
@@ -87,6 +166,20 @@ class Dropout(Elementwise):
     def __post_init__(self):
         if not 0 <= self.p <= 1:
             raise CostGraphError(f"Dropout: p must be in [0, 1], got {self.p}", value=self.p)
+
+    @property
+    def materializes(self):
+        return False
+
+
+@register_kind
+@dataclass(frozen=True)
+class StochasticDepth(Elementwise):
+    """Stochastic depth (torchvision.ops.StochasticDepth): the identity at inference."""
+
+    p: float = 0.0
+    mode: str = "row"
+    flops_per_element = 0
 
     @property
     def materializes(self):

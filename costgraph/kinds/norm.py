@@ -9,7 +9,7 @@ import sympy
 from ..errors import ShapeError
 from .base import LayerKind, numel, positive_int, register_kind
 
-__all__ = ["BatchNorm2d"]
+__all__ = ["BatchNorm2d", "LayerNorm", "LayerNorm2d"]
 
 
 @register_kind
@@ -47,3 +47,94 @@ class BatchNorm2d(LayerKind):
 
     def other_flops(self, out, x):
         return 2 * numel(out)
+
+
+def _normalized(value, owner):
+    dims = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    return tuple(positive_int(d, "normalized_shape", owner) for d in dims)
+
+
+@register_kind
+@dataclass(frozen=True)
+class LayerNorm(LayerKind):
+    """Layer normalization over the last dimensions, as ``torch.nn.LayerNorm``.
+
+    Parameters: gamma (weights) and beta (biases) of `normalized_shape` each
+    when affine.  FLOPs per element: 5 for the statistics and normalization
+    (mean's sum, subtract, square, variance's sum, scale by 1/std) plus 2 for
+    the affine multiply and add.
+
+    >>> from costgraph.symbols import N, S
+    >>> LayerNorm(768).weights((N, S, 768))
+    768
+    """
+
+    normalized_shape: int | tuple
+    eps: float = 1e-5
+    elementwise_affine: bool = True
+    bias: bool = True
+
+    def __post_init__(self):
+        object.__setattr__(self, "normalized_shape", _normalized(self.normalized_shape, "LayerNorm"))
+
+    def output_shape(self, x):
+        tail = tuple(x[len(x) - len(self.normalized_shape) :])
+        if len(x) < len(self.normalized_shape) or tail != self.normalized_shape:
+            raise ShapeError(
+                f"LayerNorm expects the last dimensions {self.normalized_shape}, got {tuple(x)}", value=x
+            )
+        return tuple(x)
+
+    def _size(self):
+        size = 1
+        for d in self.normalized_shape:
+            size *= d
+        return size
+
+    def weights(self, x):
+        return sympy.Integer(self._size() if self.elementwise_affine else 0)
+
+    def biases(self, x):
+        return sympy.Integer(self._size() if self.elementwise_affine and self.bias else 0)
+
+    def macs(self, out, x):
+        return sympy.Integer(0)
+
+    def other_flops(self, out, x):
+        return numel(out) * (7 if self.elementwise_affine else 5)
+
+
+@register_kind
+@dataclass(frozen=True)
+class LayerNorm2d(LayerKind):
+    """Layer normalization over the channels of an (N, C, H, W) tensor.
+
+    torchvision's ``LayerNorm2d`` (ConvNeXt's stem and downsampling) permutes
+    to channels-last, normalizes over C and permutes back; the permutes are
+    views, the normalized tensor is new.  Costs as `LayerNorm` over C.
+    """
+
+    num_channels: int
+    eps: float = 1e-6
+    elementwise_affine: bool = True
+
+    def __post_init__(self):
+        positive_int(self.num_channels, "num_channels", "LayerNorm2d")
+
+    def output_shape(self, x):
+        self.check_rank(x, 4)
+        if x[1] != self.num_channels:
+            raise ShapeError(f"LayerNorm2d expects {self.num_channels} channels, got {x[1]}", value=x[1])
+        return tuple(x)
+
+    def weights(self, x):
+        return sympy.Integer(self.num_channels if self.elementwise_affine else 0)
+
+    def biases(self, x):
+        return sympy.Integer(self.num_channels if self.elementwise_affine else 0)
+
+    def macs(self, out, x):
+        return sympy.Integer(0)
+
+    def other_flops(self, out, x):
+        return numel(out) * (7 if self.elementwise_affine else 5)
