@@ -189,3 +189,38 @@ def to_torch(net, **sizes):
     """A torch module computing `net` (lazy Linear layers instantiated at `sizes`), on meta."""
     with meta():
         return GraphModule(net, **sizes)
+
+
+# -- layer names that are state_dict keys ------------------------------------------
+
+def assert_names_match_torch(net, module, *, H, W=None, N=1, channels=3):
+    """Assert that every torch module holding parameters is a costgraph layer of the same name.
+
+    For a zoo model and its twin (whose module paths are torchvision's), each
+    module with parameters of its own (conv, linear, norm: the prefixes of
+    the state_dict keys) must be a costgraph layer with the same parameter
+    count and the same output shape at `H` x `W`, and every costgraph layer
+    with parameters must be such a module.
+    """
+    W = H if W is None else W
+    rows = {row.name: row for row in net.layers(H=H, W=W, N=N)}
+    module = module.to("meta").eval()
+    owners = {name: m for name, m in module.named_modules() if any(True for _ in m.parameters(recurse=False))}
+    seen = {}
+    handles = [
+        m.register_forward_hook(lambda m, args, out, name=name: seen.setdefault(name, tuple(out.shape[1:])))
+        for name, m in owners.items()
+    ]
+    try:
+        with torch.no_grad():
+            module(torch.empty((N, channels, H, W), device="meta"))
+    finally:
+        for h in handles:
+            h.remove()
+    ours = {name for name, row in rows.items() if row.params}
+    assert ours == set(owners), f"only costgraph: {sorted(ours - set(owners))}; only torch: {sorted(set(owners) - ours)}"
+    for name, m in owners.items():
+        params = sum(p.numel() for p in m.parameters(recurse=False))
+        assert rows[name].params == params, f"{name}: costgraph {rows[name].params} params, torch {params}"
+        if name in seen:  # modules torch does not run at inference (aux heads) have no output
+            assert tuple(rows[name].shape) == seen[name], f"{name} at {H}x{W}: costgraph {rows[name].shape}, torch {seen[name]}"
