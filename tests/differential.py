@@ -128,6 +128,17 @@ def _mul(*xs):
     return out
 
 
+class _LayerScale(nn.Module):
+    """ConvNeXt's ``layer_scale * x`` with its (C, 1, 1) parameter."""
+
+    def __init__(self, channels, init):
+        super().__init__()
+        self.layer_scale = nn.Parameter(torch.ones(channels, 1, 1) * init)
+
+    def forward(self, x):
+        return self.layer_scale * x
+
+
 #: costgraph kind name -> factory(kind, numeric input shapes) -> nn.Module
 TORCH_FACTORIES = {
     "Conv2d": lambda k, x: _conv(k),
@@ -152,6 +163,9 @@ TORCH_FACTORIES = {
     "Add": lambda k, x: _Lambda(_add),
     "Mul": lambda k, x: _Lambda(_mul),
     "Concat": lambda k, x: _Lambda(lambda *xs: torch.cat(xs, k.dim)),
+    "ChannelShuffle": lambda k, x: nn.ChannelShuffle(k.groups),
+    "Mean": lambda k, x: _Lambda(lambda t: t.mean(list(k.dims), keepdim=k.keepdim)),
+    "LayerScale": lambda k, x: _LayerScale(k.channels, k.init),
 }
 
 

@@ -35,6 +35,7 @@ from .linear import Linear
 from .norm import BatchNorm2d, LayerNorm, LayerNorm2d
 from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .reshape import Flatten, Input, Permute, Reshape, Slice, Transpose
+from .zoo_b import ChannelShuffle, LayerScale, Mean
 
 __all__ = [
     "KINDS",
@@ -76,4 +77,7 @@ __all__ = [
     "Transpose",
     "Reshape",
     "Slice",
+    "ChannelShuffle",
+    "Mean",
+    "LayerScale",
 ]
