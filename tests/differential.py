@@ -221,10 +221,14 @@ def assert_names_match_torch(net, module, *, H, W=None, N=1, channels=3):
     module = module.to("meta").eval()
     owners = {name: m for name, m in module.named_modules() if any(True for _ in m.parameters(recurse=False))}
     seen = {}
-    handles = [
-        m.register_forward_hook(lambda m, args, out, name=name: seen.setdefault(name, tuple(out.shape[1:])))
-        for name, m in owners.items()
-    ]
+
+    def record(name):
+        def hook(mod, args, out):
+            seen.setdefault(name, tuple(out.shape[1:]))  # a hook that returns a value replaces the output
+
+        return hook
+
+    handles = [m.register_forward_hook(record(name)) for name, m in owners.items()]
     try:
         with torch.no_grad():
             module(torch.empty((N, channels, H, W), device="meta"))

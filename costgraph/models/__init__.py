@@ -81,3 +81,7 @@ def list_models() -> list[str]:
 from .vgg import vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn  # noqa: E402
 
 __all__ += ["vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"]
+
+from .alexnet import alexnet  # noqa: E402
+
+__all__ += ["alexnet"]
