@@ -85,3 +85,11 @@ __all__ += ["vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_b
 from .alexnet import alexnet  # noqa: E402
 
 __all__ += ["alexnet"]
+
+from .mobilenet import mobilenet_v2, mobilenet_v3_large  # noqa: E402
+
+__all__ += ["mobilenet_v2", "mobilenet_v3_large"]
+
+from .resnet import resnet18, resnet34, resnet50, resnet101, resnet152  # noqa: E402
+
+__all__ += ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
