@@ -1,0 +1,325 @@
+"""Plots with matplotlib (an optional extra): where the cost lives, and how it grows.
+
+matplotlib is imported inside the functions, never at module level, so the
+command line stays fast and works without it; a missing install is a
+`CostGraphError` that says how to get it.  Output is deterministic: figures
+are drawn with the Agg renderer under matplotlib's default style plus fixed
+sizes and fonts, and PNGs are encoded here (pixels, zlib level 9, no
+metadata), so the same matplotlib gives the same bytes on every run.
+
+Two figures:
+
+- `layers_figure`: each layer's share of the activation memory and of the
+  parameters, with cumulative curves.  For VGG16 the memory bars stand at
+  the left (early convs) and the parameter bars at the right (late FC
+  layers), the seed's lesson at a glance.
+- `resolution_figure`: params, activation memory and MACs against the input
+  size (H = W for images, else the model's first size), with the default
+  size marked.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+
+from ..errors import CostGraphError
+from .tables import count_value, sizes_text
+from .units import human_bytes, human_count
+
+__all__ = [
+    "require_matplotlib",
+    "layers_figure",
+    "resolution_figure",
+    "resolution_axis",
+    "save_figure",
+    "png_bytes",
+    "STYLE",
+]
+
+INSTALL_HINT = "plots need matplotlib: pip install 'costgraph[plot]' (or: pip install matplotlib)"
+
+#: rcParams applied over matplotlib's defaults for every figure (the user's matplotlibrc is ignored)
+STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "legend.fontsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.facecolor": "white",
+    "axes.facecolor": "white",
+    "savefig.facecolor": "white",
+    "svg.hashsalt": "costgraph",
+    "path.simplify": True,
+}
+
+MEMORY_COLOR = "#1f77b4"
+PARAMS_COLOR = "#d62728"
+MACS_COLOR = "#2ca02c"
+DPI = 100
+
+
+def require_matplotlib():
+    """Import matplotlib, or raise a `CostGraphError` telling how to install it.
+
+    Raises
+    ------
+    CostGraphError
+        If matplotlib is not installed.
+    """
+    try:
+        import matplotlib
+    except ImportError:
+        raise CostGraphError(INSTALL_HINT) from None
+    return matplotlib
+
+
+def _new_figure(width: float, height: float):
+    """A Figure on its own Agg canvas: no pyplot, no global figure registry, no GUI backend."""
+    require_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=DPI)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+class _style:
+    """Context: matplotlib's default rcParams plus `STYLE`, whatever the user's matplotlibrc says."""
+
+    def __enter__(self):
+        matplotlib = require_matplotlib()
+        self._context = matplotlib.rc_context()
+        self._context.__enter__()
+        matplotlib.rcdefaults()
+        matplotlib.rcParams.update(STYLE)
+        return self
+
+    def __exit__(self, *exc):
+        return self._context.__exit__(*exc)
+
+
+# -- where the cost lives ---------------------------------------------------------------
+def _cumulative_percent(values: list, total: int) -> list:
+    running, out = 0, []
+    for v in values:
+        running += v
+        out.append(100.0 * running / total if total else 0.0)
+    return out
+
+
+def _half_way(names: list, cumulative: list) -> str:
+    for index, (name, value) in enumerate(zip(names, cumulative)):
+        if value >= 50.0:
+            return f"half of it by {name} (layer {index + 1} of {len(names)})"
+    return ""
+
+
+def layers_figure(model: str, rows, totals):
+    """Bars of each layer's share of activation memory (top) and of parameters (bottom).
+
+    Only layers that hold parameters or write a new tensor are drawn (the
+    rows a table shows).  A step line gives the cumulative share, and the
+    subtitle names the layer by which half of the total is reached.
+
+    Raises
+    ------
+    CostGraphError
+        If matplotlib is missing, or the rows are symbolic.
+    """
+    shown = [r for r in rows if count_value(r.params) or count_value(r.activations)]
+    if any(not isinstance(count_value(r.params), int) for r in shown):
+        raise CostGraphError(f"{model}: a per-layer plot needs rows at given sizes, not symbolic ones")
+    names = [r.name for r in shown]
+    memory = [count_value(r.activations) for r in shown]
+    params = [count_value(r.params) for r in shown]
+    total_memory, total_params = sum(memory), sum(params)
+    element = totals.activation_bytes // totals.activations if totals.activations else 4
+    with _style():
+        width = min(14.0, max(7.0, 0.16 * len(names) + 2.5))
+        figure = _new_figure(width, 6.4)
+        top, bottom = figure.subplots(2, 1, sharex=True)
+        x = list(range(len(names)))
+        panels = (
+            (top, memory, total_memory, MEMORY_COLOR,
+             f"activation memory: {human_count(total_memory)} elements, "
+             f"{human_bytes(total_memory * element, binary=False)} at {totals.dtype} (forward)"),
+            (bottom, params, total_params, PARAMS_COLOR, f"parameters: {human_count(total_params)}"),
+        )  # fmt: skip
+        for axes, values, total, color, title in panels:
+            share = [100.0 * v / total if total else 0.0 for v in values]
+            cumulative = _cumulative_percent(values, total)
+            axes.bar(x, share, width=0.8, color=color)
+            axes.step(x, cumulative, where="mid", color="black", linewidth=1.0)
+            axes.axhline(50.0, color="0.6", linewidth=0.6, linestyle="--")
+            axes.set_ylim(0, 104)
+            axes.set_ylabel("% of total\n(bars: layer, line: cumulative)")
+            halfway = _half_way(names, cumulative)
+            axes.set_title(title + (f"\n{halfway}" if halfway else ""), loc="left")
+            axes.grid(axis="y", color="0.9", linewidth=0.6)
+            axes.set_axisbelow(True)
+        step = max(1, -(-len(names) // 60))  # at most ~60 labels, or they overlap
+        bottom.set_xticks(x[::step])
+        bottom.set_xticklabels(names[::step], rotation=90, fontsize=7 if len(names) <= 60 else 6)
+        bottom.set_xlim(-0.7, len(names) - 0.3)
+        figure.suptitle(f"{model} at {sizes_text(totals.sizes)}: where memory and parameters live", x=0.01, ha="left")
+        figure.tight_layout()
+    return figure
+
+
+# -- how it grows ------------------------------------------------------------------------
+def resolution_axis(net, default_sizes: dict) -> str:
+    """The size a resolution plot sweeps: H (with W = H) for images, else the first non-batch size."""
+    names = [s.name for s in net.symbols]
+    if "H" in names:
+        return "H"
+    others = [n for n in names if n != "N"]
+    return others[0] if others else "N"
+
+
+def _sweep_points(net, axis: str, default_sizes: dict, max_points: int = 300) -> tuple[list, dict]:
+    """Valid sizes from the smallest valid one up to twice the default, and the fixed sizes."""
+    fixed = {k: v for k, v in default_sizes.items() if k != axis and not (axis == "H" and k == "W")}
+    if axis == "N":
+        fixed.pop("N", None)
+    default = default_sizes.get(axis, 1 if axis == "N" else None)
+    if default is None:
+        raise CostGraphError(f"{net.name}: no default value of size {axis} to plot around", value=axis)
+    low = None
+    for value in range(1, default + 1):
+        try:
+            net.check_sizes(**fixed, **{axis: value})
+        except CostGraphError:
+            continue
+        low = value
+        break
+    if low is None:
+        raise CostGraphError(f"{net.name}: no valid {axis} up to its default {default}", value=default)
+    high = max(2 * default, low + 1)
+    step = max(1, -(-(high - low) // max_points))
+    values = list(range(low, high + 1, step))
+    if default not in values:
+        values = sorted(set(values) | {default})
+    return values, fixed
+
+
+def resolution_figure(model: str, net, default_sizes: dict, *, dtype: str = "fp32"):
+    """Params, activation memory and MACs against the input size, default size marked.
+
+    Sizes run from the smallest valid one to twice the default; the other
+    sizes stay at their defaults (batch 1).  Evaluated exactly through
+    `costgraph.render.sweep.evaluate_totals`.
+
+    Raises
+    ------
+    CostGraphError
+        If matplotlib is missing or the model has no valid size to plot.
+    """
+    from .sweep import evaluate_totals
+
+    axis = resolution_axis(net, default_sizes)
+    values, fixed = _sweep_points(net, axis, default_sizes)
+    results = evaluate_totals(net, [{**fixed, axis: v} for v in values], dtype)
+    default = default_sizes.get(axis, 1)
+    at_default = results[values.index(default)]
+    label = "input size H = W (pixels)" if axis == "H" else f"size {axis}"
+    panels = (
+        ("params", 1e6, "parameters (millions)", PARAMS_COLOR, human_count),
+        ("activation_bytes", 2**20, f"activation memory, forward (MiB, {dtype})", MEMORY_COLOR, human_bytes),
+        ("macs", 1e9, "MACs (billions)", MACS_COLOR, human_count),
+    )
+    with _style():
+        figure = _new_figure(11.0, 3.6)
+        axes_row = figure.subplots(1, 3)
+        for axes, (field, scale, ylabel, color, show) in zip(axes_row, panels):
+            ys = [getattr(t, field) / scale for t in results]
+            axes.plot(values, ys, color=color, linewidth=1.2, drawstyle="steps-post")
+            axes.axvline(default, color="0.5", linewidth=0.8, linestyle="--")
+            exact = getattr(at_default, field)
+            axes.plot([default], [exact / scale], marker="o", color=color, markersize=4)
+            axes.annotate(
+                f"{show(exact)} at {axis}={default}",
+                (default, exact / scale),
+                xytext=(6, -12),
+                textcoords="offset points",
+                fontsize=8,
+            )
+            axes.set_xlabel(label)
+            axes.set_title(ylabel, loc="left")
+            axes.set_ylim(bottom=0)
+            axes.set_xlim(values[0], values[-1])
+            axes.grid(color="0.9", linewidth=0.6)
+            axes.set_axisbelow(True)
+        held = ", ".join(f"{k}={v}" for k, v in fixed.items())
+        figure.suptitle(
+            f"{model}: totals against {label}" + (f" ({held})" if held else ""), x=0.01, ha="left"
+        )
+        figure.tight_layout()
+    return figure
+
+
+# -- output -------------------------------------------------------------------------------
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def png_bytes(pixels) -> bytes:
+    """Encode an (height, width, 3 or 4) uint8 array as PNG: no metadata, same pixels -> same bytes.
+
+    Rows use PNG's "Up" filter (plots are mostly flat colour) and zlib level 9.
+    An opaque RGBA image is written as RGB.
+    """
+    import numpy as np
+
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    height, width, channels = pixels.shape
+    if channels == 4 and bool((pixels[:, :, 3] == 255).all()):
+        pixels, channels = np.ascontiguousarray(pixels[:, :, :3]), 3
+    color_type = {3: 2, 4: 6}[channels]
+    flat = pixels.reshape(height, width * channels)
+    filtered = np.empty((height, width * channels + 1), dtype=np.uint8)
+    filtered[:, 0] = 2  # Up
+    filtered[0, 0] = 0  # the first row has nothing above it
+    filtered[0, 1:] = flat[0]
+    filtered[1:, 1:] = flat[1:] - flat[:-1]  # uint8 arithmetic wraps modulo 256, as PNG wants
+    header = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(filtered.tobytes(), 9))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def save_figure(figure, path) -> None:
+    """Write `figure` to `path`: PNG (deterministic bytes), SVG or PDF by the file's extension.
+
+    Raises
+    ------
+    CostGraphError
+        For another extension, or if the file cannot be written.
+    """
+    path = os.fspath(path)
+    extension = os.path.splitext(path)[1].lower()
+    try:
+        if extension == ".png":
+            import numpy as np
+
+            figure.canvas.draw()
+            data = png_bytes(np.asarray(figure.canvas.buffer_rgba()))
+            with open(path, "wb") as handle:
+                handle.write(data)
+        elif extension in (".svg", ".pdf"):
+            metadata = {"Date": None} if extension == ".svg" else {"CreationDate": None, "ModDate": None}
+            with _style():
+                figure.savefig(path, metadata={**metadata, "Creator": None} if extension == ".svg" else metadata)
+        else:
+            raise CostGraphError(f"cannot write a plot as {extension or 'a file without extension'}: use .png, .svg or .pdf", value=path)
+    except OSError as error:
+        raise CostGraphError(f"cannot write {path}: {error.strerror or error}", value=path) from None

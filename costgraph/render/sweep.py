@@ -1,0 +1,75 @@
+"""Totals over a grid of sizes: what ``costgraph sweep`` prints and the plots draw.
+
+Every point is evaluated exactly (Python ints).  All evaluation goes through
+`evaluate_totals`, the one function to swap for a vectorized path (numpy
+arrays into `Network.totals`) once the network accepts them.
+
+>>> from costgraph.models import vgg16
+>>> rows = sweep(vgg16(), {"H": [224, 256]})
+>>> [(r["H"], r["W"]) for r in rows]
+[(224, 224), (256, 256)]
+>>> # VGG16's fc1 sees 512 x (H//32) x (W//32) features: params grow with them
+>>> [r["params"] - 2097152 * (r["H"] // 32) * (r["W"] // 32) for r in rows]
+[35597096, 35597096]
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from ..errors import CostGraphError
+from ..totals import Totals
+
+__all__ = ["size_grid", "evaluate_totals", "sweep", "SWEEP_FIELDS"]
+
+#: the totals columns of a sweep, after the size columns
+SWEEP_FIELDS = Totals.FIELDS
+
+
+def size_grid(axes: dict, fixed: dict | None = None) -> list[dict]:
+    """Every combination of the values in `axes` (first axis slowest), merged into `fixed`.
+
+    Raises
+    ------
+    CostGraphError
+        If an axis has no values.
+
+    Examples
+    --------
+    >>> size_grid({"H": [1, 2], "N": [8]}, {"S": 3})
+    [{'S': 3, 'H': 1, 'N': 8}, {'S': 3, 'H': 2, 'N': 8}]
+    """
+    for name, values in axes.items():
+        if not values:
+            raise CostGraphError(f"sweep: size {name} has no values", value=name)
+    names = list(axes)
+    return [{**(fixed or {}), **dict(zip(names, combo))} for combo in itertools.product(*axes.values())]
+
+
+def evaluate_totals(net, points: list[dict], dtype: str = "fp32") -> list[Totals]:
+    """`net.totals` at each point, exactly.
+
+    This is the single place a sweep evaluates; a vectorized implementation
+    (one call with integer arrays) can replace the loop without touching the
+    callers.
+
+    Raises
+    ------
+    CostGraphError
+        As `Network.totals` raises at the first invalid point.
+    """
+    return [net.totals(dtype=dtype, **point) for point in points]
+
+
+def sweep(net, axes: dict, fixed: dict | None = None, *, dtype: str = "fp32") -> list[dict]:
+    """One dict per grid point: the resolved sizes (H, W, ..., N) then `SWEEP_FIELDS`.
+
+    Raises
+    ------
+    CostGraphError
+        For an empty axis or an invalid point (as `Network.totals`).
+    """
+    rows = []
+    for totals in evaluate_totals(net, size_grid(axes, fixed), dtype):
+        rows.append({**totals.sizes, **totals.as_dict()})
+    return rows
