@@ -93,3 +93,7 @@ __all__ += ["mobilenet_v2", "mobilenet_v3_large"]
 from .resnet import resnet18, resnet34, resnet50, resnet101, resnet152  # noqa: E402
 
 __all__ += ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
+
+from .squeezenet import squeezenet1_0, squeezenet1_1  # noqa: E402
+
+__all__ += ["squeezenet1_0", "squeezenet1_1"]
