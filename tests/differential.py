@@ -163,6 +163,7 @@ TORCH_FACTORIES = {
     "Add": lambda k, x: _Lambda(_add),
     "Mul": lambda k, x: _Lambda(_mul),
     "Concat": lambda k, x: _Lambda(lambda *xs: torch.cat(xs, k.dim)),
+    "Slice": lambda k, x: _Lambda(lambda t: t.narrow(k.dim, k.start, (t.shape[k.dim] if k.stop is None else k.stop) - k.start)),
     "ChannelShuffle": lambda k, x: nn.ChannelShuffle(k.groups),
     "Mean": lambda k, x: _Lambda(lambda t: t.mean(list(k.dims), keepdim=k.keepdim)),
     "LayerScale": lambda k, x: _LayerScale(k.channels, k.init),

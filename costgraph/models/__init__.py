@@ -97,3 +97,7 @@ __all__ += ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
 from .squeezenet import squeezenet1_0, squeezenet1_1  # noqa: E402
 
 __all__ += ["squeezenet1_0", "squeezenet1_1"]
+
+from .shufflenet import shufflenet_v2_x1_0  # noqa: E402
+
+__all__ += ["shufflenet_v2_x1_0"]
