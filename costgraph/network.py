@@ -83,20 +83,46 @@ class Network:
         self._cache: dict = {}
 
     # -- building --------------------------------------------------------------
-    def add(self, name: str, layer: LayerKind, *inputs: str) -> str:
+    def add(self, name: str, layer: LayerKind, *inputs: str, shares: str | None = None) -> str:
         """Add layer `name` fed by `inputs` (default: the layer added last); return `name`.
 
         The output shape and costs are derived at once.
+
+        ``shares="other"`` says the layer's weights are the same tensors as
+        layer ``other``'s (tied input and output embeddings): totals count
+        them once (``params``, ``weights``, ``biases``), while the layer's MACs
+        count at every use and its row still shows the parameters it uses,
+        marked ``Row.shares``.  Its biases are shared too when it has as many
+        as the owner; otherwise they are its own (a tied decoder's bias).
 
         Raises
         ------
         TypeError
             If `layer` is not a `LayerKind`.
         CostGraphError
-            If `name` is taken, an input is unknown, or the number of inputs
-            does not fit the kind.
+            If `name` is taken, an input is unknown, the number of inputs
+            does not fit the kind, or `shares` names an unknown layer or one
+            with a different number of weights.
         ShapeError
             If the kind cannot take the input shapes (rank, channels, features).
+
+        Examples
+        --------
+        >>> from costgraph import Network, S
+        >>> from costgraph.kinds import Input, Embedding, Linear
+        >>> net = Network("tied")
+        >>> net.add("ids", Input((S,)))
+        'ids'
+        >>> net.add("wte", Embedding(100, 8))                  # 800 weights
+        'wte'
+        >>> net.add("lm_head", Linear(8, 100, bias=False), shares="wte")
+        'lm_head'
+        >>> net.totals().params                                  # counted once
+        800
+        >>> net.totals().macs                                    # the head's 8*100 per token
+        800*N*S
+        >>> [(r.name, r.params, r.shares) for r in net.layers()][1:]
+        [('wte', 800, None), ('lm_head', 800, 'wte')]
         """
         if not isinstance(layer, LayerKind):
             raise TypeError(f"layer {name!r}: expected a LayerKind instance, got {layer!r}")
@@ -127,12 +153,29 @@ class Network:
                 layer=name,
                 value=error.value,
             ) from None
-        self.graph.add_node(name, layer=layer, shape=shape, inputs=tuple(inputs), cost=cost, constraints=constraints)
+        owner = None if shares is None else self._shared_owner(name, shares, cost)
+        self.graph.add_node(
+            name, layer=layer, shape=shape, inputs=tuple(inputs), cost=cost, constraints=constraints, shares=owner
+        )
         for index, source in enumerate(inputs):
             self.graph.add_edge(source, name, index=index)
         self._order.append(name)
         self._cache.clear()
         return name
+
+    def _shared_owner(self, name: str, shares: str, cost: LayerCost) -> str:
+        """The layer whose parameters `name` uses: `shares`, or the one `shares` itself shares."""
+        if shares not in self.graph:
+            raise CostGraphError(f"layer {name!r}: shares parameters with unknown layer {shares!r}", layer=name, value=shares)
+        owner = self.graph.nodes[shares].get("shares") or shares
+        theirs = self.graph.nodes[owner]["cost"].weights
+        if cost.weights == 0 or sympy.expand(cost.weights - theirs) != 0:
+            raise CostGraphError(
+                f"layer {name!r} cannot share the weights of {owner!r}: it has {cost.weights}, {owner!r} has {theirs}",
+                layer=name,
+                value=shares,
+            )
+        return owner
 
     @classmethod
     def from_graph(cls, graph: nx.DiGraph, name: str | None = None) -> "Network":
@@ -205,8 +248,11 @@ class Network:
         if "symbols" not in self._cache:
             found = set()
             for name in self._order:
-                for dim in self.graph.nodes[name]["shape"]:
+                node = self.graph.nodes[name]
+                for dim in node["shape"]:
                     found |= dim.free_symbols
+                # a size may appear in parameters only (a symbolic vocabulary's table)
+                found |= node["cost"].weights.free_symbols
             self._cache["symbols"] = sort_symbols(found)
         return self._cache["symbols"]
 
@@ -216,11 +262,24 @@ class Network:
             costs = [self.graph.nodes[n]["cost"] for n in self._order]
             sums = {
                 name: sympy.expand(sympy.Add(*[getattr(c, name) for c in costs]))
-                for name in ("weights", "biases", "activations", "macs", "flops")
+                for name in ("activations", "macs", "flops")
             }
+            # a layer that shares another's tensors adds nothing to the parameter counts
+            owned = [self._owned(n) for n in self._order]
+            sums["weights"] = sympy.expand(sympy.Add(*[w for w, _ in owned]))
+            sums["biases"] = sympy.expand(sympy.Add(*[b for _, b in owned]))
             sums["params"] = sympy.expand(sums["weights"] + sums["biases"])
             self._cache["symbolic"] = sums
         return self._cache["symbolic"]
+
+    def _owned(self, name: str) -> tuple:
+        """(weights, biases) that layer `name` adds to the totals: none of what it shares."""
+        node = self.graph.nodes[name]
+        cost, owner = node["cost"], node.get("shares")
+        if owner is None:
+            return cost.weights, cost.biases
+        same_biases = sympy.expand(cost.biases - self.graph.nodes[owner]["cost"].biases) == 0
+        return sympy.Integer(0), sympy.Integer(0) if same_biases else cost.biases
 
     def _compiled(self, key, exprs_fn):
         if key not in self._cache:
@@ -406,6 +465,7 @@ class Network:
                     macs=numbers[4],
                     flops=numbers[5],
                     inputs=node["inputs"],
+                    shares=node.get("shares"),
                 )
             )
         return rows

@@ -40,7 +40,8 @@ class Row:
 
     `shape` is the output shape without the batch dimension; `activations`
     counts the elements of the output if the layer materializes a new tensor
-    (0 for in-place layers and views), for the whole batch.
+    (0 for in-place layers and views), for the whole batch.  A row whose
+    `shares` names another layer shows parameters the totals count only there.
     """
 
     name: str
@@ -56,6 +57,7 @@ class Row:
     macs: object
     flops: object
     inputs: tuple = ()
+    shares: str | None = None  #: the layer whose parameters this one uses (tied weights)
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}

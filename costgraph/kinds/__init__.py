@@ -36,6 +36,7 @@ from .norm import BatchNorm2d, LayerNorm, LayerNorm2d
 from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .reshape import Flatten, Input, Permute, Reshape, Slice, Transpose
 from .zoo_b import ChannelShuffle, LayerScale, Mean
+from .embedding import ClassToken, Embedding, PositionalEmbedding
 
 __all__ = [
     "KINDS",
@@ -80,4 +81,7 @@ __all__ = [
     "ChannelShuffle",
     "Mean",
     "LayerScale",
+    "Embedding",
+    "PositionalEmbedding",
+    "ClassToken",
 ]
