@@ -101,3 +101,7 @@ __all__ += ["squeezenet1_0", "squeezenet1_1"]
 from .shufflenet import shufflenet_v2_x1_0  # noqa: E402
 
 __all__ += ["shufflenet_v2_x1_0"]
+
+from .densenet import densenet121  # noqa: E402
+
+__all__ += ["densenet121"]
