@@ -105,3 +105,7 @@ __all__ += ["shufflenet_v2_x1_0"]
 from .densenet import densenet121  # noqa: E402
 
 __all__ += ["densenet121"]
+
+from .efficientnet import efficientnet_b0  # noqa: E402
+
+__all__ += ["efficientnet_b0"]
