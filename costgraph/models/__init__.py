@@ -109,3 +109,7 @@ __all__ += ["densenet121"]
 from .efficientnet import efficientnet_b0  # noqa: E402
 
 __all__ += ["efficientnet_b0"]
+
+from .googlenet import googlenet  # noqa: E402
+
+__all__ += ["googlenet"]
