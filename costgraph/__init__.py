@@ -26,6 +26,26 @@ from .network import Network
 from .totals import FLOP_CONVENTION, Row, Totals
 from . import kinds, models
 
+
+def from_torch(module, example_input, dynamic=None, **options):
+    """Import a torch ``nn.Module`` as a symbolic `Network` (needs ``costgraph[torch]``).
+
+    See `costgraph.importers.torch_fx.from_torch`; torch is imported only here.
+    """
+    from .importers import from_torch as convert
+
+    return convert(module, example_input, dynamic, **options)
+
+
+def from_onnx(model, **options):
+    """Import an ONNX model (a path, bytes or ``onnx.ModelProto``) as a symbolic `Network`.
+
+    Needs ``costgraph[onnx]``; see `costgraph.importers.onnx.from_onnx`.
+    """
+    from .importers import from_onnx as convert
+
+    return convert(model, **options)
+
 __all__ = [
     "CostGraphError",
     "CycleError",
@@ -51,4 +71,6 @@ __all__ = [
     "FLOP_CONVENTION",
     "kinds",
     "models",
+    "from_torch",
+    "from_onnx",
 ]

@@ -36,7 +36,17 @@ from .norm import BatchNorm2d, LayerNorm, LayerNorm2d
 from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .reshape import Flatten, Input, Permute, Reshape, Slice, Transpose
 from .zoo_b import ChannelShuffle, LayerScale, Mean
+from .importer_ops import Contiguous, Div, MatMul, Parameter, ScalarOp, ScaledDotProductAttention, Sub, Sum
 from .embedding import ClassToken, Embedding, PositionalEmbedding
+from .attention import (
+    BatchMatMul,
+    CausalMask,
+    MatMul,
+    MultiheadAttention,
+    RotaryEmbedding,
+    Scale,
+    ScaledDotProductAttention,
+)
 
 __all__ = [
     "KINDS",
@@ -84,4 +94,19 @@ __all__ = [
     "Embedding",
     "PositionalEmbedding",
     "ClassToken",
+    "Parameter",
+    "ScalarOp",
+    "Sub",
+    "Div",
+    "Sum",
+    "Contiguous",
+    "MatMul",
+    "ScaledDotProductAttention",
+    "MatMul",
+    "BatchMatMul",
+    "Scale",
+    "CausalMask",
+    "ScaledDotProductAttention",
+    "MultiheadAttention",
+    "RotaryEmbedding",
 ]
