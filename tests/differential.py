@@ -243,3 +243,20 @@ def assert_names_match_torch(net, module, *, H, W=None, N=1, channels=3):
         assert rows[name].params == params, f"{name}: costgraph {rows[name].params} params, torch {params}"
         if name in seen:  # modules torch does not run at inference (aux heads) have no output
             assert tuple(rows[name].shape) == seen[name], f"{name} at {H}x{W}: costgraph {rows[name].shape}, torch {seen[name]}"
+
+
+class TrainingForward(nn.Module):
+    """Runs `module` in training mode, whatever mode it is put in.
+
+    For the layers torch runs only in training (GoogLeNet's and Inception v3's
+    auxiliary heads): `torch_counts` puts modules in eval mode.  Use a batch
+    of at least 2, as batch norm in training needs more than one value per channel.
+    """
+
+    def __init__(self, module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, *xs):
+        self.module.train()
+        return self.module(*xs)
