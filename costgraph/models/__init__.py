@@ -113,3 +113,7 @@ __all__ += ["efficientnet_b0"]
 from .googlenet import googlenet  # noqa: E402
 
 __all__ += ["googlenet"]
+
+from .regnet import regnet_y_400mf  # noqa: E402
+
+__all__ += ["regnet_y_400mf"]
