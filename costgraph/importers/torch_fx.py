@@ -130,6 +130,7 @@ class Call:
     node: str
     where: str
     _importer: "_Importer" = field(repr=False)
+    target_path: str = ""
     _index: int = 0
 
     def arg(self, index: int, name: str, default=None):
@@ -157,9 +158,10 @@ class Call:
 
     def add(self, kind: LayerKind, *inputs) -> TensorValue:
         """Add `kind` fed by `inputs` (tensors) to the network; return its output tensor."""
-        name = self.node if self._index == 0 else f"{self.node}_{self._index}"
+        base = self.target_path or self.node
+        name = base if self._index == 0 else f"{base}_{self._index}"
         self._index += 1
-        return self._importer.add(name, kind, inputs)
+        return self._importer.add(self._importer.fresh(name), kind, inputs)
 
     def unsupported(self, reason: str):
         """Reject this call (it is listed with the other unsupported operations)."""
@@ -249,9 +251,16 @@ class _Importer:
         self.net.add(name, kind, *names)
         return TensorValue(name, self.net.shape(name))
 
+    def fresh(self, name):
+        """`name`, or `name` with a suffix if a layer has it (a module called twice)."""
+        candidate, count = name, 1
+        while candidate in self.net:
+            candidate, count = f"{name}_{count}", count + 1
+        return candidate
+
     def parameter(self, value: _ParamValue) -> TensorValue:
         if value.path not in self.params:
-            name = "param_" + value.path.replace(".", "_")
+            name = self.fresh(value.path)
             self.net.add(name, Parameter(value.shape, value.trainable))
             self.params[value.path] = TensorValue(name, self.net.shape(name))
         return self.params[value.path]
@@ -317,7 +326,8 @@ class _Importer:
             converter = TORCH_CONVERTERS.get(target)
         if converter is None:
             raise _Unsupported("no converter is registered")
-        call = Call(target, tuple(args), dict(kwargs), node.name, self.where(node), self)
+        path = node.target if node.op == "call_module" else ""
+        call = Call(target, tuple(args), dict(kwargs), node.name, self.where(node), self, path)
         result = converter(call)
         if isinstance(result, LayerKind):
             result = call.add(result, *call.tensors())
@@ -946,11 +956,11 @@ def from_torch(module, example_input, dynamic=None, *, name=None, lazy_linear=Fa
     >>> import torch
     >>> import costgraph
     >>> with torch.device("meta"):
-    ...     model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2), torch.nn.ReLU())
-    >>> net = costgraph.from_torch(model, (1, 3, 32, 24))
-    >>> net.shape("0")
-    (N, 8, floor((H - 1)/2), floor((W - 1)/2))
-    >>> net.totals().params                       # 8*3*3*3 + 8
+    ...     model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.MaxPool2d(2))
+    >>> net = costgraph.from_torch(model, (1, 3, 32, 24))   # N, H, W: dims 0, 2, 3
+    >>> net.shape("1")                                      # the module path in the Sequential
+    (N, 8, floor(H/2), floor(W/2))
+    >>> net.totals().params                                 # 8*3*3*3 weights + 8 biases
     224
     """
     if not isinstance(module, nn.Module):
