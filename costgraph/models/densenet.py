@@ -9,7 +9,9 @@ Every `dense_layer` concatenates *all* the features before it (torchvision's
 and adds ``growth_rate`` channels; a dense block ends by concatenating them
 all once more.  Layer names are torchvision's module paths
 (``features.denseblock1.denselayer1.conv1``, ``features.transition1.pool``);
-the concatenations are the layers ``.cat``.
+the concatenations are the layers ``.cat``, and the functions torchvision
+calls at the end (``F.relu``, ``F.adaptive_avg_pool2d``, ``torch.flatten``)
+are layers named after them.
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ def densenet(
             num_features //= 2
     net.add("features.norm5", BatchNorm2d(num_features))
     net.add("relu", ReLU(inplace=True))
-    net.add("avgpool", AdaptiveAvgPool2d((1, 1)))
+    net.add("adaptive_avg_pool", AdaptiveAvgPool2d((1, 1)))
     net.add("flatten", Flatten(1))
     net.add("classifier", Linear(num_features, num_classes))
     return net

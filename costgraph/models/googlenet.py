@@ -14,7 +14,8 @@ as torch counts them in training mode.
 
 Layer names are torchvision's module paths (``inception3a.branch2.1.conv``,
 ``aux1.fc1``); each module's ``torch.cat`` is the layer ``.cat``, and the
-ReLUs torchvision calls as functions are the layers ``.relu``.
+functions torchvision calls (``F.relu``, ``F.adaptive_avg_pool2d``) are
+layers named after them (``.relu``, ``.adaptive_avg_pool``).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def inception_aux(
     average pool, 1x1 conv to 128, then fc 2048 -> 1024 -> `num_classes`.
 
     Reads `input` (default: the layer added last) and returns its logits.  The pool and the
-    ReLU after ``fc1`` are functions in torchvision, the layers ``.avgpool``
+    ReLU after ``fc1`` are functions in torchvision, the layers ``.adaptive_avg_pool``
     and ``.relu`` here.
 
     Raises
@@ -90,7 +91,7 @@ def inception_aux(
     CostGraphError
         As `Network.add` raises.
     """
-    net.add(f"{name}.avgpool", AdaptiveAvgPool2d((4, 4)), *(() if input is None else (input,)))
+    net.add(f"{name}.adaptive_avg_pool", AdaptiveAvgPool2d((4, 4)), *(() if input is None else (input,)))
     basic_conv2d(net, f"{name}.conv", in_channels, 128, kernel_size=1)
     net.add(f"{name}.flatten", Flatten(1))
     net.add(f"{name}.fc1", Linear(2048, 1024))

@@ -1,7 +1,7 @@
 """Plain-torch twin of torchvision's DenseNet-121, written from torchvision/models/densenet.py.
 
 One change, for the hooks: torchvision's functional ``F.adaptive_avg_pool2d``
-at the end is the module ``avgpool`` here (it has no parameters, so the
+at the end is the module ``adaptive_avg_pool`` here (it has no parameters, so the
 state_dict is unchanged).  The memory-efficient (checkpointing) path is left
 out: it changes training memory, not the network.
 
@@ -84,9 +84,9 @@ class DenseNet(nn.Module):
                 num_features //= 2
         self.features.add_module("norm5", nn.BatchNorm2d(num_features))
         self.classifier = nn.Linear(num_features, num_classes)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))  # F.adaptive_avg_pool2d in torchvision
+        self.adaptive_avg_pool = nn.AdaptiveAvgPool2d((1, 1))  # F.adaptive_avg_pool2d in torchvision
 
     def forward(self, x):
         out = F.relu(self.features(x), inplace=True)
-        out = torch.flatten(self.avgpool(out), 1)
+        out = torch.flatten(self.adaptive_avg_pool(out), 1)
         return self.classifier(out)

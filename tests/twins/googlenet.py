@@ -2,7 +2,7 @@
 
 Changes, none of which touch the state_dict: ``transform_input`` and weight
 initialization are left out, and InceptionAux's functional
-``F.adaptive_avg_pool2d`` is the module ``avgpool`` (so hooks see it).
+``F.adaptive_avg_pool2d`` is the module ``adaptive_avg_pool`` (so hooks see it).
 
 Checked by hand against torchvision 0.29.1 (torch 2.14.1, in /work/tvenv):
 ``torchvision.models.googlenet(aux_logits=False, init_weights=False)`` and
@@ -58,10 +58,10 @@ class InceptionAux(nn.Module):
         self.fc1 = nn.Linear(2048, 1024)
         self.fc2 = nn.Linear(1024, num_classes)
         self.dropout = nn.Dropout(p=dropout)
-        self.avgpool = nn.AdaptiveAvgPool2d((4, 4))  # F.adaptive_avg_pool2d in torchvision
+        self.adaptive_avg_pool = nn.AdaptiveAvgPool2d((4, 4))  # F.adaptive_avg_pool2d in torchvision
 
     def forward(self, x):
-        x = self.conv(self.avgpool(x))
+        x = self.conv(self.adaptive_avg_pool(x))
         x = F.relu(self.fc1(torch.flatten(x, 1)), inplace=True)
         return self.fc2(self.dropout(x))
 
