@@ -14,7 +14,7 @@ from typing import Iterable
 import networkx as nx
 import sympy
 
-from .compile import compile_exprs
+from .compile import compile_exprs, exact_scale
 from .dtypes import dtype_bytes
 from .errors import CostGraphError, CycleError, DomainError, ShapeError, UnknownSizeError
 from .kinds.base import LayerKind, format_shape, numel
@@ -316,23 +316,69 @@ class Network:
             output sizes, in PyTorch's words.
         """
         values = self._resolve(sizes)
+        arguments = [values[s] for s in self.symbols]
+        if any(getattr(v, "ndim", 0) for v in arguments):
+            self._check_arrays(values, arguments)
+            return values
         exprs, spans = self._checks()
-        check = self._compiled("check_fn", lambda: exprs)
-        computed = check(*[values[s] for s in self.symbols])
+        computed = self._compiled("check_fn", lambda: exprs)(*arguments)
         for name, start, rank, n_constraints in spans:
             out = computed[start : start + rank]
             bad_constraint = next(
                 (
                     c
                     for c, v in zip(self.graph.nodes[name]["constraints"], computed[start + rank : start + rank + n_constraints])
-                    if not _all(v, lambda x: x >= 0)
+                    if v < 0
                 ),
                 None,
             )
-            if bad_constraint is None and all(_all(v, lambda x: x >= 1) for v in out):
+            if bad_constraint is None and all(v >= 1 for v in out):
                 continue
             self._raise_domain(name, out, computed, spans, values, bad_constraint)
         return values
+
+    def _check_arrays(self, values, arguments):
+        """`check_sizes` at size arrays: one vectorized pass, then the first bad element's message.
+
+        The first layer (in topological order) invalid at any element is
+        found vectorized; its first invalid element (in C order of the
+        broadcast sizes) is then checked as plain ints, which names that
+        layer and those sizes.
+        """
+        import numpy as np
+
+        exprs, spans = self._checks()
+        computed = self._compiled("check_fn", lambda: exprs)(*arguments, broadcast=False)
+        # identical formulas come back as the same object: test each once
+        verdicts: dict = {}
+
+        def too_small(value, least):
+            key = (id(value), least)
+            if key not in verdicts:
+                verdicts[key] = bool(np.any(np.asarray(value) < least))
+            return verdicts[key]
+
+        for name, start, rank, n_constraints in spans:
+            out = computed[start : start + rank]
+            constraints = computed[start + rank : start + rank + n_constraints]
+            if not (any(too_small(v, 1) for v in out) or any(too_small(v, 0) for v in constraints)):
+                continue
+            shape = np.broadcast_shapes(*(np.shape(v) for v in arguments))
+            bad = np.zeros(shape, dtype=bool)
+            for value, least in [(v, 1) for v in out] + [(v, 0) for v in constraints]:
+                bad |= np.broadcast_to(np.asarray(value) < least, shape)
+            index = np.unravel_index(int(np.flatnonzero(bad)[0]), shape)
+            point = {s.name: int(np.broadcast_to(values[s], shape)[index]) for s in self.symbols}
+            where = int(index[0]) if len(index) == 1 else tuple(int(i) for i in index)
+            try:
+                self.check_sizes(**point)
+            except DomainError as error:
+                raise DomainError(
+                    f"{error} (first offending element: index {where} of the size arrays)",
+                    layer=error.layer,
+                    value=error.value,
+                ) from None
+            raise AssertionError(f"{self.name}: array check and scalar check disagree at {point}")
 
     def _raise_domain(self, name, out, computed, spans, values, constraint):
         start_of = {n: (s, r) for n, s, r, _ in spans}
@@ -419,10 +465,88 @@ class Network:
         result = dict(zip(names, evaluate(*[values[s] for s in self.symbols])))
         return Totals(
             **result,
-            activation_bytes=result["activations"] * element,
+            activation_bytes=exact_scale(result["activations"], element),
             dtype=str(dtype),
             sizes={s.name: _show_value(v) for s, v in values.items()},
         )
+
+    def flops(self, convention="fvcore", **sizes):
+        """The network's figure under a counting convention: symbolic, or an exact int at `sizes`.
+
+        Parameters
+        ----------
+        convention : str or costgraph.conventions.Convention
+            A preset name: ``"macs"``, ``"costgraph"``, ``"flopcountermode"``,
+            ``"fvcore"``, ``"thop"``, ``"torchinfo"``, ``"ptflops"``,
+            ``"ptflops-aten"`` (what each tool prints), or your own `Convention`.
+        **sizes : int
+            As for `totals`.
+
+        Raises
+        ------
+        ConventionError
+            For an unknown preset, or a layer whose kind declares no cost terms.
+        UnknownSizeError, SizeError, DomainError
+            As `totals` raises.
+
+        Warns
+        -----
+        UncheckedConventionWarning
+            If a preset meets a kind it was not checked on against its tool.
+
+        Examples
+        --------
+        >>> from costgraph.models import vgg16
+        >>> net = vgg16(adaptive_pool=True)
+        >>> net.flops("fvcore", H=224), net.flops("ptflops", H=224)
+        (15470289408, 15523225576)
+        """
+        from .conventions import network_flops
+
+        return network_flops(self, convention, **sizes)
+
+    def memory(self, dtype="fp32", training: bool = True, optimizer: str | None = "sgd", device: str = "cuda", **sizes):
+        """Memory of a training step and of inference, in bytes (`costgraph.memory.Memory`).
+
+        Parameters
+        ----------
+        dtype : str or int
+            Element type of parameters, gradients, optimizer state and
+            activations (``"fp32"``, ``"fp16"``, ... or a number of bytes).
+        training : bool
+            Count gradients, optimizer state and what autograd saves for
+            backward (True), or only what inference needs (False: those are 0).
+        optimizer : {"sgd", "momentum", "adam", "adamw", None}
+            Parameter-sized state tensors: 0, 1, 2, 2, 0.
+        device : {"cuda", "cpu"}
+            Where the step runs: dropout masks are bool on CUDA and the
+            activation dtype on the CPU; normalization statistics are fp32
+            for 16-bit dtypes on CUDA and the activation dtype on the CPU.
+        **sizes : int
+            Size values (``H=224, N=32``); without them every field is a
+            sympy expression (the inference peak a ``Max``).
+
+        Raises
+        ------
+        CostGraphError
+            For an unknown dtype, optimizer or device, optimizer state
+            without training, or a layer whose kind declares no
+            saved-tensor rule (the message names the layer and kind).
+        UnknownSizeError, SizeError, DomainError
+            As `totals` raises.
+
+        Examples
+        --------
+        >>> from costgraph.models import vgg16
+        >>> m = vgg16().memory(H=224, N=32, dtype="fp16", optimizer="adam")
+        >>> m.params_bytes, m.optimizer_bytes        # 138357544 params * 2 bytes; Adam: two states
+        (276715088, 553430176)
+        >>> m.peak_inference_bytes                   # conv1_2: 32 images * 2 * 64*224*224 * 2 bytes
+        411041792
+        """
+        from .memory import network_memory  # the memory model builds on this module
+
+        return network_memory(self, dtype=dtype, training=training, optimizer=optimizer, device=device, **sizes)
 
     def layers(self, **sizes) -> list[Row]:
         """One `Row` per layer in topological order; symbolic, or exact ints at `sizes`.
@@ -478,14 +602,6 @@ class Network:
             exprs.extend(node["shape"][1:])
             exprs.extend([cost.params, cost.weights, cost.biases, cost.activations, cost.macs, cost.flops])
         return exprs
-
-
-def _all(value, test) -> bool:
-    if hasattr(value, "shape"):
-        import numpy
-
-        return bool(numpy.all(test(value)))
-    return bool(test(value))
 
 
 def _show_value(value):
