@@ -139,6 +139,14 @@ class _LayerScale(nn.Module):
         return self.layer_scale * x
 
 
+class _LayerNorm2d(nn.LayerNorm):
+    """torchvision's LayerNorm2d (ConvNeXt): LayerNorm over the channels of (N, C, H, W)."""
+
+    def forward(self, x):
+        x = nn.functional.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
 #: costgraph kind name -> factory(kind, numeric input shapes) -> nn.Module
 TORCH_FACTORIES = {
     "Conv2d": lambda k, x: _conv(k),
@@ -167,6 +175,9 @@ TORCH_FACTORIES = {
     "ChannelShuffle": lambda k, x: nn.ChannelShuffle(k.groups),
     "Mean": lambda k, x: _Lambda(lambda t: t.mean(list(k.dims), keepdim=k.keepdim)),
     "LayerScale": lambda k, x: _LayerScale(k.channels, k.init),
+    "Permute": lambda k, x: _Lambda(lambda t: t.permute(*k.dims)),
+    "LayerNorm": lambda k, x: nn.LayerNorm(k.normalized_shape, k.eps, k.elementwise_affine, bias=k.bias),
+    "LayerNorm2d": lambda k, x: _LayerNorm2d(k.num_channels, k.eps, k.elementwise_affine),
 }
 
 
@@ -215,12 +226,20 @@ def assert_names_match_torch(net, module, *, H, W=None, N=1, channels=3):
     module with parameters of its own (conv, linear, norm: the prefixes of
     the state_dict keys) must be a costgraph layer with the same parameter
     count and the same output shape at `H` x `W`, and every costgraph layer
-    with parameters must be such a module.
+    with parameters must be such a module.  A parameter held directly by a
+    module that has submodules (ConvNeXt's ``layer_scale``) is matched by its
+    state_dict key instead (``features.1.0.layer_scale``).
     """
     W = H if W is None else W
     rows = {row.name: row for row in net.layers(H=H, W=W, N=N)}
     module = module.to("meta").eval()
-    owners = {name: m for name, m in module.named_modules() if any(True for _ in m.parameters(recurse=False))}
+    owners, bare = {}, {}
+    for name, m in module.named_modules():
+        own = dict(m.named_parameters(recurse=False))
+        if own and any(True for _ in m.children()):
+            bare.update({f"{name}.{key}": p.numel() for key, p in own.items()})
+        elif own:
+            owners[name] = m
     seen = {}
 
     def record(name):
@@ -237,7 +256,10 @@ def assert_names_match_torch(net, module, *, H, W=None, N=1, channels=3):
         for h in handles:
             h.remove()
     ours = {name for name, row in rows.items() if row.params}
-    assert ours == set(owners), f"only costgraph: {sorted(ours - set(owners))}; only torch: {sorted(set(owners) - ours)}"
+    theirs = set(owners) | set(bare)
+    assert ours == theirs, f"only costgraph: {sorted(ours - theirs)}; only torch: {sorted(theirs - ours)}"
+    for name, count in bare.items():
+        assert rows[name].params == count, f"{name}: costgraph {rows[name].params} params, torch {count}"
     for name, m in owners.items():
         params = sum(p.numel() for p in m.parameters(recurse=False))
         assert rows[name].params == params, f"{name}: costgraph {rows[name].params} params, torch {params}"

@@ -117,3 +117,7 @@ __all__ += ["googlenet"]
 from .regnet import regnet_y_400mf  # noqa: E402
 
 __all__ += ["regnet_y_400mf"]
+
+from .convnext import convnext_tiny  # noqa: E402
+
+__all__ += ["convnext_tiny"]
