@@ -121,3 +121,7 @@ __all__ += ["regnet_y_400mf"]
 from .convnext import convnext_tiny  # noqa: E402
 
 __all__ += ["convnext_tiny"]
+
+from .inception import inception_v3  # noqa: E402
+
+__all__ += ["inception_v3"]
