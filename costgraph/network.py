@@ -470,6 +470,49 @@ class Network:
             sizes={s.name: _show_value(v) for s, v in values.items()},
         )
 
+    def memory(self, dtype="fp32", training: bool = True, optimizer: str | None = "sgd", device: str = "cuda", **sizes):
+        """Memory of a training step and of inference, in bytes (`costgraph.memory.Memory`).
+
+        Parameters
+        ----------
+        dtype : str or int
+            Element type of parameters, gradients, optimizer state and
+            activations (``"fp32"``, ``"fp16"``, ... or a number of bytes).
+        training : bool
+            Count gradients, optimizer state and what autograd saves for
+            backward (True), or only what inference needs (False: those are 0).
+        optimizer : {"sgd", "momentum", "adam", "adamw", None}
+            Parameter-sized state tensors: 0, 1, 2, 2, 0.
+        device : {"cuda", "cpu"}
+            Where the step runs: dropout masks are bool on CUDA and the
+            activation dtype on the CPU; normalization statistics are fp32
+            for 16-bit dtypes on CUDA and the activation dtype on the CPU.
+        **sizes : int
+            Size values (``H=224, N=32``); without them every field is a
+            sympy expression (the inference peak a ``Max``).
+
+        Raises
+        ------
+        CostGraphError
+            For an unknown dtype, optimizer or device, optimizer state
+            without training, or a layer whose kind declares no
+            saved-tensor rule (the message names the layer and kind).
+        UnknownSizeError, SizeError, DomainError
+            As `totals` raises.
+
+        Examples
+        --------
+        >>> from costgraph.models import vgg16
+        >>> m = vgg16().memory(H=224, N=32, dtype="fp16", optimizer="adam")
+        >>> m.params_bytes, m.optimizer_bytes        # 138357544 params * 2 bytes; Adam: two states
+        (276715088, 553430176)
+        >>> m.peak_inference_bytes                   # conv1_2: 32 images * 2 * 64*224*224 * 2 bytes
+        411041792
+        """
+        from .memory import network_memory  # the memory model builds on this module
+
+        return network_memory(self, dtype=dtype, training=training, optimizer=optimizer, device=device, **sizes)
+
     def layers(self, **sizes) -> list[Row]:
         """One `Row` per layer in topological order; symbolic, or exact ints at `sizes`.
 

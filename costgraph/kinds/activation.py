@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import sympy
 
 from ..errors import CostGraphError
-from .base import LayerKind, numel, register_kind
+from .base import LayerKind, Saved, numel, register_kind
 
 __all__ = ["ReLU", "ReLU6", "Sigmoid", "Hardsigmoid", "Hardswish", "SiLU", "GELU", "Tanh", "Identity", "Softmax", "Dropout", "StochasticDepth", "Elementwise"]
 
@@ -16,10 +16,39 @@ class Elementwise(LayerKind):
     """Base of one-input elementwise kinds: same shape out, no parameters, no MACs.
 
     Subclasses set `flops_per_element` (the convention's cost of one output
-    element) and may be in place.
+    element) and may be in place.  For training they set `saves`, the tensor
+    their derivative formula (PyTorch's ``derivatives.yaml``) takes:
+    ``"output"`` (relu, sigmoid, tanh, softmax: the result), ``"input"``
+    (gelu, silu, hardswish, ...), or ``"nothing"``.  An in-place op whose
+    formula takes its input has to keep a copy of the input it overwrites
+    (autograd's ``original_self``): a new tensor, as large as the input.
     """
 
     flops_per_element = 1
+    #: which tensor the derivative needs: "output", "input" or "nothing"; None: undeclared
+    saves = None
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The tensor named by `saves`; for an in-place op that saves its input, a copy of it.
+
+        Raises
+        ------
+        CostGraphError
+            If the kind does not declare `saves`.
+        """
+        if self.saves is None:
+            return super().saved_tensors(out, x, needs_input_grad=needs_input_grad)
+        if self.saves == "nothing":
+            return ()
+        if self.saves == "output":
+            return (Saved.output(),)
+        if getattr(self, "inplace", False):
+            return (Saved.extra(numel(x), "activation"),)
+        return (Saved.input(0),)
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None: an elementwise gradient has no products to accumulate."""
+        return sympy.Integer(0)
 
     def output_shape(self, x):
         return tuple(x)
@@ -40,6 +69,11 @@ class Elementwise(LayerKind):
     def other_flops(self, out, x):
         return numel(out) * self.flops_per_element
 
+    def flop_terms(self, out, x):
+        """Cost terms for `costgraph.conventions`: the elements, under the kind's own name
+        (``{"relu": ...}``); nothing for the identities (dropout at inference, Identity)."""
+        return {self.kind.lower(): numel(out)} if self.flops_per_element else {}
+
 
 @register_kind
 @dataclass(frozen=True)
@@ -48,9 +82,12 @@ class ReLU(Elementwise):
 
     >>> ReLU(inplace=True).materializes
     False
+    >>> ReLU(inplace=True).saved_tensors(None, None)     # its output: the input's storage
+    (Saved(source='output', index=0, numel=None, element='activation'),)
     """
 
     inplace: bool = False
+    saves = "output"
 
 
 @register_kind
@@ -60,6 +97,7 @@ class ReLU6(Elementwise):
 
     inplace: bool = False
     flops_per_element = 2
+    saves = "input"  # hardtanh_backward(grad, self, 0, 6)
 
 
 @register_kind
@@ -69,6 +107,7 @@ class Sigmoid(Elementwise):
 
     inplace: bool = False
     flops_per_element = 4
+    saves = "output"
 
 
 @register_kind
@@ -78,6 +117,7 @@ class Hardsigmoid(Elementwise):
 
     inplace: bool = False
     flops_per_element = 4
+    saves = "input"
 
 
 @register_kind
@@ -87,6 +127,7 @@ class Hardswish(Elementwise):
 
     inplace: bool = False
     flops_per_element = 5
+    saves = "input"
 
 
 @register_kind
@@ -96,6 +137,7 @@ class SiLU(Elementwise):
 
     inplace: bool = False
     flops_per_element = 5
+    saves = "input"
 
 
 @register_kind
@@ -110,6 +152,7 @@ class GELU(Elementwise):
 
     approximate: str = "none"
     flops_per_element = 8
+    saves = "input"
 
 
 @register_kind
@@ -118,6 +161,7 @@ class Tanh(Elementwise):
     """Hyperbolic tangent: 1 FLOP per element (a transcendental counts 1)."""
 
     inplace: bool = False
+    saves = "output"
 
 
 @register_kind
@@ -126,6 +170,7 @@ class Identity(Elementwise):
     """The identity: no new tensor, no FLOPs."""
 
     flops_per_element = 0
+    saves = "nothing"
 
     @property
     def materializes(self):
@@ -143,11 +188,16 @@ class Softmax(Elementwise):
 
     dim: int = -1
     flops_per_element = 5
+    saves = "output"
 
     def output_shape(self, x):
         if not -len(x) <= self.dim < len(x):
             raise CostGraphError(f"Softmax: dim={self.dim} out of range for a {len(x)}-d input", value=self.dim)
         return tuple(x)
+
+    def flop_terms(self, out, x):
+        """Cost terms for `costgraph.conventions`: elements, and rows (elements / size along `dim`)."""
+        return {"softmax": numel(out), "softmax_rows": numel(out) / x[self.dim]}
 
 
 @register_kind
@@ -171,6 +221,30 @@ class Dropout(Elementwise):
     def materializes(self):
         return False
 
+    def output_alias(self, training):
+        """In training, ``x * mask`` is a new tensor (unless in place, or p = 0: torch returns x)."""
+        if training and not self.inplace and self.p != 0:
+            return None
+        return 0
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The mask, one element per output element (nothing for p = 0; a 0-d zero for p = 1).
+
+        CUDA's fused ``native_dropout`` keeps a bool mask; the CPU path
+        (``_dropout_impl``) multiplies by a noise tensor of the input's
+        dtype and keeps that: element class ``"mask"``.  For p = 1 both
+        multiply by a 0-d zero.
+
+        >>> from costgraph.symbols import N
+        >>> Dropout(0.5).saved_tensors((N, 4096), (N, 4096))
+        (Saved(source='extra', index=0, numel=4096*N, element='mask'),)
+        """
+        if self.p == 0:
+            return ()
+        if self.p == 1:
+            return (Saved.extra(1, "activation"),)
+        return (Saved.extra(numel(out), "mask"),)
+
 
 @register_kind
 @dataclass(frozen=True)
@@ -184,3 +258,13 @@ class StochasticDepth(Elementwise):
     @property
     def materializes(self):
         return False
+
+    def output_alias(self, training):
+        """In training (p > 0), ``input * noise`` is a new tensor."""
+        return None if training and self.p != 0 else 0
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The noise ``input`` is multiplied by: one value per sample ("row") or one in all ("batch")."""
+        if self.p == 0:
+            return ()
+        return (Saved.extra(out[0] if self.mode == "row" else 1, "activation"),)

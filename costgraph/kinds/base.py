@@ -25,6 +25,9 @@ from ..errors import CostGraphError, ShapeError, UnknownKindError
 __all__ = [
     "Shape",
     "Constraint",
+    "Saved",
+    "ELEMENT_CLASSES",
+    "wants_grad",
     "LayerKind",
     "KINDS",
     "register_kind",
@@ -49,6 +52,69 @@ class Constraint:
 
     expr: sympy.Expr
     message: str
+
+
+#: what an extra saved tensor holds, which fixes its element size (see `costgraph.memory`)
+ELEMENT_CLASSES = ("activation", "index", "mask", "statistic")
+
+
+@dataclass(frozen=True)
+class Saved:
+    """One tensor a layer's backward needs, as autograd keeps it.
+
+    Build it with `Saved.input`, `Saved.output` or `Saved.extra`:
+
+    * ``Saved.input(i)``: the layer's input `i` (its storage, shared with
+      whatever else keeps it);
+    * ``Saved.output()``: the layer's output (for an in-place layer, the
+      storage of its input);
+    * ``Saved.extra(numel, element)``: a tensor the layer makes only for its
+      backward, `numel` elements of class `element`: ``"activation"`` (the
+      activation dtype; e.g. the copy an in-place Hardswish keeps),
+      ``"index"`` (int64, max pooling's argmax), ``"mask"`` (dropout's
+      mask: bool on CUDA, the activation dtype on the CPU) or
+      ``"statistic"`` (batch norm's per-channel mean and inverse std: fp32
+      for 16-bit activations on CUDA, the activation dtype on the CPU).
+
+    Parameters (weights) that autograd also keeps are not declared: they
+    are counted once, as parameters.
+
+    >>> Saved.input(0), Saved.extra(64, "index").element
+    (Saved(source='input', index=0, numel=None, element='activation'), 'index')
+    """
+
+    source: str
+    index: int = 0
+    numel: object = None
+    element: str = "activation"
+
+    @classmethod
+    def input(cls, index: int = 0) -> "Saved":
+        """Input `index` of the layer."""
+        return cls("input", index)
+
+    @classmethod
+    def output(cls) -> "Saved":
+        """The layer's output."""
+        return cls("output")
+
+    @classmethod
+    def extra(cls, numel, element: str = "activation") -> "Saved":
+        """A new tensor of `numel` elements of class `element`, kept only for backward.
+
+        Raises
+        ------
+        CostGraphError
+            If `element` is not one of `ELEMENT_CLASSES`.
+        """
+        if element not in ELEMENT_CLASSES:
+            raise CostGraphError(f"Saved.extra: element must be one of {ELEMENT_CLASSES}, got {element!r}", value=element)
+        return cls("extra", 0, sympy.sympify(numel), element)
+
+
+def wants_grad(needs_input_grad, index: int) -> bool:
+    """Whether input `index` needs a gradient (`needs_input_grad`: None for all, or a tuple of bools)."""
+    return True if needs_input_grad is None else bool(needs_input_grad[index])
 
 
 class LayerKind(abc.ABC):
@@ -97,6 +163,58 @@ class LayerKind(abc.ABC):
 
     def constraints(self, out: Shape, *inputs: Shape) -> Sequence[Constraint]:
         """Conditions beyond "every output size is at least 1" (checked for every layer)."""
+        return ()
+
+    # -- training: what backward keeps and computes (see costgraph.memory) --------
+    # Not abstract, so kinds written before these rules still build networks,
+    # but never a silent zero: a kind that declares nothing makes
+    # `Network.memory` (and backward totals) raise, naming the kind.
+    def saved_tensors(self, out: Shape, *inputs: Shape, needs_input_grad=None) -> tuple:
+        """The tensors autograd keeps for this layer's backward, as `Saved` entries.
+
+        `needs_input_grad` (None for all, else a bool per input) says which
+        inputs need a gradient; it matters to kinds such as `Mul`, which keep
+        each factor only for the other's gradient.  Called only for layers
+        that autograd records (some input needs a gradient, or the layer has
+        parameters).
+
+        Raises
+        ------
+        CostGraphError
+            Always, here: a kind states its own rule.
+        """
+        raise CostGraphError(f"{self.kind} declares no saved_tensors rule (what autograd keeps for its backward)")
+
+    def backward_macs(self, out: Shape, *inputs: Shape, needs_input_grad=None) -> sympy.Expr:
+        """Multiply-accumulates of the backward pass: gradients of the inputs and of the weights.
+
+        Only the products counted as forward `macs` have backward MACs (a
+        convolution's or a matrix product's); elementwise gradients are not
+        MACs.  The gradient of an input that needs none is not computed.
+
+        Raises
+        ------
+        CostGraphError
+            Always, here: a kind states its own rule.
+        """
+        raise CostGraphError(f"{self.kind} declares no backward_macs rule")
+
+    def output_alias(self, training: bool) -> int | None:
+        """Index of the input whose storage the output shares (in place, view), or None if new.
+
+        `training` is True for a training forward pass (dropout then makes a
+        new tensor) and False for inference.  By default it follows
+        `materializes`: a layer that makes no new tensor works on input 0.
+        """
+        return None if self.materializes else 0
+
+    def buffers(self, *inputs: Shape) -> tuple:
+        """Non-parameter state the layer keeps (batch norm's running statistics).
+
+        A tuple of ``(numel, dtype)`` pairs; `dtype` is ``"activation"``
+        (the model's dtype) or a fixed name such as ``"int64"``.  Most kinds
+        have none.
+        """
         return ()
 
     # Shown in per-layer tables; window layers override them.

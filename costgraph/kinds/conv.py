@@ -8,7 +8,7 @@ import sympy
 
 from ..errors import CostGraphError, ShapeError
 from ..intmath import conv_out
-from .base import Constraint, LayerKind, numel, pair, positive_int, register_kind
+from .base import Constraint, LayerKind, Saved, numel, pair, positive_int, register_kind, wants_grad
 
 __all__ = ["Conv2d", "show_pair"]
 
@@ -118,5 +118,31 @@ class Conv2d(LayerKind):
         kh, kw = self.kernel_size
         return numel(out) * (self.in_channels // self.groups) * kh * kw
 
+    def flop_terms(self, out, x):
+        """Cost terms beyond the MACs, for `costgraph.conventions`: one bias add per output element."""
+        return {"bias": numel(out) if self.bias else 0}
+
     def other_flops(self, out, x):
         return sympy.Integer(0)
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The input, for the weight gradient (the weight is a parameter, counted once)."""
+        return (Saved.input(0),)
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """Grad of the weights, plus grad of the input if it needs one: each as many MACs as forward.
+
+        The weight gradient is a convolution of the input with the output
+        gradient: ``C_out * (C_in/groups) * k_h * k_w`` sums of
+        ``N * H_out * W_out`` products.  The input gradient is the transposed
+        convolution of the output gradient with the weights: the forward
+        products, read backwards.  A first layer's input needs no gradient.
+
+        >>> from costgraph.symbols import N, H, W
+        >>> conv = Conv2d(3, 64, 3, padding=1)
+        >>> x = (N, 3, H, W); out = conv.output_shape(x)
+        >>> conv.backward_macs(out, x), conv.backward_macs(out, x, needs_input_grad=(False,))
+        (3456*H*N*W, 1728*H*N*W)
+        """
+        forward = self.macs(out, x)
+        return forward * (2 if wants_grad(needs_input_grad, 0) else 1)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import sympy
 
 from ..errors import ShapeError
-from .base import Constraint, LayerKind, numel, positive_int, register_kind
+from .base import Constraint, LayerKind, Saved, numel, positive_int, register_kind, wants_grad
 
 __all__ = ["Linear"]
 
@@ -71,5 +71,33 @@ class Linear(LayerKind):
     def macs(self, out, x):
         return numel(x[:-1]) * self._in(x) * self.out_features
 
+    def flop_terms(self, out, x):
+        """Cost terms beyond the MACs, for `costgraph.conventions`.
+
+        ``bias``: one add per output element; ``param_rows``: the batch size
+        (the first dimension only) times the parameters, torchinfo's count.
+        """
+        return {
+            "bias": numel(out) if self.bias else 0,
+            "param_rows": x[0] * (self.weights(x) + self.biases(x)),
+        }
+
     def other_flops(self, out, x):
         return sympy.Integer(0)
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The input, for the weight gradient (the weight is a parameter, counted once)."""
+        return (Saved.input(0),)
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """Grad of the weights (``grad_out^T x``) plus grad of the input (``grad_out A``) if needed.
+
+        Each is a matrix product of the forward's size.
+
+        >>> from costgraph.symbols import N
+        >>> fc = Linear(25088, 4096)
+        >>> fc.backward_macs((N, 4096), (N, 25088))        # 2 * 25088 * 4096 per row
+        205520896*N
+        """
+        forward = self.macs(out, x)
+        return forward * (2 if wants_grad(needs_input_grad, 0) else 1)

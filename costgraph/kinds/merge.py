@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import sympy
 
 from ..errors import ShapeError
-from .base import LayerKind, format_shape, numel, register_kind
+from ..errors import CostGraphError
+from .base import LayerKind, Saved, format_shape, numel, register_kind, wants_grad
 
 __all__ = ["Add", "Mul", "Concat", "broadcast_shapes"]
 
@@ -62,6 +63,14 @@ class _Elementwise2(LayerKind):
         # one operation per output element for each input after the first
         return numel(out) * (len(inputs) - 1)
 
+    def flop_terms(self, out, *inputs):
+        """Cost terms for `costgraph.conventions`: ``add`` or ``mul``, per output element per extra input."""
+        return {self.kind.lower(): numel(out) * (len(inputs) - 1)}
+
+    def backward_macs(self, out, *inputs, needs_input_grad=None):
+        """None: elementwise gradients have no products to accumulate."""
+        return sympy.Integer(0)
+
 
 @register_kind
 @dataclass(frozen=True)
@@ -73,6 +82,10 @@ class Add(_Elementwise2):
 
     inplace: bool = False
 
+    def saved_tensors(self, out, *inputs, needs_input_grad=None):
+        """Nothing: the gradient passes through (summed over broadcast axes)."""
+        return ()
+
 
 @register_kind
 @dataclass(frozen=True)
@@ -80,6 +93,34 @@ class Mul(_Elementwise2):
     """Elementwise product with broadcasting (squeeze-and-excitation scaling)."""
 
     inplace: bool = False
+
+    def saved_tensors(self, out, *inputs, needs_input_grad=None):
+        """Each factor, kept for the gradient of the other (``mul``'s derivative formula).
+
+        In place (``a.mul_(b)``), ``a`` is overwritten, so autograd keeps a
+        copy of it when ``b`` needs a gradient.
+
+        Raises
+        ------
+        CostGraphError
+            For more than two factors (a chain of products keeps its
+            intermediate products; build it from two-input `Mul` layers).
+
+        >>> from costgraph.symbols import N, H, W
+        >>> x, s = (N, 64, H, W), (N, 64, 1, 1)
+        >>> [e.index for e in Mul().saved_tensors(x, s, x)]       # the input, then the scale
+        [1, 0]
+        >>> Mul().saved_tensors(x, s, x, needs_input_grad=(True, False))
+        (Saved(source='input', index=1, numel=None, element='activation'),)
+        """
+        if len(inputs) != 2:
+            raise CostGraphError(f"Mul: the saved-tensor rule covers two factors, got {len(inputs)}", value=len(inputs))
+        saved = []
+        if wants_grad(needs_input_grad, 0):
+            saved.append(Saved.input(1))
+        if wants_grad(needs_input_grad, 1):
+            saved.append(Saved.extra(numel(inputs[0])) if self.inplace else Saved.input(0))
+        return tuple(saved)
 
 
 @register_kind
@@ -119,6 +160,10 @@ class Concat(LayerKind):
         out[dim] = sympy.expand(sympy.Add(*[s[dim] for s in inputs]))
         return tuple(out)
 
+    def flop_terms(self, out, *inputs):
+        """No arithmetic: no cost terms (`costgraph.conventions`)."""
+        return {}
+
     def weights(self, *inputs):
         return sympy.Integer(0)
 
@@ -129,4 +174,12 @@ class Concat(LayerKind):
         return sympy.Integer(0)
 
     def other_flops(self, out, *inputs):
+        return sympy.Integer(0)
+
+    def saved_tensors(self, out, *inputs, needs_input_grad=None):
+        """Nothing: the gradient is sliced back into the inputs' parts."""
+        return ()
+
+    def backward_macs(self, out, *inputs, needs_input_grad=None):
+        """None."""
         return sympy.Integer(0)

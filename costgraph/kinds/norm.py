@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import sympy
 
 from ..errors import ShapeError
-from .base import LayerKind, numel, positive_int, register_kind
+from .base import LayerKind, Saved, numel, positive_int, register_kind
 
 __all__ = ["BatchNorm2d", "LayerNorm", "LayerNorm2d"]
 
@@ -47,6 +47,34 @@ class BatchNorm2d(LayerKind):
 
     def other_flops(self, out, x):
         return 2 * numel(out)
+
+    def flop_terms(self, out, x):
+        """Cost terms for `costgraph.conventions`: elements normalized, scaled and shifted; batch x params."""
+        return {
+            "norm": numel(x),
+            "norm_affine": numel(x) if self.affine else 0,
+            "param_rows": x[0] * (self.weights(x) + self.biases(x)),
+        }
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Training mode: the input and the batch's per-channel mean and inverse std.
+
+        (Autograd also keeps the weight and the running statistics: a
+        parameter and buffers, counted as such.)
+
+        >>> from costgraph.symbols import N, H, W
+        >>> [s.numel for s in BatchNorm2d(64).saved_tensors((N, 64, H, W), (N, 64, H, W))]
+        [None, 64, 64]
+        """
+        return (Saved.input(0), Saved.extra(self.num_features, "statistic"), Saved.extra(self.num_features, "statistic"))
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None: the gradient is elementwise work and per-channel sums."""
+        return sympy.Integer(0)
+
+    def buffers(self, x):
+        """``running_mean`` and ``running_var`` (C each) and the int64 ``num_batches_tracked``."""
+        return ((self.num_features, "activation"), (self.num_features, "activation"), (1, "int64"))
 
 
 def _normalized(value, owner):
@@ -97,11 +125,33 @@ class LayerNorm(LayerKind):
     def biases(self, x):
         return sympy.Integer(self._size() if self.elementwise_affine and self.bias else 0)
 
+    def flop_terms(self, out, x):
+        """Cost terms for `costgraph.conventions`: elements normalized, scaled and shifted; batch x params."""
+        return {
+            "norm": numel(x),
+            "norm_affine": numel(x) if self.elementwise_affine else 0,
+            "param_rows": x[0] * (self.weights(x) + self.biases(x)),
+        }
+
     def macs(self, out, x):
         return sympy.Integer(0)
 
     def other_flops(self, out, x):
         return numel(out) * (7 if self.elementwise_affine else 5)
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The input and the mean and inverse std of every normalized row (``native_layer_norm``).
+
+        >>> from costgraph.symbols import N, S
+        >>> LayerNorm(768).saved_tensors((N, S, 768), (N, S, 768))[1].numel
+        N*S
+        """
+        rows = numel(x[: len(x) - len(self.normalized_shape)])
+        return (Saved.input(0), Saved.extra(rows, "statistic"), Saved.extra(rows, "statistic"))
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None: the gradient is elementwise work and per-row sums."""
+        return sympy.Integer(0)
 
 
 @register_kind
@@ -138,3 +188,12 @@ class LayerNorm2d(LayerKind):
 
     def other_flops(self, out, x):
         return numel(out) * (7 if self.elementwise_affine else 5)
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """As `LayerNorm` over C: the (permuted) input and two statistics per position."""
+        rows = x[0] * x[2] * x[3]
+        return (Saved.input(0), Saved.extra(rows, "statistic"), Saved.extra(rows, "statistic"))
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None: the gradient is elementwise work and per-position sums."""
+        return sympy.Integer(0)

@@ -8,7 +8,7 @@ import sympy
 
 from ..errors import CostGraphError
 from ..intmath import FloorDiv, ceil_div, pool_out
-from .base import LayerKind, numel, pair, register_kind
+from .base import LayerKind, Saved, numel, pair, register_kind
 from .conv import show_pair
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "adaptive_window_sum"]
@@ -58,6 +58,10 @@ class _Pool2d(LayerKind):
     def macs(self, out, x):
         return sympy.Integer(0)
 
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None: the gradient is scattered (max) or spread (average) without products."""
+        return sympy.Integer(0)
+
 
 @register_kind
 @dataclass(frozen=True)
@@ -88,6 +92,21 @@ class MaxPool2d(_Pool2d):
         kh, kw = self.kernel_size
         return numel(out) * (kh * kw - 1)
 
+    def flop_terms(self, out, x):
+        """Cost terms for `costgraph.conventions`: input, output and window elements."""
+        kh, kw = self.kernel_size
+        return {"max_pool_in": numel(x), "max_pool_out": numel(out), "max_pool_window": numel(out) * kh * kw}
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The input and the int64 argmax of every output element (``max_pool2d_with_indices``).
+
+        >>> from costgraph.symbols import N, H, W
+        >>> x = (N, 64, H, W); pool = MaxPool2d(2)
+        >>> pool.saved_tensors(pool.output_shape(x), x)[1]
+        Saved(source='extra', index=0, numel=64*N*floor(H/2)*floor(W/2), element='index')
+        """
+        return (Saved.input(0), Saved.extra(numel(out), "index"))
+
 
 @register_kind
 @dataclass(frozen=True)
@@ -111,6 +130,15 @@ class AvgPool2d(_Pool2d):
     def other_flops(self, out, x):
         kh, kw = self.kernel_size
         return numel(out) * kh * kw
+
+    def flop_terms(self, out, x):
+        """Cost terms for `costgraph.conventions`: input, output and window elements."""
+        kh, kw = self.kernel_size
+        return {"avg_pool_in": numel(x), "avg_pool_out": numel(out), "avg_pool_window": numel(out) * kh * kw}
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The input: ``avg_pool2d``'s derivative formula takes it (for its shape, but keeps it)."""
+        return (Saved.input(0),)
 
 
 def adaptive_window_sum(size, out: int) -> sympy.Expr:
@@ -171,9 +199,38 @@ class AdaptiveAvgPool2d(LayerKind):
     def macs(self, out, x):
         return sympy.Integer(0)
 
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The input, except for output size 1x1, which torch computes as ``mean`` (keeps nothing).
+
+        >>> from costgraph.symbols import N, H, W
+        >>> AdaptiveAvgPool2d(1).saved_tensors((N, 8, 1, 1), (N, 8, H, W))
+        ()
+        >>> AdaptiveAvgPool2d(7).saved_tensors((N, 8, 7, 7), (N, 8, H, W))
+        (Saved(source='input', index=0, numel=None, element='activation'),)
+        """
+        if self.output_size == (1, 1):
+            return ()
+        return (Saved.input(0),)
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None: each output gradient is spread over its window without products."""
+        return sympy.Integer(0)
+
     def other_flops(self, out, x):
         sums = [
             x[2 + a] if o is None else adaptive_window_sum(x[2 + a], o)
             for a, o in enumerate(self.output_size)
         ]
         return x[0] * x[1] * sums[0] * sums[1]
+
+    def flop_terms(self, out, x):
+        """Cost terms for `costgraph.conventions`: input, output and (overlapping) window elements,
+        and thop's float count (`costgraph.conventions.ThopAdaptiveOps`)."""
+        from ..conventions import ThopAdaptiveOps
+
+        return {
+            "adaptive_pool_in": numel(x),
+            "adaptive_pool_out": numel(out),
+            "adaptive_pool_window": self.other_flops(out, x),
+            "adaptive_pool_thop": ThopAdaptiveOps(numel(out), x[2], x[3], out[2], out[3]),
+        }

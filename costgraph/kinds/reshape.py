@@ -51,6 +51,18 @@ class Input(LayerKind):
     def other_flops(self, out):
         return sympy.Integer(0)
 
+    def flop_terms(self, out):
+        """No arithmetic: no cost terms (`costgraph.conventions`)."""
+        return {}
+
+    def saved_tensors(self, out, needs_input_grad=None):
+        """Nothing: an input is data, not an operation autograd records."""
+        return ()
+
+    def backward_macs(self, out, needs_input_grad=None):
+        """None."""
+        return sympy.Integer(0)
+
 
 @register_kind
 @dataclass(frozen=True)
@@ -79,6 +91,10 @@ class Flatten(LayerKind):
             )
         return tuple(x[:start]) + (sympy.expand(numel(x[start : end + 1])),) + tuple(x[end + 1 :])
 
+    def flop_terms(self, out, x):
+        """Flattening is a view: no cost terms (`costgraph.conventions`)."""
+        return {}
+
     def weights(self, x):
         return sympy.Integer(0)
 
@@ -91,9 +107,21 @@ class Flatten(LayerKind):
     def other_flops(self, out, x):
         return sympy.Integer(0)
 
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing: a view's backward only reshapes the gradient."""
+        return ()
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None."""
+        return sympy.Integer(0)
+
 
 class _View(LayerKind):
     """A view: no new tensor, no parameters, no arithmetic."""
+
+    def flop_terms(self, out, x):
+        """A view: no cost terms (`costgraph.conventions`)."""
+        return {}
 
     @property
     def materializes(self):
@@ -109,6 +137,14 @@ class _View(LayerKind):
         return sympy.Integer(0)
 
     def other_flops(self, out, x):
+        return sympy.Integer(0)
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing: a view's backward only reshapes the gradient."""
+        return ()
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None."""
         return sympy.Integer(0)
 
 

@@ -1,0 +1,443 @@
+"""Memory of a training step and of inference, and the MACs of the backward pass.
+
+Each layer kind states what autograd keeps for its backward (`LayerKind.saved_tensors`)
+and whether its output is a new tensor or shares its input's storage
+(`LayerKind.output_alias`: in-place ops and views share).  From those, this
+module derives:
+
+* ``saved_bytes``: the bytes of the distinct storages autograd keeps between
+  the forward and the backward pass.  A storage kept by several layers
+  counts once: conv1's output, overwritten in place by ReLU (which keeps it)
+  and read by conv2 (which keeps it too), is one storage;
+* ``peak_inference_bytes``: the largest activation memory alive at once when
+  the DAG runs in the network's insertion order, each storage freed after
+  its last reader (a residual's skip lives until its Add).  Symbolically it
+  is a `sympy.Max` over the steps that allocate, after dropping steps proven
+  never larger than another;
+* the backward MACs of every layer (`LayerKind.backward_macs`), which
+  `Network.totals` reports with ``backward=True``.
+
+Which tensors autograd keeps was read off PyTorch's derivative formulas and
+checked against real autograd (``tests/test_torch_memory.py`` hooks
+``torch.autograd.graph.saved_tensors_hooks``).  Two things depend on the
+device: dropout's mask (bool on CUDA's fused kernel, the activation dtype on
+the CPU) and normalization statistics (fp32 for 16-bit activations on CUDA,
+the activation dtype on the CPU).
+
+>>> from costgraph.models import vgg16
+>>> m = vgg16().memory(H=224)                 # fp32, one image, SGD
+>>> m.peak_inference_bytes                    # conv1_2 reads conv1_1's output: 2 * 64*224*224 values
+25690112
+>>> m.saved_bytes > 60_000_000                # backward keeps about the seed's 15.2M values and more
+True
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import sympy
+
+from .compile import compile_exprs, exact_scale
+from .dtypes import dtype_bytes
+from .errors import CostGraphError
+from .intmath import FloorDiv
+from .kinds.base import ELEMENT_CLASSES, numel
+
+__all__ = ["Memory", "OPTIMIZER_STATES", "DEVICES", "network_memory", "backward_macs", "element_bytes", "saved_storages"]
+
+#: optimizer -> number of parameter-sized state tensors it keeps
+OPTIMIZER_STATES = {
+    None: 0,
+    "sgd": 0,  # plain SGD keeps nothing
+    "momentum": 1,  # SGD with momentum: one momentum buffer
+    "adam": 2,  # exp_avg and exp_avg_sq
+    "adamw": 2,
+}
+
+DEVICES = ("cuda", "cpu")
+
+
+def element_bytes(element: str, size: int, device: str = "cuda") -> int:
+    """Bytes of one element of class `element` when activations take `size` bytes.
+
+    >>> [element_bytes(e, 2, "cuda") for e in ("activation", "index", "mask", "statistic")]
+    [2, 8, 1, 4]
+    >>> [element_bytes(e, 2, "cpu") for e in ("activation", "index", "mask", "statistic")]
+    [2, 8, 2, 2]
+    """
+    if element == "activation":
+        return size
+    if element == "index":
+        return 8  # int64
+    if element == "mask":
+        return 1 if device == "cuda" else size  # bool mask vs. CPU noise of the input's dtype
+    if element == "statistic":
+        return max(4, size) if device == "cuda" else size  # CUDA accumulates 16-bit types in fp32
+    raise CostGraphError(f"unknown element class {element!r}; known: {', '.join(ELEMENT_CLASSES)}", value=element)
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Memory of one network: exact ints at given sizes, sympy expressions without.
+
+    Attributes
+    ----------
+    params_bytes
+        Parameters (tied ones once) times the dtype's size.
+    buffers_bytes
+        Non-parameter state: batch norm's running mean and variance (the
+        dtype) and its int64 batch counter.
+    grads_bytes
+        One gradient per parameter (0 when not training).
+    optimizer_bytes
+        Optimizer state: 0 for plain SGD, one parameter-sized buffer for SGD
+        with momentum, two for Adam/AdamW (not counting Adam's 0-d ``step``
+        counters, one per parameter tensor, kept on the CPU by default).
+    saved_bytes
+        What autograd keeps from the forward pass for the backward pass:
+        the distinct storages of saved activations (each once, however many
+        layers keep it), plus extras (max-pool indices, dropout masks,
+        normalization statistics); parameters and buffers excluded.
+        0 when not training.
+    peak_inference_bytes
+        The largest activation memory alive at once in a forward pass
+        without autograd (inputs included, parameters excluded, no
+        workspace), in the network's insertion order.
+    total_training_bytes
+        ``params + buffers + grads + optimizer + saved``: what a training
+        step holds when its forward pass ends (the gradients counted as
+        allocated).  Not counted: the gradients of activations that exist
+        briefly during backward, the loss, workspace, allocator caching.
+    total_inference_bytes
+        ``params + buffers + peak_inference``.
+    """
+
+    params_bytes: object
+    buffers_bytes: object
+    grads_bytes: object
+    optimizer_bytes: object
+    saved_bytes: object
+    peak_inference_bytes: object
+    total_training_bytes: object
+    total_inference_bytes: object
+    dtype: str = "fp32"
+    training: bool = True
+    optimizer: str | None = "sgd"
+    device: str = "cuda"
+    sizes: dict = field(default_factory=dict)
+
+    FIELDS = (
+        "params_bytes",
+        "buffers_bytes",
+        "grads_bytes",
+        "optimizer_bytes",
+        "saved_bytes",
+        "peak_inference_bytes",
+        "total_training_bytes",
+        "total_inference_bytes",
+    )
+
+    def as_dict(self) -> dict:
+        """The byte fields by name."""
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    def __str__(self) -> str:
+        at = ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "symbolic"
+        mode = f"training, optimizer {self.optimizer}" if self.training else "inference"
+        lines = [f"Memory ({at}; dtype {self.dtype}; {mode}; {self.device})"]
+        for name in self.FIELDS:
+            value = getattr(self, name)
+            lines.append(f"  {name:<22}{value:,}" if isinstance(value, int) else f"  {name:<22}{value}")
+        return "\n".join(lines)
+
+
+# -- the symbolic plan, computed once per network ----------------------------------
+
+
+def _check_kind_rule(name, layer, method, *args, **kwargs):
+    try:
+        return getattr(layer, method)(*args, **kwargs)
+    except CostGraphError as error:
+        raise CostGraphError(f"layer {name!r} ({layer.kind}): {error}", layer=name, value=error.value) from None
+
+
+def _storage_roots(net, training: bool) -> dict:
+    """Layer -> the layer whose new tensor its output lives in (None: not an activation)."""
+    roots = {}
+    for name in net:
+        node = net.graph.nodes[name]
+        alias = _check_kind_rule(name, node["layer"], "output_alias", training)
+        if alias is None:
+            roots[name] = name
+        elif not node["inputs"]:
+            roots[name] = None  # e.g. a Parameter node: its bytes are parameters
+        else:
+            roots[name] = roots[node["inputs"][alias]]
+    return roots
+
+
+def _requires_grad(net) -> dict:
+    """Layer -> whether its output depends on a parameter (autograd records it)."""
+    needs = {}
+    for name in net:
+        node = net.graph.nodes[name]
+        cost = node["cost"]
+        has_params = cost.weights != 0 or cost.biases != 0
+        needs[name] = bool(has_params or any(needs[s] for s in node["inputs"]))
+    return needs
+
+
+def saved_storages(net) -> dict:
+    """The distinct storages autograd keeps in training: ``{key: (numel, element, layer)}``.
+
+    `key` is the name of the layer that made the storage (an activation) or
+    ``(layer, i)`` for the i-th extra tensor `layer` makes for its backward;
+    `layer` is the layer the storage is charged to: the one that made it.
+    In insertion order.
+
+    Raises
+    ------
+    CostGraphError
+        If a layer's kind declares no saved-tensor rule (naming layer and kind).
+
+    Examples
+    --------
+    >>> from costgraph import Network, H, W
+    >>> from costgraph.kinds import Input, Conv2d, ReLU
+    >>> net = Network("two convs")
+    >>> for name, layer in [("input", Input((3, H, W))), ("conv1", Conv2d(3, 8, 3, padding=1)),
+    ...                     ("relu", ReLU(inplace=True)), ("conv2", Conv2d(8, 8, 3, padding=1))]:
+    ...     _ = net.add(name, layer)
+    >>> list(saved_storages(net))          # relu keeps conv1's storage, conv2 too: once
+    ['input', 'conv1']
+    """
+    if "memory_saved" in net._cache:
+        return net._cache["memory_saved"]
+    roots = _storage_roots(net, training=True)
+    needs = _requires_grad(net)
+    found: dict = {}
+    for name in net:
+        node = net.graph.nodes[name]
+        if not needs[name]:
+            continue  # autograd records nothing for it
+        inputs = node["inputs"]
+        shapes = tuple(net.graph.nodes[s]["shape"] for s in inputs)
+        flags = tuple(needs[s] for s in inputs)
+        declared = _check_kind_rule(name, node["layer"], "saved_tensors", node["shape"], *shapes, needs_input_grad=flags)
+        extras = 0
+        for saved in declared:
+            if saved.source == "extra":
+                found[(name, extras)] = (sympy.expand(saved.numel), saved.element, name)
+                extras += 1
+                continue
+            owner = roots[inputs[saved.index]] if saved.source == "input" else roots[name]
+            if owner is not None and owner not in found:
+                found[owner] = (sympy.expand(numel(net.graph.nodes[owner]["shape"])), "activation", owner)
+    net._cache["memory_saved"] = found
+    return found
+
+
+def _inference_steps(net) -> list:
+    """Activation elements alive at each step that allocates, in insertion order."""
+    roots = _storage_roots(net, training=False)
+    order = list(net)
+    position = {name: i for i, name in enumerate(order)}
+    last_use: dict = {}
+    for name in order:
+        root = roots[name]
+        if root is not None:
+            last_use[root] = max(last_use.get(root, position[name]), position[name])
+        for source in net.graph.nodes[name]["inputs"]:
+            if roots[source] is not None:
+                last_use[roots[source]] = max(last_use[roots[source]], position[name])
+    for name in net.outputs:
+        if roots[name] is not None:
+            last_use[roots[name]] = len(order)  # returned to the caller
+    sizes = {root: sympy.expand(numel(net.graph.nodes[root]["shape"])) for root in last_use}
+    steps = []
+    for t, name in enumerate(order):
+        if roots[name] != name:
+            continue  # nothing allocated: alive memory only shrank since the last allocation
+        alive = [sizes[r] for r in last_use if position[r] <= t <= last_use[r]]
+        steps.append(sympy.expand(sympy.Add(*alive)))
+    return steps
+
+
+def _plain_floor(atom) -> bool:
+    """A floor of a polynomial with non-negative coefficients: >= 0 at positive sizes."""
+    if not isinstance(atom, FloorDiv):
+        return False
+    base = sympy.expand(atom.args[0])
+    if base.atoms(sympy.Function):
+        return False
+    return all(c >= 0 for c in base.as_coefficients_dict().values())
+
+
+def _never_negative(expr) -> bool:
+    """Sound test that `expr` >= 0 at every positive integer size (False: not proven).
+
+    Every atom is a size (>= 1) or a plain floor (>= 0).  In a negative
+    term a floor ``FloorDiv(x, k)`` is replaced by its upper bound ``x/k``;
+    then with each size ``s = 1 + s'`` (``s' >= 0``), non-negative
+    coefficients prove the claim.
+    """
+    expr = sympy.expand(expr)
+    if not all(_plain_floor(a) for a in expr.atoms(sympy.Function)):
+        return False
+    upper = {a: a.args[0] / a.args[1] for a in expr.atoms(FloorDiv)}
+    terms = sympy.Add.make_args(expr)
+    bounded = sympy.expand(sympy.Add(*[t.xreplace(upper) if t.could_extract_minus_sign() else t for t in terms]))
+    shifted = sympy.expand(bounded.xreplace({s: s + 1 for s in bounded.free_symbols}))
+    if not all(_plain_floor(a) for a in shifted.atoms(sympy.Function)):
+        return False
+    return all(coefficient >= 0 for coefficient in shifted.as_coefficients_dict().values())
+
+
+def _max_of(terms: list, symbols: list):
+    """``Max(*terms)`` without the terms proven never larger than another one."""
+    unique = list(dict.fromkeys(terms))
+    if len(unique) <= 1:
+        return unique[0] if unique else sympy.Integer(0)
+    # numbers at a few sizes refute most dominance claims without symbolic work
+    probe = compile_exprs(symbols, unique)
+    samples = [probe(*[v] * len(symbols)) for v in (1, 7, 64, 224, 1000)]
+    kept: list[int] = []
+    for i in range(len(unique)):
+        if any(all(s[k] >= s[i] for s in samples) and _never_negative(unique[k] - unique[i]) for k in kept):
+            continue
+        kept = [k for k in kept if not (all(s[i] >= s[k] for s in samples) and _never_negative(unique[i] - unique[k]))]
+        kept.append(i)
+    if len(kept) == 1:
+        return unique[kept[0]]
+    return sympy.Max(*[unique[k] for k in kept], evaluate=False)
+
+
+def peak_inference_elements(net):
+    """The symbolic peak of alive activation elements (see the module docstring).
+
+    >>> from costgraph.models import vgg16
+    >>> peak_inference_elements(vgg16())       # conv1_2 (64+64 channels), or fc1/fc2 at tiny sizes
+    Max(8192*N, 128*H*N*W, 512*N*floor(H/32)*floor(W/32) + 4096*N)
+    """
+    if "memory_peak" not in net._cache:
+        net._cache["memory_peak"] = _max_of(_inference_steps(net), net.symbols)
+    return net._cache["memory_peak"]
+
+
+@functools.lru_cache(maxsize=16384)
+def _layer_backward(layer, out, in_shapes, flags):
+    return sympy.expand(layer.backward_macs(out, *in_shapes, needs_input_grad=flags))
+
+
+def backward_macs(net) -> dict:
+    """``{layer: backward MACs}`` for every layer autograd records (symbolic).
+
+    The input gradient of a layer whose input needs none (the first conv)
+    is not computed, as autograd skips it.
+
+    Raises
+    ------
+    CostGraphError
+        If a layer's kind declares no backward rule (naming layer and kind).
+
+    >>> from costgraph.models import vgg16
+    >>> net = vgg16()
+    >>> macs = backward_macs(net)
+    >>> macs["conv1_1"] == net.graph.nodes["conv1_1"]["cost"].macs      # weights only
+    True
+    >>> macs["conv1_2"] == 2 * net.graph.nodes["conv1_2"]["cost"].macs  # input and weights
+    True
+    """
+    if "memory_backward" in net._cache:
+        return net._cache["memory_backward"]
+    needs = _requires_grad(net)
+    result = {}
+    for name in net:
+        if not needs[name]:
+            continue
+        node = net.graph.nodes[name]
+        inputs = node["inputs"]
+        shapes = tuple(net.graph.nodes[s]["shape"] for s in inputs)
+        flags = tuple(needs[s] for s in inputs)
+        try:
+            result[name] = _layer_backward(node["layer"], node["shape"], shapes, flags)
+        except CostGraphError as error:
+            raise CostGraphError(f"layer {name!r} ({node['layer'].kind}): {error}", layer=name, value=error.value) from None
+    net._cache["memory_backward"] = result
+    return result
+
+
+def _buffers(net) -> tuple:
+    """(elements in the model's dtype, bytes of fixed-dtype elements) of all buffers."""
+    in_dtype, fixed = [], []
+    for name in net:
+        node = net.graph.nodes[name]
+        shapes = tuple(net.graph.nodes[s]["shape"] for s in node["inputs"])
+        for count, kind in node["layer"].buffers(*shapes):
+            if kind == "activation":
+                in_dtype.append(sympy.sympify(count))
+            else:
+                fixed.append(sympy.sympify(count) * dtype_bytes(kind))
+    return sympy.expand(sympy.Add(*in_dtype)), sympy.expand(sympy.Add(*fixed))
+
+
+def _symbolic_parts(net, training: bool) -> dict:
+    """Element counts that do not depend on the dtype (saved ones per element class)."""
+    parts = {"params": net.totals().params, "peak": peak_inference_elements(net)}
+    parts["buffers"], parts["buffers_fixed"] = _buffers(net)
+    for element in ELEMENT_CLASSES:
+        parts["saved_" + element] = sympy.Integer(0)
+    if training:
+        by_class = {e: [] for e in ELEMENT_CLASSES}
+        for count, element, _ in saved_storages(net).values():
+            by_class[element].append(count)
+        for element, counts in by_class.items():
+            parts["saved_" + element] = sympy.expand(sympy.Add(*counts))
+    return parts
+
+
+def network_memory(net, dtype="fp32", training: bool = True, optimizer: str | None = "sgd", device: str = "cuda", **sizes) -> Memory:
+    """`Memory` of `net`; see `costgraph.Network.memory`, which calls it."""
+    size = dtype_bytes(dtype)
+    if optimizer not in OPTIMIZER_STATES:
+        raise CostGraphError(
+            f"unknown optimizer {optimizer!r}; known: {', '.join(str(o) for o in OPTIMIZER_STATES)}", value=optimizer
+        )
+    if device not in DEVICES:
+        raise CostGraphError(f"unknown device {device!r}; known: {', '.join(DEVICES)}", value=device)
+    if not training and OPTIMIZER_STATES[optimizer]:
+        raise CostGraphError(f"optimizer {optimizer!r} keeps state only in training; use training=True", value=optimizer)
+    parts = _symbolic_parts(net, training)
+    names = list(parts)
+    if sizes:
+        values = net.check_sizes(**sizes)
+        key = ("memory_fn", training)
+        if key not in net._cache:
+            net._cache[key] = compile_exprs(net.symbols, [parts[n] for n in names])
+        parts = dict(zip(names, net._cache[key](*[values[s] for s in net.symbols])))
+        shown = {s.name: v for s, v in values.items()}
+    else:
+        shown = {}
+    scale = exact_scale if sizes else (lambda value, factor: value * factor)  # int64 arrays must not wrap
+    params = scale(parts["params"], size)
+    buffers = scale(parts["buffers"], size) + parts["buffers_fixed"]
+    grads = params if training else 0
+    optimizer_bytes = scale(params, OPTIMIZER_STATES[optimizer]) if training else 0
+    saved = sum(scale(parts["saved_" + e], element_bytes(e, size, device)) for e in ELEMENT_CLASSES)
+    peak = scale(parts["peak"], size)
+    result = {
+        "params_bytes": params,
+        "buffers_bytes": buffers,
+        "grads_bytes": grads,
+        "optimizer_bytes": optimizer_bytes,
+        "saved_bytes": saved,
+        "peak_inference_bytes": peak,
+        "total_training_bytes": params + buffers + grads + optimizer_bytes + saved,
+        "total_inference_bytes": params + buffers + peak,
+    }
+    if not sizes:
+        # expanding would rebuild the Max with evaluation (slow pairwise comparisons)
+        result = {k: v if sympy.sympify(v).has(sympy.Max) else sympy.expand(v) for k, v in result.items()}
+    return Memory(**result, dtype=str(dtype), training=training, optimizer=optimizer, device=device, sizes=shown)
