@@ -150,9 +150,11 @@ class FloorDiv(Function):
             text = f"({text})"
         return f"floor({text}/{divisor})"
 
-    def _latex(self, printer):
+    def _latex(self, printer, exp=None):
+        # sympy's LaTeX printer passes `exp` when the floor is raised to a power (floor(H/16)**2)
         base, divisor = self.args
-        return rf"\left\lfloor \frac{{{printer._print(base)}}}{{{divisor}}} \right\rfloor"
+        tex = rf"\left\lfloor \frac{{{printer._print(base)}}}{{{divisor}}} \right\rfloor"
+        return tex if exp is None else rf"{tex}^{{{exp}}}"
 
     def _pythoncode(self, printer):
         base, divisor = self.args
