@@ -113,7 +113,7 @@ def mobilenet_v2(num_classes: int = 1000) -> Network:
 
     Stem conv 3x3/2 to 32 channels, 17 inverted residuals, a 1x1 conv to
     1280 channels, global average pooling (a functional call in torchvision,
-    here the layer ``adaptive_avg_pool2d``), dropout and the classifier.
+    here the layer ``adaptive_avg_pool`` as in the rest of the zoo), dropout and the classifier.
 
     Examples
     --------
@@ -139,7 +139,7 @@ def mobilenet_v2(num_classes: int = 1000) -> Network:
     conv_norm_activation(
         net, f"features.{block_index}", input_channel, last_channel, kernel_size=1, activation_layer=ReLU6, input=x
     )
-    net.add("adaptive_avg_pool2d", AdaptiveAvgPool2d((1, 1)))
+    net.add("adaptive_avg_pool", AdaptiveAvgPool2d((1, 1)))
     net.add("flatten", Flatten(1))
     net.add("classifier.0", Dropout(0.2))
     net.add("classifier.1", Linear(last_channel, num_classes))
