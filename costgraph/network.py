@@ -8,6 +8,7 @@ compiled, exact function per network.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Iterable
 
@@ -419,13 +420,16 @@ class Network:
         raise CostGraphError(f"{self.name}: no valid square size up to {limit}")
 
     # -- results -------------------------------------------------------------------
-    def totals(self, dtype: str = "fp32", **sizes) -> Totals:
+    def totals(self, dtype: str = "fp32", *, backward: bool = False, **sizes) -> Totals:
         """Network totals: sympy expressions without sizes, exact ints with them.
 
         Parameters
         ----------
         dtype : str
             Element type for `activation_bytes` (default fp32, 4 bytes).
+        backward : bool
+            Also count the backward pass: `Totals.backward_macs` and
+            `Totals.training_macs` (forward + backward).
         **sizes : int
             Values of the size symbols by name (``H=224``); ``W`` defaults to
             ``H`` and the batch ``N`` to 1.
@@ -438,6 +442,8 @@ class Network:
             For a size that is not a positive integer.
         DomainError
             If some layer's output would be empty at these sizes.
+        CostGraphError
+            With ``backward=True``, if a layer's kind declares no backward rule.
 
         Examples
         --------
@@ -445,7 +451,17 @@ class Network:
         >>> t = vgg16().totals(H=224)      # the seed's VGG16 table
         >>> t.params, t.activations, t.macs
         (138357544, 15237608, 15470264320)
+
+        Backward: every conv and linear layer computes the gradient of its
+        weights and of its input (as many MACs as forward each), except
+        conv1_1, whose input (the image) needs no gradient:
+
+        >>> t = vgg16().totals(H=224, backward=True)
+        >>> t.backward_macs == 2 * t.macs - 64 * 27 * 224 * 224
+        True
         """
+        if backward:
+            return self._with_backward(self.totals(dtype, **sizes), sizes)
         element = dtype_bytes(dtype)
         sums = self._symbolic()
         if not sizes:
@@ -469,6 +485,20 @@ class Network:
             dtype=str(dtype),
             sizes={s.name: _show_value(v) for s, v in values.items()},
         )
+
+    def _with_backward(self, totals: Totals, sizes: dict) -> Totals:
+        from .memory import backward_macs  # the memory model builds on this module
+
+        if "backward_sum" not in self._cache:
+            self._cache["backward_sum"] = sympy.expand(sympy.Add(*backward_macs(self).values()))
+        total = self._cache["backward_sum"]
+        if sizes:
+            values = self.check_sizes(**sizes)
+            total = self._compiled("backward_fn", lambda: [total])(*[values[s] for s in self.symbols])[0]
+            step = totals.macs + total
+        else:
+            step = sympy.expand(totals.macs + total)
+        return dataclasses.replace(totals, backward_macs=total, training_macs=step)
 
     def memory(self, dtype="fp32", training: bool = True, optimizer: str | None = "sgd", device: str = "cuda", **sizes):
         """Memory of a training step and of inference, in bytes (`costgraph.memory.Memory`).

@@ -80,6 +80,11 @@ class Totals:
         Multiply-accumulates of conv, linear and matrix-product layers.
     flops
         FLOPs under `FLOP_CONVENTION` (stated beside every printed figure).
+    backward_macs, training_macs
+        With ``totals(backward=True)`` only (else None): the MACs of the
+        backward pass (gradients of inputs and weights, see
+        `costgraph.memory.backward_macs`) and of a training step
+        (``macs + backward_macs``).
     """
 
     params: object
@@ -91,17 +96,23 @@ class Totals:
     flops: object
     dtype: str = "fp32"
     sizes: dict = field(default_factory=dict)
+    backward_macs: object = None
+    training_macs: object = None
 
     FIELDS = ("params", "weights", "biases", "activations", "activation_bytes", "macs", "flops")
+    BACKWARD_FIELDS = ("backward_macs", "training_macs")
+
+    def _fields(self) -> tuple:
+        return self.FIELDS + (self.BACKWARD_FIELDS if self.backward_macs is not None else ())
 
     def as_dict(self) -> dict:
-        """The count fields by name."""
-        return {name: getattr(self, name) for name in self.FIELDS}
+        """The count fields by name (the backward ones when computed)."""
+        return {name: getattr(self, name) for name in self._fields()}
 
     def __str__(self) -> str:
         at = ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "symbolic"
         lines = [f"Totals ({at}; dtype {self.dtype})"]
-        for name in self.FIELDS:
+        for name in self._fields():
             value = getattr(self, name)
             lines.append(f"  {name:<17}{value:,}" if isinstance(value, int) else f"  {name:<17}{value}")
         return "\n".join(lines)

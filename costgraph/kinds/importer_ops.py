@@ -17,7 +17,7 @@ import sympy
 
 from ..errors import CostGraphError, ShapeError
 from .activation import Elementwise
-from .base import LayerKind, format_shape, numel, register_kind
+from .base import LayerKind, Saved, format_shape, numel, register_kind, wants_grad
 from .merge import _Elementwise2, broadcast_shapes
 
 __all__ = ["Parameter", "ScalarOp", "Sub", "Div", "Sum", "Contiguous", "MatMul", "ScaledDotProductAttention"]
@@ -77,6 +77,14 @@ class Parameter(LayerKind):
     def other_flops(self, out):
         return sympy.Integer(0)
 
+    def saved_tensors(self, out, needs_input_grad=None):
+        """Nothing: a parameter is data; its bytes are parameters, not activations."""
+        return ()
+
+    def backward_macs(self, out, needs_input_grad=None):
+        """None."""
+        return sympy.Integer(0)
+
 
 @register_kind
 @dataclass(frozen=True)
@@ -93,6 +101,19 @@ class ScalarOp(Elementwise):
     op: str = "mul"
     inplace: bool = False
 
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing for ``x + c``, ``x - c``, ``x * c``, ``x / c`` (their gradients need only ``c``).
+
+        Raises
+        ------
+        CostGraphError
+            For another op (``x ** c`` keeps ``x``; ``c / x`` keeps ``1/x``):
+            no rule is declared for it.
+        """
+        if self.op in ("add", "sub", "mul", "div"):
+            return ()
+        raise CostGraphError(f"ScalarOp: no saved-tensor rule for op {self.op!r}", value=self.op)
+
 
 @register_kind
 @dataclass(frozen=True)
@@ -101,6 +122,10 @@ class Sub(_Elementwise2):
 
     inplace: bool = False
 
+    def saved_tensors(self, out, *inputs, needs_input_grad=None):
+        """Nothing: the gradients are the output's, negated for the second input."""
+        return ()
+
 
 @register_kind
 @dataclass(frozen=True)
@@ -108,6 +133,26 @@ class Div(_Elementwise2):
     """Elementwise quotient with broadcasting: one FLOP per output element."""
 
     inplace: bool = False
+
+    def saved_tensors(self, out, *inputs, needs_input_grad=None):
+        """``a / b`` keeps ``b`` for either gradient and ``a`` for ``b``'s (``derivatives.yaml``).
+
+        In place (``a.div_(b)``), ``a`` is overwritten, so autograd keeps a
+        copy of it when ``b`` needs a gradient.
+
+        Raises
+        ------
+        CostGraphError
+            For other than two inputs.
+        """
+        if len(inputs) != 2:
+            raise CostGraphError(f"Div: the saved-tensor rule covers two inputs, got {len(inputs)}", value=len(inputs))
+        saved = []
+        if wants_grad(needs_input_grad, 0) or wants_grad(needs_input_grad, 1):
+            saved.append(Saved.input(1))
+        if wants_grad(needs_input_grad, 1):
+            saved.append(Saved.extra(numel(inputs[0])) if self.inplace else Saved.input(0))
+        return tuple(saved)
 
 
 @register_kind
@@ -149,6 +194,14 @@ class Sum(_NoCost):
     def other_flops(self, out, x):
         return numel(x) - numel(out)
 
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing: ``sum``'s gradient needs only the input's sizes."""
+        return ()
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None."""
+        return sympy.Integer(0)
+
 
 @register_kind
 @dataclass(frozen=True)
@@ -159,6 +212,14 @@ class Contiguous(_NoCost):
         return tuple(x)
 
     def other_flops(self, out, x):
+        return sympy.Integer(0)
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing: a copy's gradient is the output's."""
+        return ()
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None."""
         return sympy.Integer(0)
 
 

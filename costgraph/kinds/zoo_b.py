@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sympy
 
 from ..errors import CostGraphError, ShapeError
-from .base import LayerKind, numel, positive_int, register_kind
+from .base import LayerKind, Saved, numel, positive_int, register_kind
 
 __all__ = ["ChannelShuffle", "Mean", "LayerScale"]
 
@@ -70,6 +70,14 @@ class ChannelShuffle(LayerKind):
         return sympy.Integer(0)
 
     def other_flops(self, out, x):
+        return sympy.Integer(0)
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing: views and a copy; the gradient is shuffled back."""
+        return ()
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None."""
         return sympy.Integer(0)
 
 
@@ -137,6 +145,14 @@ class Mean(LayerKind):
     def other_flops(self, out, x):
         return numel(x)
 
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing: ``mean``'s gradient needs only the input's sizes."""
+        return ()
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None: the gradient is spread evenly, without products."""
+        return sympy.Integer(0)
+
 
 @register_kind
 @dataclass(frozen=True)
@@ -188,3 +204,11 @@ class LayerScale(LayerKind):
 
     def other_flops(self, out, x):
         return numel(out)
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The input, for the scale's gradient (the scale itself is a parameter)."""
+        return (Saved.input(0),)
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None: elementwise products and per-channel sums."""
+        return sympy.Integer(0)

@@ -1,0 +1,714 @@
+"""Counting conventions as switches: why every tool prints a different "FLOPs".
+
+Ask five tools for VGG16's cost at 224x224 and five numbers come back.  Each
+difference is a term that can be written down: fvcore adds the adaptive
+average pool's input elements, thop adds two per adaptive-pool output element,
+torchinfo and ptflops' aten backend add one bias per conv/linear output
+element, ptflops' default backend adds the bias, ReLU and pooling elements -
+ReLU and pooling twice.
+
+A `Convention` is a frozen set of documented switches (FLOPs per
+multiply-accumulate, bias additions, per-element costs of normalization,
+ReLU-family activations, pooling, adds, softmax).  A layer kind states its
+work as named *terms* (``flop_terms(out, *inputs)``: ``{"bias": ...,
+"relu": ..., "max_pool_in": ...}``, every term a count of elements), and a
+convention weighs them.  The MACs come from the kind's own `macs`.
+
+Three states per (convention, kind), never a silent zero:
+
+* the kind is in the convention's `checked_on` set: the preset equals the
+  real tool on it, proven by ``tests/test_torch_tools.py``;
+* the convention states weights for the kind's terms but has not been run
+  against the tool on it: the figure comes with an `UncheckedConventionWarning`
+  (the weights were read from the tool's source);
+* the kind declares no terms, or a term the convention cannot weigh: a
+  `ConventionError` naming the layer.
+
+>>> from costgraph.models import vgg16
+>>> net = vgg16(adaptive_pool=True)        # torchvision's form
+>>> net.flops("macs", H=224), net.flops("fvcore", H=224), net.flops("thop", H=224)
+(15470264320, 15470289408, 15470314496)
+>>> net.flops("torchinfo", H=224), net.flops("ptflops", H=224), net.flops("flopcountermode", H=224)
+(15483821032, 15523225576, 30940528640)
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, fields, replace
+from typing import Mapping
+
+import sympy
+
+from .errors import CostGraphError
+
+__all__ = [
+    "Convention",
+    "Pooling",
+    "PRESETS",
+    "TERMS",
+    "ConventionError",
+    "UncheckedConventionWarning",
+    "ThopAdaptiveOps",
+    "get_convention",
+    "layer_contributions",
+    "network_flops",
+    "reconcile",
+    "ReconcileRow",
+]
+
+
+class ConventionError(CostGraphError):
+    """A convention cannot count a layer: undeclared terms, or a term it has no weight for."""
+
+
+class UncheckedConventionWarning(UserWarning):
+    """A preset is applied to a kind it has not been checked on against the real tool."""
+
+
+def _check_int(value, what):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConventionError(f"{what} must be an int, got {value!r}", value=value)
+
+
+@dataclass(frozen=True)
+class Pooling:
+    """Cost of one pooling family: per input element, per output element, per window element.
+
+    ``Pooling(per_input=1)`` is fvcore's adaptive average pool;
+    ``Pooling(per_output=1)`` is thop's average pool; ``Pooling(per_window=1)``
+    counts every element of every window (k*k per output element, or the
+    exact, possibly overlapping, windows of adaptive pooling).
+    """
+
+    per_input: int = 0
+    per_output: int = 0
+    per_window: int = 0
+
+    def __post_init__(self):
+        for f in fields(self):
+            _check_int(getattr(self, f.name), f"Pooling.{f.name}")
+
+
+#: every term a kind may declare: term -> (Convention field, Pooling attribute or None, meaning)
+TERMS: dict[str, tuple[str | None, str | None, str]] = {
+    "bias": ("bias", None, "output elements of a conv/linear layer that receive a bias add"),
+    "norm": ("norm", None, "elements a normalization layer normalizes (x - mean) / std"),
+    "norm_affine": ("norm_affine", None, "elements a normalization layer scales and shifts (affine)"),
+    "relu": ("relu", None, "elements through a ReLU"),
+    "relu6": ("relu", None, "elements through a ReLU6"),
+    "sigmoid": ("activation", None, "elements through a sigmoid"),
+    "hardsigmoid": ("activation", None, "elements through a hard sigmoid"),
+    "hardswish": ("activation", None, "elements through a hard swish"),
+    "silu": ("activation", None, "elements through a SiLU"),
+    "gelu": ("activation", None, "elements through a GELU"),
+    "tanh": ("activation", None, "elements through a tanh"),
+    "max_pool_in": ("max_pool", "per_input", "input elements of a max pool"),
+    "max_pool_out": ("max_pool", "per_output", "output elements of a max pool"),
+    "max_pool_window": ("max_pool", "per_window", "window elements of a max pool (k*k per output)"),
+    "avg_pool_in": ("avg_pool", "per_input", "input elements of an average pool"),
+    "avg_pool_out": ("avg_pool", "per_output", "output elements of an average pool"),
+    "avg_pool_window": ("avg_pool", "per_window", "window elements of an average pool (k*k per output)"),
+    "adaptive_pool_in": ("adaptive_avg_pool", "per_input", "input elements of an adaptive average pool"),
+    "adaptive_pool_out": ("adaptive_avg_pool", "per_output", "output elements of an adaptive average pool"),
+    "adaptive_pool_window": (
+        "adaptive_avg_pool",
+        "per_window",
+        "elements of every (possibly overlapping) adaptive-pool window",
+    ),
+    "adaptive_pool_thop": (
+        None,
+        None,
+        "thop's adaptive-pool count: int((H_in/H_out * W_in/W_out + 1) * output elements) in floating point",
+    ),
+    "add": ("add", None, "elementwise additions (one per output element per extra input)"),
+    "mul": ("mul", None, "elementwise products (one per output element per extra input)"),
+    "softmax": ("softmax", None, "elements through a softmax"),
+    "softmax_rows": (None, None, "rows a softmax normalizes (elements / size along dim)"),
+    "param_rows": (None, None, "batch size times the layer's parameters (torchinfo's rule for non-conv layers)"),
+}
+
+#: the two terms every kind has without declaring anything: its MACs and costgraph's own elementwise FLOPs
+BASE_TERMS = ("mac", "other")
+
+
+@dataclass(frozen=True)
+class Convention:
+    """A counting convention: documented switches, one integer weight per kind of work.
+
+    Parameters
+    ----------
+    name : str
+        The preset's name (``"fvcore"``).
+    description : str
+        One line: what the figure is.
+    flops_per_mac : int
+        FLOPs per multiply-accumulate of conv/linear/matmul work (1 or 2).
+    bias : int
+        Per output element of a conv/linear layer with a bias (0 or 1).
+    norm, norm_affine : int
+        Per element of a normalization layer, and extra per element when it
+        is affine (BatchNorm at inference: fvcore 1 + 1, thop 2 + 2).
+    relu : int
+        Per element of a ReLU-family activation (ReLU, ReLU6).
+    activation : int
+        Per element of other activations (sigmoid, SiLU, GELU, hard swish, tanh).
+    max_pool, avg_pool, adaptive_avg_pool : Pooling
+        Per input, output or window element of each pooling family.
+    add, mul : int
+        Per elementwise addition / product.
+    softmax : int
+        Per softmax element.
+    other : int
+        Weight of costgraph's own elementwise FLOPs (`LayerKind.other_flops`).
+    overrides : tuple of ((kind, term), weight)
+        Tool quirks that do not follow the switches (torchinfo counts a
+        Linear as batch x parameters); each documented in `quirks`.
+    checked_on : frozenset of str or None
+        Kinds on which the preset was checked against the real tool to the
+        last digit (``tests/test_torch_tools.py``); None for a definition
+        that holds by construction ("macs", "costgraph").
+    quirks : tuple of str
+        What the tool does, with a reference to its source.
+
+    Raises
+    ------
+    ConventionError
+        If a weight is not an int or an override names an unknown term.
+
+    Examples
+    --------
+    >>> from costgraph.models import vgg16
+    >>> fused = Convention("fused-bn", "MACs, BatchNorm folded away", flops_per_mac=1)
+    >>> vgg16().flops(fused, H=224) == vgg16().totals(H=224).macs
+    True
+    """
+
+    name: str
+    description: str = ""
+    flops_per_mac: int = 1
+    bias: int = 0
+    norm: int = 0
+    norm_affine: int = 0
+    relu: int = 0
+    activation: int = 0
+    max_pool: Pooling = Pooling()
+    avg_pool: Pooling = Pooling()
+    adaptive_avg_pool: Pooling = Pooling()
+    add: int = 0
+    mul: int = 0
+    softmax: int = 0
+    other: int = 0
+    overrides: tuple = ()
+    checked_on: frozenset | None = None
+    quirks: tuple = field(default=(), compare=False)
+
+    def __post_init__(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("int",):
+                _check_int(value, f"Convention {self.name!r}: {f.name}")
+        for (kind, term), weight in self.overrides:
+            if term not in TERMS and term not in BASE_TERMS:
+                raise ConventionError(f"Convention {self.name!r}: override for unknown term {term!r} of {kind}", value=term)
+            _check_int(weight, f"Convention {self.name!r}: override ({kind}, {term})")
+        if self.checked_on is not None:
+            object.__setattr__(self, "checked_on", frozenset(self.checked_on))
+
+    def weight(self, kind: str, term: str) -> int:
+        """The weight of `term` for a layer of `kind` (an override, else the switch).
+
+        Raises
+        ------
+        ConventionError
+            If `term` is not a known term.
+
+        >>> PRESETS["ptflops"].weight("ReLU", "relu"), PRESETS["ptflops"].weight("ReLU6", "relu6")
+        (2, 1)
+        """
+        for (k, t), w in self.overrides:
+            if k == kind and t == term:
+                return w
+        if term == "mac":
+            return self.flops_per_mac
+        if term == "other":
+            return self.other
+        try:
+            switch, attribute, _ = TERMS[term]
+        except KeyError:
+            raise ConventionError(f"{kind} declares an unknown cost term {term!r}; known terms: {', '.join(TERMS)}", value=term) from None
+        if switch is None:  # a quirk term: counted only where an override says so
+            return 0
+        value = getattr(self, switch)
+        return getattr(value, attribute) if attribute else value
+
+    @property
+    def needs_terms(self) -> bool:
+        """Whether any weight beyond MACs and costgraph's own FLOPs is nonzero."""
+        switches = {s for s, _, _ in TERMS.values() if s}
+        for name in switches:
+            value = getattr(self, name)
+            if isinstance(value, Pooling):
+                if any(getattr(value, f.name) for f in fields(value)):
+                    return True
+            elif value:
+                return True
+        return any(w for (_, t), w in self.overrides if t not in BASE_TERMS)
+
+    def switches(self) -> dict:
+        """The nonzero switches, for tables: ``{"flops_per_mac": 1, "bias": 1, ...}``."""
+        shown = {}
+        for f in fields(self):
+            if f.name in ("name", "description", "overrides", "checked_on", "quirks"):
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, Pooling):
+                parts = {a.name: getattr(value, a.name) for a in fields(value) if getattr(value, a.name)}
+                if parts:
+                    shown[f.name] = parts
+            elif value:
+                shown[f.name] = value
+        return shown
+
+
+class ThopAdaptiveOps(sympy.Function):
+    """thop's count for ``nn.AdaptiveAvgPool2d``, floating point rounding included.
+
+    thop (``thop/vision/basic_hooks.py``, ``count_adap_avgpool`` and
+    ``calc_func.calculate_adaptive_avg``, version 0.1.1.post2209072238)
+    computes ``kernel = prod(DoubleTensor(in_hw) / DoubleTensor(out_hw))`` and
+    adds ``int((kernel + 1) * output_elements)``.  In exact arithmetic that is
+    ``N*C*(H_in*W_in + H_out*W_out)``, always an integer; in doubles the
+    product can land just below it and ``int`` truncates, so thop reports one
+    less (e.g. 1x5 into 7x7 over 512 channels: thop's hook adds 27,647).  This function
+    reproduces that bit for bit with Python floats, which are the same IEEE
+    doubles torch uses; it is the only place costgraph computes with a float,
+    and only to copy a tool's figure.
+
+    Arguments: output elements, H_in, W_in, H_out, W_out.
+
+    >>> ThopAdaptiveOps(512 * 49, 7, 7, 7, 7)          # 2 per output element
+    50176
+    >>> ThopAdaptiveOps(512 * 49, 1, 5, 7, 7), 512 * (1 * 5 + 49)   # rounding loses one
+    (27647, 27648)
+    """
+
+    nargs = 5
+
+    @classmethod
+    def eval(cls, count, h_in, w_in, h_out, w_out):
+        args = (count, h_in, w_in, h_out, w_out)
+        if all(isinstance(a, sympy.Integer) for a in args):
+            kernel = (int(h_in) / int(h_out)) * (int(w_in) / int(w_out))
+            return sympy.Integer(int((kernel + 1) * float(int(count))))
+        return None
+
+    def _eval_is_integer(self):
+        return True
+
+    def _eval_is_nonnegative(self):
+        return True
+
+
+# -- the presets -------------------------------------------------------------------
+
+#: kinds in the torchvision VGG, ResNet and AlexNet twins (tests/test_torch_tools.py)
+_CNN_KINDS = frozenset(
+    {"Input", "Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "AdaptiveAvgPool2d", "Flatten", "Linear", "Dropout", "Add"}
+)
+
+PRESETS: dict[str, Convention] = {}
+
+
+def _preset(convention: Convention) -> Convention:
+    PRESETS[convention.name] = convention
+    return convention
+
+
+_preset(
+    Convention(
+        "macs",
+        "multiply-accumulates of conv and linear layers: torchvision's 'GFLOPS' column",
+        flops_per_mac=1,
+        quirks=(
+            "torchvision's weights tables (e.g. VGG16_Weights '_ops': 15.47) report conv + linear MACs "
+            "and call them GFLOPS; costgraph's `totals().macs`.",
+        ),
+    )
+)
+_preset(
+    Convention(
+        "costgraph",
+        "costgraph's own FLOPs: 2 per MAC plus its per-kind elementwise work (totals().flops)",
+        flops_per_mac=2,
+        other=1,
+        quirks=("costgraph.totals.FLOP_CONVENTION: 2 FLOPs per MAC (bias adds included) + each kind's other_flops.",),
+    )
+)
+_preset(
+    Convention(
+        "flopcountermode",
+        "torch.utils.flop_counter.FlopCounterMode: 2 FLOPs per MAC of conv/mm/addmm, nothing else",
+        flops_per_mac=2,
+        checked_on=_CNN_KINDS,
+        quirks=(
+            "torch/utils/flop_counter.py (2.13.0): conv_flop_count and mm/addmm_flop count 2 per MAC; "
+            "addmm's bias is not counted ('Should be 2 * k - 1 technically'); there is no formula for "
+            "batch_norm, relu, pooling or add, so they count 0.",
+        ),
+    )
+)
+_preset(
+    Convention(
+        "fvcore",
+        "fvcore FlopCountAnalysis (model in eval mode): one 'flop' per MAC, plus a few elementwise ops",
+        flops_per_mac=1,
+        norm=1,
+        norm_affine=1,
+        adaptive_avg_pool=Pooling(per_input=1),
+        # fvcore's norm_flop_counter counts layer/group norm at 4 per input element, 5 if affine
+        overrides=((("LayerNorm", "norm"), 4), (("LayerNorm2d", "norm"), 4)),
+        checked_on=_CNN_KINDS,
+        quirks=(
+            "fvcore/nn/flop_count.py _DEFAULT_SUPPORTED_OPS: aten::_convolution, addmm and linear count "
+            "one per MAC, bias ignored ('We count one fused multiply-add as one flop').",
+            "aten::adaptive_avg_pool2d uses elementwise_flop_counter(1, 0): one per INPUT element, even "
+            "when the output is as large as the input (VGG16 at 224: 512*7*7 = 25,088).",
+            "aten::batch_norm in eval mode (batchnorm_flop_jit): 1 per input element, 2 if affine "
+            "(training mode would count 4 or 5: the preset describes eval mode).",
+            "aten::layer_norm / group_norm (norm_flop_counter): 4 per element, 5 if affine ('5 is just a "
+            "rough estimate').",
+            "max_pool2d, relu, add, softmax and activations are unsupported operators: 0, with a warning.",
+        ),
+    )
+)
+_preset(
+    Convention(
+        "thop",
+        "thop.profile (Lyken17, 0.1.1): MACs without bias, BatchNorm and pooling per its module hooks",
+        flops_per_mac=1,
+        norm=2,
+        norm_affine=2,
+        avg_pool=Pooling(per_output=1),
+        softmax=3,
+        overrides=(
+            (("AdaptiveAvgPool2d", "adaptive_pool_thop"), 1),
+            (("Softmax", "softmax_rows"), -1),
+        ),
+        checked_on=_CNN_KINDS,
+        quirks=(
+            "thop/vision/basic_hooks.py count_convNd / calculate_conv2d_flops: output elements x "
+            "(C_in/groups) x kernel area, no bias; count_linear: in_features x output elements, no bias.",
+            "count_adap_avgpool: int((H_in/H_out * W_in/W_out + 1) x output elements) in float64, i.e. "
+            "N*C*(H_in*W_in + H_out*W_out), one less when the float product rounds down (ThopAdaptiveOps); "
+            "VGG16 at 224: 2 x 512*7*7 = 50,176.",
+            "count_normalization (BatchNorm, LayerNorm, InstanceNorm): 2 per input element, doubled when "
+            "affine: 4 per element for torchvision's BatchNorm2d.",
+            "ReLU, ReLU6, MaxPool and Dropout are zero_ops; count_avgpool is 1 per output element; "
+            "count_softmax is (3 x features - 1) per row; modules it has no rule for (Sigmoid, SiLU, "
+            "GELU, Hardswish, functional adds) count 0 silently.",
+        ),
+    )
+)
+_preset(
+    Convention(
+        "torchinfo",
+        "torchinfo.summary 'Total mult-adds' (1.8.0): parameters x output positions",
+        flops_per_mac=1,
+        bias=1,
+        overrides=(
+            (("Linear", "mac"), 0),
+            (("Linear", "bias"), 0),
+            (("Linear", "param_rows"), 1),
+            (("BatchNorm2d", "param_rows"), 1),
+            (("LayerNorm", "param_rows"), 1),
+            (("LayerNorm2d", "param_rows"), 1),
+        ),
+        checked_on=_CNN_KINDS,
+        quirks=(
+            "torchinfo/layer_info.py calculate_macs: a layer whose class name contains 'Conv' adds "
+            "(weight + bias parameters) x N*H_out*W_out, i.e. MACs + one bias per output element.",
+            "Any other layer with 'weight'/'bias' parameters adds output_size[0] x parameters: for a "
+            "Linear on (N, F) that is MACs + bias, but only the batch dimension counts (a Linear on "
+            "(N, S, D) misses the factor S); BatchNorm2d adds N x 2C (gamma and beta), not per element.",
+            "Layers without parameters (ReLU, pooling, add, softmax) count 0.",
+        ),
+    )
+)
+_preset(
+    Convention(
+        "ptflops",
+        "ptflops get_model_complexity_info, default pytorch backend (0.7.5), batch 1",
+        flops_per_mac=1,
+        bias=1,
+        norm=1,
+        norm_affine=1,
+        relu=2,
+        activation=0,
+        max_pool=Pooling(per_input=2),
+        avg_pool=Pooling(per_input=2),
+        adaptive_avg_pool=Pooling(per_input=2),
+        softmax=1,
+        overrides=(
+            (("ReLU6", "relu6"), 1),
+            (("GELU", "gelu"), 2),
+            (("SiLU", "silu"), 1),
+            (("LayerNorm", "norm_affine"), 0),
+        ),
+        checked_on=_CNN_KINDS,
+        quirks=(
+            "ptflops/pytorch_ops.py conv_flops_counter_hook and linear_flops_counter_hook: MACs plus one "
+            "bias add per output element.",
+            "Module hooks count ReLU (relu_flops_counter_hook) 1 per element and every pool "
+            "(pool_flops_counter_hook) 1 per INPUT element; BatchNorm (bn_flops_counter_hook) 1 per "
+            "element, 2 if affine.",
+            "The backend also patches torch.nn.functional (pytorch_engine.patch_functional): nn.ReLU, "
+            "nn.MaxPool2d, nn.AvgPool2d and nn.AdaptiveAvgPool2d call F.relu / F.max_pool2d / ... "
+            "inside forward, so each is counted a second time - 2 per element.  nn.ReLU6 calls "
+            "F.hardtanh, which is not patched: 1.  nn.SiLU has no module hook but F.silu is patched: 1.",
+            "nn.LayerNorm goes through bn_flops_counter_hook, which tests `module.affine` (LayerNorm has "
+            "`elementwise_affine`): 1 per element.  In-place `+=` (ResNet's residual) is not counted.",
+            "Run it on a CPU model: on the meta device torch decomposes addmm into torch.mm and adds, "
+            "which the backend's tensor-op patches count again (a different figure).",
+        ),
+    )
+)
+_preset(
+    Convention(
+        "ptflops-aten",
+        "ptflops get_model_complexity_info(backend='aten') (0.7.5): MACs plus bias adds",
+        flops_per_mac=1,
+        bias=1,
+        checked_on=_CNN_KINDS,
+        quirks=(
+            "ptflops/aten_ops.py ATEN_OPS_MAPPING has only mm, matmul, addmm, bmm and convolution: "
+            "conv_flop_count adds one per output element when there is a bias, addmm_flop adds "
+            "batch x output features; every other op (batch_norm, relu, pooling, add) is a zero-op.",
+        ),
+    )
+)
+
+
+def get_convention(convention) -> Convention:
+    """A `Convention` from itself or a preset name.
+
+    Raises
+    ------
+    ConventionError
+        For an unknown preset name (the message lists the presets).
+
+    >>> get_convention("fvcore").flops_per_mac
+    1
+    """
+    if isinstance(convention, Convention):
+        return convention
+    try:
+        return PRESETS[convention]
+    except (KeyError, TypeError):
+        raise ConventionError(
+            f"unknown convention {convention!r}; presets: {', '.join(PRESETS)}", value=convention
+        ) from None
+
+
+# -- applying a convention to a network ---------------------------------------------
+
+
+def _layer_terms(name: str, node: Mapping, in_shapes: tuple, convention: Convention) -> dict:
+    """``{term: count}`` of one layer: MACs and costgraph FLOPs always, declared terms when needed."""
+    layer = node["layer"]
+    cost = node["cost"]
+    terms = {"mac": cost.macs, "other": cost.flops - 2 * cost.macs}
+    if not convention.needs_terms:
+        return terms
+    declare = getattr(layer, "flop_terms", None)
+    if declare is None:
+        raise ConventionError(
+            f"layer {name!r} ({layer.kind}) does not declare its cost terms (flop_terms), so the "
+            f"{convention.name!r} convention cannot count it; only conventions that weigh MACs alone "
+            f"(e.g. 'macs', 'flopcountermode', 'costgraph') can",
+            layer=name,
+        )
+    declared = declare(node["shape"], *in_shapes)
+    for term, count in declared.items():
+        if term not in TERMS:
+            raise ConventionError(
+                f"layer {name!r} ({layer.kind}) declares an unknown cost term {term!r}", layer=name, value=term
+            )
+        terms[term] = sympy.sympify(count)
+    return terms
+
+
+def _weighted_terms(net, convention):
+    """Every (layer, kind, term, weight, count) with a nonzero count, and the kinds outside `checked_on`."""
+    rows, unchecked = [], set()
+    for name in net:
+        node = net.graph.nodes[name]
+        layer = node["layer"]
+        if convention.checked_on is not None and layer.kind not in convention.checked_on:
+            unchecked.add(layer.kind)
+        in_shapes = tuple(net.graph.nodes[s]["shape"] for s in node["inputs"])
+        for term, count in _layer_terms(name, node, in_shapes, convention).items():
+            if count != 0:
+                rows.append((name, layer.kind, term, convention.weight(layer.kind, term), count))
+    return rows, unchecked
+
+
+def _warn_unchecked(convention, unchecked):
+    if unchecked:
+        warnings.warn(
+            f"convention {convention.name!r} has not been checked against the real tool on "
+            f"{', '.join(sorted(unchecked))} (checked on: {', '.join(sorted(convention.checked_on))}); "
+            f"its weights there come from reading the tool's source",
+            UncheckedConventionWarning,
+            stacklevel=4,
+        )
+
+
+def layer_contributions(net, convention) -> list[tuple[str, str, str, int, sympy.Expr]]:
+    """Every nonzero weighted term of `net` under `convention`, symbolic.
+
+    Returns ``(layer, kind, term, weight, count)`` tuples in topological
+    order; the convention's figure is ``sum(weight * count)``.
+
+    Raises
+    ------
+    ConventionError
+        If a layer declares no terms (or an unknown one) and the convention needs them.
+
+    Warns
+    -----
+    UncheckedConventionWarning
+        Once per call, naming the kinds outside the preset's `checked_on`.
+
+    >>> from costgraph.models import vgg16
+    >>> rows = layer_contributions(vgg16(adaptive_pool=True), "fvcore")
+    >>> [(layer, term, weight) for layer, _, term, weight, _ in rows if term != "mac"]
+    [('avgpool', 'adaptive_pool_in', 1)]
+    """
+    convention = get_convention(convention)
+    rows, unchecked = _weighted_terms(net, convention)
+    _warn_unchecked(convention, unchecked)
+    return [row for row in rows if row[3]]
+
+
+def network_flops(net, convention, **sizes):
+    """`net`'s figure under `convention`: a sympy expression, or an exact int at `sizes`.
+
+    This is `costgraph.Network.flops`.
+
+    Raises
+    ------
+    ConventionError
+        As `layer_contributions` raises.
+    UnknownSizeError, SizeError, DomainError
+        As `Network.totals` raises for `sizes`.
+
+    >>> from costgraph.models import vgg16
+    >>> network_flops(vgg16(adaptive_pool=True), "fvcore") - vgg16(adaptive_pool=True).totals().macs
+    512*N*floor(H/32)*floor(W/32)
+    """
+    convention = get_convention(convention)
+    key = ("convention", convention)
+    cache = net._cache
+    if key not in cache:
+        rows = layer_contributions(net, convention)
+        cache[key] = sympy.expand(sympy.Add(*[w * c for _, _, _, w, c in rows]))
+    total = cache[key]
+    if not sizes:
+        return total
+    return evaluate(net, total, sizes)
+
+
+def evaluate(net, expr, sizes) -> int:
+    """`expr` at `sizes` (checked by `Network.check_sizes`), as an exact int."""
+    values = net.check_sizes(**sizes)
+    value = sympy.sympify(expr).xreplace({s: sympy.Integer(v) for s, v in values.items()})
+    if not value.is_Integer:
+        raise CostGraphError(f"{net.name}: the figure did not evaluate to an integer at {sizes}: {value}")
+    return int(value)
+
+
+# -- reconcile: one row per preset, and the terms that separate it from MACs ----------
+
+
+@dataclass(frozen=True)
+class ReconcileRow:
+    """One preset in a reconcile table.
+
+    `figure` is the preset's number (an int at sizes, else symbolic); `extra`
+    is ``figure - macs``; `terms` lists ``(term, weight, formula, value)``
+    for every term the preset weighs differently from plain MACs, where
+    `weight` is the difference (``-1`` for MACs a tool leaves out, e.g.
+    torchinfo's Linear, which it counts as ``param_rows`` instead),
+    `formula` the term's count over the whole network (symbolic) and
+    `value` that count at the sizes (None without sizes).  So
+    ``extra == sum(weight * value)``.  `checked` is False when the preset
+    has not been checked against its tool on some kind of the network.
+    """
+
+    convention: str
+    description: str
+    figure: object
+    extra: object
+    terms: tuple
+    checked: bool
+
+    def formula(self) -> str:
+        """The terms as one line: ``+1 x adaptive_pool_in [512*N*floor(H/32)*floor(W/32)]``."""
+        if not self.terms:
+            return "0 (plain MACs)"
+        return " ".join(f"{weight:+d} x {term} [{formula}]" for term, weight, formula, _ in self.terms)
+
+
+def reconcile(net, conventions=None, **sizes) -> list[ReconcileRow]:
+    """Each preset's figure for `net` and the terms that separate it from plain MACs.
+
+    Presets that cannot count the network (a layer without declared terms)
+    are left out; presets not checked on one of its kinds are marked
+    ``checked=False`` instead of warning.
+
+    Raises
+    ------
+    UnknownSizeError, SizeError, DomainError
+        As `Network.totals` raises for `sizes`.
+
+    Examples
+    --------
+    The figures the tools print for torchvision's VGG16 at 224x224:
+
+    >>> from costgraph.models import vgg16
+    >>> rows = {r.convention: r for r in reconcile(vgg16(adaptive_pool=True), H=224)}
+    >>> rows["fvcore"].figure, rows["fvcore"].extra          # 512 * 7 * 7 pooled inputs
+    (15470289408, 25088)
+    >>> rows["fvcore"].formula()
+    '+1 x adaptive_pool_in [512*N*floor(H/32)*floor(W/32)]'
+    >>> [(term, weight, value) for term, weight, _, value in rows["torchinfo"].terms]
+    [('bias', 1, 13547520), ('mac', -1, 123633664), ('param_rows', 1, 123642856)]
+    """
+    names = list(PRESETS) if conventions is None else list(conventions)
+    values = net.check_sizes(**sizes) if sizes else None
+    substitution = {s: sympy.Integer(v) for s, v in values.items()} if values else {}
+    result = []
+    for name in names:
+        convention = get_convention(name)
+        try:
+            rows, unchecked = _weighted_terms(net, convention)
+        except ConventionError:
+            continue
+        grouped: dict = {}
+        for _, _, term, weight, count in rows:
+            delta = weight - (1 if term == "mac" else 0)
+            if delta:
+                grouped.setdefault((term, delta), []).append(count)
+        terms = []
+        for (term, delta), counts in grouped.items():
+            formula = sympy.expand(sympy.Add(*counts))
+            value = int(formula.xreplace(substitution)) if values else None
+            terms.append((term, delta, formula, value))
+        figure = sympy.expand(sympy.Add(*[w * c for _, _, _, w, c in rows]))
+        extra = sympy.expand(sympy.Add(*[d * f for _, d, f, _ in terms]))
+        if values:
+            figure = int(figure.xreplace(substitution))
+            extra = sum(d * v for _, d, _, v in terms)
+        result.append(ReconcileRow(convention.name, convention.description, figure, extra, tuple(terms), not unchecked))
+    return result
