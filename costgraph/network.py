@@ -486,6 +486,41 @@ class Network:
             sizes={s.name: _show_value(v) for s, v in values.items()},
         )
 
+    def flops(self, convention="fvcore", **sizes):
+        """The network's figure under a counting convention: symbolic, or an exact int at `sizes`.
+
+        Parameters
+        ----------
+        convention : str or costgraph.conventions.Convention
+            A preset name: ``"macs"``, ``"costgraph"``, ``"flopcountermode"``,
+            ``"fvcore"``, ``"thop"``, ``"torchinfo"``, ``"ptflops"``,
+            ``"ptflops-aten"`` (what each tool prints), or your own `Convention`.
+        **sizes : int
+            As for `totals`.
+
+        Raises
+        ------
+        ConventionError
+            For an unknown preset, or a layer whose kind declares no cost terms.
+        UnknownSizeError, SizeError, DomainError
+            As `totals` raises.
+
+        Warns
+        -----
+        UncheckedConventionWarning
+            If a preset meets a kind it was not checked on against its tool.
+
+        Examples
+        --------
+        >>> from costgraph.models import vgg16
+        >>> net = vgg16(adaptive_pool=True)
+        >>> net.flops("fvcore", H=224), net.flops("ptflops", H=224)
+        (15470289408, 15523225576)
+        """
+        from .conventions import network_flops
+
+        return network_flops(self, convention, **sizes)
+
     def _with_backward(self, totals: Totals, sizes: dict) -> Totals:
         from .memory import backward_macs  # the memory model builds on this module
 
