@@ -75,7 +75,9 @@ MOBILENET_V2 = (
 )
 
 
-def inverted_residual_v2(net: Network, name: str, inp: int, oup: int, stride: int, expand_ratio: int, *, input: str) -> str:
+def inverted_residual_v2(
+    net: Network, name: str, inp: int, oup: int, stride: int, expand_ratio: int, *, input: str
+) -> str:
     """MobileNetV2's ``InvertedResidual``: 1x1 expand, 3x3 depthwise, 1x1 linear projection.
 
     Layers ``{name}.conv.{i}``: the expansion (left out when `expand_ratio`

@@ -83,7 +83,8 @@ def regnet_block_params(
     group_widths = [min(group_width, w_bot) for w_bot in bottleneck_widths]
     bottleneck_widths = [make_divisible(w_bot, g) for w_bot, g in zip(bottleneck_widths, group_widths)]
     stage_widths = [int(w_bot / b) for w_bot, b in zip(bottleneck_widths, bottleneck_multipliers)]
-    return BlockParams(stage_depths, stage_widths, group_widths, bottleneck_multipliers, [stride] * num_stages, se_ratio)
+    strides = [stride] * num_stages
+    return BlockParams(stage_depths, stage_widths, group_widths, bottleneck_multipliers, strides, se_ratio)
 
 
 def bottleneck_transform(
@@ -103,7 +104,9 @@ def bottleneck_transform(
     if se_ratio:
         width_se_out = int(round(se_ratio * width_in))
         out = squeeze_excitation(net, f"{name}.se", w_b, width_se_out, activation=ReLU, input=out)
-    return conv_norm_activation(net, f"{name}.c", w_b, width_out, kernel_size=1, stride=1, activation_layer=None, input=out)
+    return conv_norm_activation(
+        net, f"{name}.c", w_b, width_out, kernel_size=1, stride=1, activation_layer=None, input=out
+    )
 
 
 def res_bottleneck_block(
