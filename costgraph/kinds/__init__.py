@@ -47,6 +47,8 @@ from .attention import (
     Scale,
     ScaledDotProductAttention,
 )
+from .rmsnorm import RMSNorm
+from .mlp import GatedMLP
 
 __all__ = [
     "KINDS",
@@ -109,4 +111,6 @@ __all__ = [
     "ScaledDotProductAttention",
     "MultiheadAttention",
     "RotaryEmbedding",
+    "RMSNorm",
+    "GatedMLP",
 ]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sympy
 
 from ..errors import CostGraphError, ShapeError
-from .base import Constraint, LayerKind, format_shape, numel, positive_int, register_kind
+from .base import Constraint, LayerKind, Saved, format_shape, numel, positive_int, register_kind
 
 __all__ = ["Embedding", "PositionalEmbedding", "ClassToken", "table_size"]
 
@@ -74,6 +74,18 @@ class Embedding(LayerKind):
     def other_flops(self, out, ids):
         return sympy.Integer(0)
 
+    def saved_tensors(self, out, ids, needs_input_grad=None):
+        """The int64 ids, to scatter the gradient into the table's rows."""
+        return (Saved.extra(numel(ids), "index"),)
+
+    def backward_macs(self, out, ids, needs_input_grad=None):
+        """None: the weight gradient is an indexed add (``embedding_dense_backward``)."""
+        return sympy.Integer(0)
+
+    def flop_terms(self, out, ids):
+        """A lookup: no cost terms (`costgraph.conventions`)."""
+        return {}
+
 
 @register_kind
 @dataclass(frozen=True)
@@ -85,9 +97,11 @@ class PositionalEmbedding(LayerKind):
     and ViT's ``pos_embedding`` (a ``(1, S, D)`` parameter added).
 
     `num_positions` is the table's length: an int (then ``S <= num_positions``
-    is a constraint), or None for a table exactly as long as the input
-    sequence (torchvision's ViT, built for the image size at hand, so its
-    parameters follow the number of patches).
+    is a constraint, or ``S == num_positions`` with ``whole_table=True``: a
+    ``(1, P, D)`` parameter added whole, as ViT's, broadcasts only to a
+    sequence of exactly P), or None for a table exactly as long as the
+    input sequence (torchvision's ViT built for the image size at hand, so
+    its parameters follow the number of patches).
 
     Weights: ``num_positions * D``.  FLOPs: one add per element.
 
@@ -100,11 +114,13 @@ class PositionalEmbedding(LayerKind):
 
     num_positions: int | None
     embedding_dim: int
+    whole_table: bool = False
 
     def __post_init__(self):
         if self.num_positions is not None:
             positive_int(self.num_positions, "num_positions", "PositionalEmbedding")
         positive_int(self.embedding_dim, "embedding_dim", "PositionalEmbedding")
+        object.__setattr__(self, "whole_table", bool(self.whole_table) and self.num_positions is not None)
 
     def output_shape(self, x):
         if len(x) != 3 or x[2] != self.embedding_dim:
@@ -112,16 +128,21 @@ class PositionalEmbedding(LayerKind):
                 f"PositionalEmbedding expects (N, S, {self.embedding_dim}), got {format_shape(x)}", value=x
             )
         length = x[1]
-        if self.num_positions is not None and length.is_number and length > self.num_positions:
-            raise ShapeError(
-                f"PositionalEmbedding has {self.num_positions} positions, the sequence has {length}", value=length
-            )
+        if self.num_positions is not None and length.is_number:
+            if length > self.num_positions or (self.whole_table and length != self.num_positions):
+                raise ShapeError(
+                    f"PositionalEmbedding has {self.num_positions} positions, the sequence has {length}", value=length
+                )
         return tuple(x)
 
     def constraints(self, out, x):
         if self.num_positions is None or x[1].is_number:
             return ()
-        return (Constraint(self.num_positions - x[1], f"sequence longer than the {self.num_positions} learned positions"),)
+        longer = Constraint(self.num_positions - x[1], f"sequence longer than the {self.num_positions} learned positions")
+        if not self.whole_table:
+            return (longer,)
+        shorter = Constraint(x[1] - self.num_positions, f"sequence shorter than the {self.num_positions} learned positions")
+        return (longer, shorter)
 
     def weights(self, x):
         rows = x[1] if self.num_positions is None else sympy.Integer(self.num_positions)
@@ -135,6 +156,20 @@ class PositionalEmbedding(LayerKind):
 
     def other_flops(self, out, x):
         return numel(out)
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """A looked-up table keeps its int64 position ids (``(1, S)``); a table added whole keeps nothing."""
+        if self.num_positions is None or self.whole_table:
+            return ()
+        return (Saved.extra(x[1], "index"),)
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None: an add, and an indexed add into the table."""
+        return sympy.Integer(0)
+
+    def flop_terms(self, out, x):
+        """One add per element (`costgraph.conventions`)."""
+        return {"add": numel(out)}
 
 
 @register_kind
@@ -171,3 +206,15 @@ class ClassToken(LayerKind):
 
     def other_flops(self, out, x):
         return sympy.Integer(0)
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing: the gradient is sliced back (``cat``)."""
+        return ()
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None."""
+        return sympy.Integer(0)
+
+    def flop_terms(self, out, x):
+        """No arithmetic: no cost terms (`costgraph.conventions`)."""
+        return {}

@@ -1,0 +1,593 @@
+"""Matrix products between activations, and attention.
+
+Attention is counted as what it computes, whichever way it is written:
+
+* **as its parts** -- `MatMul` (Q K^T), `Scale`, `CausalMask`, ``Softmax``,
+  ``Dropout``, `MatMul` (weights V) -- the way eager PyTorch and Hugging
+  Face's eager path run it, one node per tensor, so a table shows the
+  S x S score and weight tensors;
+* **as one node** -- `ScaledDotProductAttention` (``F.scaled_dot_product_attention``)
+  or `MultiheadAttention` (``nn.MultiheadAttention``, or a grouped-query
+  block with ``kv_heads < num_heads``) -- what a fused kernel does.
+
+Both count the same MACs: every multiply-accumulate of Q K^T and of the
+weights times V over the full Sq x Sk score matrix.  A causal mask does not
+make PyTorch's kernels do less work (the eager path and the math SDPA
+compute all Sq x Sk scores, then mask), so a causal model counts the full
+matrix unless asked otherwise: ``skip_masked=True`` (fused kinds) or
+``MatMul(triangular=...)`` (parts) count only the products the mask keeps,
+as a causal-aware kernel (FlashAttention) does.  For Sq = Sk = S that is
+``S*(S + 1)/2`` score entries per head, not ``S**2/2``.
+
+Elementwise work per score element (under `costgraph.FLOP_CONVENTION`): the
+scale by 1/sqrt(d) 1, an additive causal mask 1, softmax 5.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy
+
+from ..errors import CostGraphError, ShapeError
+from ..intmath import FloorDiv
+from .base import LayerKind, Saved, format_shape, numel, positive_int, register_kind, wants_grad
+from .merge import broadcast_shapes
+
+__all__ = [
+    "MatMul",
+    "BatchMatMul",
+    "Scale",
+    "CausalMask",
+    "ScaledDotProductAttention",
+    "MultiheadAttention",
+    "RotaryEmbedding",
+    "causal_pairs",
+]
+
+
+def causal_pairs(queries, keys, factor=1) -> sympy.Expr:
+    """``factor`` times the number of (query, key) pairs a causal mask keeps.
+
+    PyTorch's ``is_causal`` mask is ``ones(Sq, Sk).tril()``: query i sees
+    keys 0..i.  For ``Sq = Sk = S`` that is ``S*(S + 1)/2`` pairs; the
+    result keeps integer coefficients (halving an even `factor`, else a
+    `FloorDiv`).
+
+    Raises
+    ------
+    ShapeError
+        If Sq and Sk are different formulas (which is smaller is not known).
+
+    >>> from costgraph.symbols import N, S
+    >>> causal_pairs(S, S, 64 * N)          # 64*N*S*(S + 1)/2
+    32*N*S**2 + 32*N*S
+    >>> causal_pairs(3, 5), causal_pairs(5, 3)   # 1+2+3, and 1+2+3+3+3
+    (6, 12)
+    """
+    queries, keys, factor = sympy.sympify(queries), sympy.sympify(keys), sympy.expand(factor)
+    if queries.is_number and keys.is_number:
+        q, k = int(queries), int(keys)
+        pairs = q * (q + 1) // 2 if q <= k else k * (k + 1) // 2 + (q - k) * k
+        return sympy.expand(factor * pairs)
+    if sympy.expand(queries - keys) != 0:
+        raise ShapeError(
+            f"a causal count needs equal query and key lengths (or numbers), got {queries} and {keys}",
+            value=(queries, keys),
+        )
+    square = sympy.expand(queries * (queries + 1))
+    coeff, rest = factor.as_coeff_Mul()
+    if coeff.is_Integer and coeff % 2 == 0:
+        return sympy.expand(coeff // 2 * rest * square)
+    return sympy.expand(factor * FloorDiv(square, 2))
+
+
+def _matrix(shape, what, owner):
+    if len(shape) < 3:
+        raise ShapeError(
+            f"{owner} expects {what} of rank >= 3 (batch first, then a matrix), got {format_shape(shape)}",
+            value=shape,
+        )
+
+
+@register_kind
+@dataclass(frozen=True)
+class MatMul(LayerKind):
+    """``a @ b`` of two activations, as ``torch.matmul``, batch dimensions broadcast.
+
+    Inputs ``(..., n, k)`` and ``(..., k, m)`` (rank >= 3: batch first);
+    output ``(broadcast(...), n, m)``.  MACs: ``n * m * k`` per output matrix.
+
+    Broadcasting covers grouped-query attention without copying keys:
+    queries ``(N, kv, g, S, d)`` times keys ``(N, kv, 1, d, S)``.
+
+    `triangular` counts only what a causal mask keeps (see `causal_pairs`):
+    ``"output"`` computes only the lower triangle of an ``(Sq, Sk)`` result
+    (causal scores Q K^T), ``"left"`` skips the zeros of a lower-triangular
+    left operand (causal weights times V).  None (default) counts everything,
+    as ``torch.matmul`` does.
+
+    >>> from costgraph.symbols import N, S
+    >>> q, kt = (N, 12, S, 64), (N, 12, 64, S)
+    >>> MatMul().output_shape(q, kt)
+    (N, 12, S, S)
+    >>> MatMul().macs((N, 12, S, S), q, kt)
+    768*N*S**2
+    >>> MatMul(triangular="output").macs((N, 12, S, S), q, kt)   # 768*N*S*(S+1)/2
+    384*N*S**2 + 384*N*S
+    """
+
+    triangular: str | None = None
+    arity = 2
+
+    def __post_init__(self):
+        if self.triangular not in (None, "output", "left"):
+            raise CostGraphError(
+                f"MatMul: triangular must be None, 'output' or 'left', got {self.triangular!r}", value=self.triangular
+            )
+
+    def output_shape(self, a, b):
+        _matrix(a, "a left operand", "MatMul")
+        _matrix(b, "a right operand", "MatMul")
+        if sympy.expand(a[-1] - b[-2]) != 0:
+            raise ShapeError(
+                f"MatMul: inner dimensions must match, got {format_shape(a)} @ {format_shape(b)} ({a[-1]} and {b[-2]})",
+                value=(a[-1], b[-2]),
+            )
+        batch = broadcast_shapes("MatMul", tuple(a[:-2]), tuple(b[:-2]))
+        return batch + (a[-2], b[-1])
+
+    def weights(self, a, b):
+        return sympy.Integer(0)
+
+    def biases(self, a, b):
+        return sympy.Integer(0)
+
+    def macs(self, out, a, b):
+        batch = numel(out[:-2])
+        if self.triangular == "output":
+            return causal_pairs(out[-2], out[-1], batch * a[-1])
+        if self.triangular == "left":
+            return causal_pairs(a[-2], a[-1], batch * b[-1])
+        return numel(out) * a[-1]
+
+    def other_flops(self, out, a, b):
+        return sympy.Integer(0)
+
+    def saved_tensors(self, out, a, b, needs_input_grad=None):
+        """Each operand, kept for the other's gradient (``mm``'s derivative formula).
+
+        As ``bmm`` on views keeps them (Megatron's layout).  ``torch.matmul`` on
+        permuted 4-d views first copies each operand to 3-d, and keeps the copies.
+        """
+        return _each_for_the_other(needs_input_grad)
+
+    def backward_macs(self, out, a, b, needs_input_grad=None):
+        """``dA = dC @ B^T`` and ``dB = A^T @ dC``: as many products as the forward
+        (the same three sizes) for each operand that needs a gradient."""
+        return self.macs(out, a, b) * (wants_grad(needs_input_grad, 0) + wants_grad(needs_input_grad, 1))
+
+    def flop_terms(self, out, a, b):
+        """Only MACs: no cost terms (`costgraph.conventions`)."""
+        return {}
+
+
+@register_kind
+@dataclass(frozen=True)
+class BatchMatMul(LayerKind):
+    """``torch.bmm``: ``(B, n, k) @ (B, k, m) -> (B, n, m)``, no broadcasting.
+
+    MACs: ``B * n * m * k``.
+
+    >>> from costgraph.symbols import N, S
+    >>> BatchMatMul().macs((12 * N, S, S), (12 * N, S, 64), (12 * N, 64, S))
+    768*N*S**2
+    """
+
+    arity = 2
+
+    def output_shape(self, a, b):
+        if len(a) != 3 or len(b) != 3:
+            raise ShapeError(f"BatchMatMul expects two 3-d inputs, got {format_shape(a)} and {format_shape(b)}", value=(a, b))
+        if sympy.expand(a[0] - b[0]) != 0 or sympy.expand(a[2] - b[1]) != 0:
+            raise ShapeError(f"BatchMatMul cannot multiply {format_shape(a)} by {format_shape(b)}", value=(a, b))
+        return (a[0], a[1], b[2])
+
+    def weights(self, a, b):
+        return sympy.Integer(0)
+
+    def biases(self, a, b):
+        return sympy.Integer(0)
+
+    def macs(self, out, a, b):
+        return numel(out) * a[2]
+
+    def other_flops(self, out, a, b):
+        return sympy.Integer(0)
+
+    def saved_tensors(self, out, a, b, needs_input_grad=None):
+        """As `MatMul.saved_tensors`: each operand for the other's gradient."""
+        return _each_for_the_other(needs_input_grad)
+
+    def backward_macs(self, out, a, b, needs_input_grad=None):
+        """As `MatMul.backward_macs`: one forward's worth per operand gradient."""
+        return self.macs(out, a, b) * (wants_grad(needs_input_grad, 0) + wants_grad(needs_input_grad, 1))
+
+    def flop_terms(self, out, a, b):
+        """Only MACs: no cost terms (`costgraph.conventions`)."""
+        return {}
+
+
+@register_kind
+@dataclass(frozen=True)
+class Scale(LayerKind):
+    """Multiply by a constant (attention scores by ``1/sqrt(d)``): 1 FLOP per element.
+
+    `factor` only documents the constant; it never enters a count.
+    """
+
+    factor: float = 1.0
+
+    def output_shape(self, x):
+        return tuple(x)
+
+    def weights(self, x):
+        return sympy.Integer(0)
+
+    def biases(self, x):
+        return sympy.Integer(0)
+
+    def macs(self, out, x):
+        return sympy.Integer(0)
+
+    def other_flops(self, out, x):
+        return numel(out)
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing: the gradient is scaled by the same constant."""
+        return ()
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None: elementwise."""
+        return sympy.Integer(0)
+
+    def flop_terms(self, out, x):
+        """One product per element (`costgraph.conventions`)."""
+        return {"mul": numel(out)}
+
+
+@register_kind
+@dataclass(frozen=True)
+class CausalMask(LayerKind):
+    """Add a causal mask (0 on and below the diagonal, -inf above) to ``(..., Sq, Sk)`` scores.
+
+    As Hugging Face's eager attention adds ``attention_mask``: 1 FLOP per
+    element (``masked_fill``/``where`` would be one select per element too).
+    The mask itself is built once per forward and shared by every layer.
+    """
+
+    def output_shape(self, x):
+        _matrix(x, "scores", "CausalMask")
+        return tuple(x)
+
+    def weights(self, x):
+        return sympy.Integer(0)
+
+    def biases(self, x):
+        return sympy.Integer(0)
+
+    def macs(self, out, x):
+        return sympy.Integer(0)
+
+    def other_flops(self, out, x):
+        return numel(out)
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing: an add passes the gradient through."""
+        return ()
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None: elementwise."""
+        return sympy.Integer(0)
+
+    def flop_terms(self, out, x):
+        """One add per element (`costgraph.conventions`)."""
+        return {"add": numel(out)}
+
+
+def _each_for_the_other(needs_input_grad):
+    """Saved operands of a product of two activations: each one, if the other needs a gradient."""
+    saved = []
+    if wants_grad(needs_input_grad, 0):
+        saved.append(Saved.input(1))
+    if wants_grad(needs_input_grad, 1):
+        saved.append(Saved.input(0))
+    return tuple(saved)
+
+
+def _attention_terms(batch_heads, sq, sk, is_causal, skip_masked):
+    """Cost terms of scale, mask and softmax over the scores computed."""
+    scores = causal_pairs(sq, sk, batch_heads) if skip_masked else batch_heads * sq * sk
+    terms = {"mul": scores, "softmax": scores, "softmax_rows": batch_heads * sq}
+    if is_causal and not skip_masked:
+        terms["add"] = scores
+    return terms
+
+
+def _attention_costs(batch_heads, sq, sk, d_qk, d_v, is_causal, skip_masked):
+    """(MACs, other FLOPs) of softmax(scale * Q K^T + mask) V for `batch_heads` heads."""
+    full = batch_heads * sq * sk
+    if skip_masked:
+        macs = causal_pairs(sq, sk, batch_heads * (d_qk + d_v))
+        scores = causal_pairs(sq, sk, batch_heads)
+        return macs, 6 * scores  # scale 1 + softmax 5 per kept score
+    mask = full if is_causal else 0
+    return full * (d_qk + d_v), 6 * full + mask
+
+
+def _check_causal_options(owner, is_causal, skip_masked):
+    if skip_masked and not is_causal:
+        raise CostGraphError(f"{owner}: skip_masked=True needs is_causal=True (nothing is masked)", value=skip_masked)
+
+
+@register_kind
+@dataclass(frozen=True)
+class ScaledDotProductAttention(LayerKind):
+    """``F.scaled_dot_product_attention(q, k, v, is_causal=..., enable_gqa=...)`` as one node.
+
+    Inputs q ``(..., Hq, Sq, E)``, k ``(..., Hk, Sk, E)``, v ``(..., Hk, Sk, Ev)``;
+    output ``(..., Hq, Sq, Ev)``.  Without `enable_gqa` the leading dimensions
+    must agree; with it, Hq must be a multiple of Hk (grouped-query attention).
+
+    MACs: ``Sq * Sk * (E + Ev)`` per query head (Q K^T, then weights times V),
+    or only the kept pairs with ``skip_masked=True``.  Other FLOPs per score:
+    scale 1, softmax 5, and 1 for the mask when it is applied to all scores.
+
+    >>> from costgraph.symbols import N, S
+    >>> q = (N, 12, S, 64)
+    >>> ScaledDotProductAttention().macs((N, 12, S, 64), q, q, q)
+    1536*N*S**2
+    >>> ScaledDotProductAttention(is_causal=True, skip_masked=True).macs((N, 12, S, 64), q, q, q)
+    768*N*S**2 + 768*N*S
+    """
+
+    is_causal: bool = False
+    skip_masked: bool = False
+    enable_gqa: bool = False
+    arity = 3
+
+    def __post_init__(self):
+        _check_causal_options("ScaledDotProductAttention", self.is_causal, self.skip_masked)
+
+    def output_shape(self, q, k, v):
+        for shape, what in ((q, "query"), (k, "key"), (v, "value")):
+            _matrix(shape, what, "ScaledDotProductAttention")
+        if not (len(q) == len(k) == len(v)) or q[-1] != k[-1] or k[-2] != v[-2] or tuple(k[:-2]) != tuple(v[:-2]):
+            raise ShapeError(
+                "ScaledDotProductAttention: q, k, v do not fit: "
+                f"{format_shape(q)}, {format_shape(k)}, {format_shape(v)}",
+                value=(q, k, v),
+            )
+        if tuple(q[:-3]) != tuple(k[:-3]):
+            raise ShapeError(f"ScaledDotProductAttention: batch dimensions differ: {format_shape(q)} and {format_shape(k)}", value=(q, k))
+        hq, hk = q[-3], k[-3]
+        if self.enable_gqa:
+            ratio = sympy.cancel(hq / hk)
+            if not (ratio.is_Integer and ratio >= 1):
+                raise ShapeError(f"ScaledDotProductAttention: {hq} query heads are not a multiple of {hk} key heads", value=(hq, hk))
+        elif hq != hk:
+            raise ShapeError(
+                f"ScaledDotProductAttention: {hq} query heads and {hk} key heads differ (enable_gqa=False)", value=(hq, hk)
+            )
+        return tuple(q[:-1]) + (v[-1],)
+
+    def weights(self, q, k, v):
+        return sympy.Integer(0)
+
+    def biases(self, q, k, v):
+        return sympy.Integer(0)
+
+    def _costs(self, q, v):
+        return _attention_costs(numel(q[:-2]), q[-2], v[-2], q[-1], v[-1], self.is_causal, self.skip_masked)
+
+    def macs(self, out, q, k, v):
+        return self._costs(q, v)[0]
+
+    def other_flops(self, out, q, k, v):
+        return self._costs(q, v)[1]
+
+    def saved_tensors(self, out, q, k, v, needs_input_grad=None):
+        """q, k, v, the output and the per-row log-sum-exp (fp32), as FlashAttention keeps them.
+
+        CUDA's fused kernels keep no S x S tensor; the CPU and math paths differ.
+        """
+        rows = numel(q[:-1])
+        return (Saved.input(0), Saved.input(1), Saved.input(2), Saved.output(), Saved.extra(rows, "statistic"))
+
+    def backward_macs(self, out, q, k, v, needs_input_grad=None):
+        """dV = P^T dO and dP = dO V^T (one weights-times-V each), dQ = dS K and
+        dK = dS^T Q (one Q K^T each); dP is needed whenever q or k needs a gradient."""
+        batch_heads, sq, sk = numel(q[:-2]), q[-2], v[-2]
+        if self.skip_masked:
+            qk, av = causal_pairs(sq, sk, batch_heads * q[-1]), causal_pairs(sq, sk, batch_heads * v[-1])
+        else:
+            qk, av = batch_heads * sq * sk * q[-1], batch_heads * sq * sk * v[-1]
+        needs_q, needs_k, needs_v = (wants_grad(needs_input_grad, i) for i in range(3))
+        return qk * (needs_q + needs_k) + av * needs_v + (av if needs_q or needs_k else 0)
+
+    def flop_terms(self, out, q, k, v):
+        """Scores scaled, masked and through softmax (`costgraph.conventions`)."""
+        return _attention_terms(numel(q[:-2]), q[-2], v[-2], self.is_causal, self.skip_masked)
+
+
+@register_kind
+@dataclass(frozen=True)
+class MultiheadAttention(LayerKind):
+    """Self-attention with its projections, as ``nn.MultiheadAttention`` (batch first).
+
+    ``x (N, S, E) -> (N, S, E)``: project to `num_heads` query heads and
+    `kv_heads` key/value heads of `head_dim`, attend, project back.
+    ``kv_heads < num_heads`` is grouped-query attention (Llama 2 70B, ...);
+    ``kv_heads = 1`` multi-query; ``rotary=True`` applies `RotaryEmbedding`
+    to queries and keys (its FLOPs only).  With the defaults (``kv_heads = num_heads``,
+    ``head_dim = E / num_heads``) the parameters are torch's ``in_proj_weight``
+    ``(3E, E)``, ``in_proj_bias`` and ``out_proj``.
+
+    Weights: ``E*Hq*d + 2*E*Hkv*d + Hq*d*E``; biases ``Hq*d + 2*Hkv*d + E``.
+    MACs: every weight once per token, plus `ScaledDotProductAttention`'s.
+
+    >>> from costgraph.symbols import N, S
+    >>> mha = MultiheadAttention(768, 12)
+    >>> mha.weights((N, S, 768)) + mha.biases((N, S, 768))     # 4*768*768 + 4*768
+    2362368
+    >>> mha.macs((N, S, 768), (N, S, 768))
+    1536*N*S**2 + 2359296*N*S
+    """
+
+    embed_dim: int
+    num_heads: int
+    bias: bool = True
+    kv_heads: int | None = None
+    head_dim: int | None = None
+    is_causal: bool = False
+    skip_masked: bool = False
+    rotary: bool = False
+
+    def __post_init__(self):
+        owner = "MultiheadAttention"
+        positive_int(self.embed_dim, "embed_dim", owner)
+        positive_int(self.num_heads, "num_heads", owner)
+        kv = self.num_heads if self.kv_heads is None else positive_int(self.kv_heads, "kv_heads", owner)
+        if self.num_heads % kv:
+            raise CostGraphError(f"{owner}: kv_heads={kv} must divide num_heads={self.num_heads}", value=kv)
+        if self.head_dim is None:
+            if self.embed_dim % self.num_heads:
+                raise CostGraphError(
+                    f"{owner}: num_heads={self.num_heads} must divide embed_dim={self.embed_dim}", value=self.num_heads
+                )
+            head_dim = self.embed_dim // self.num_heads
+        else:
+            head_dim = positive_int(self.head_dim, "head_dim", owner)
+        object.__setattr__(self, "kv_heads", kv)
+        object.__setattr__(self, "head_dim", head_dim)
+        object.__setattr__(self, "bias", bool(self.bias))
+        _check_causal_options(owner, self.is_causal, self.skip_masked)
+
+    def output_shape(self, x):
+        if len(x) != 3 or x[2] != self.embed_dim:
+            raise ShapeError(f"MultiheadAttention expects (N, S, {self.embed_dim}), got {format_shape(x)}", value=x)
+        return tuple(x)
+
+    def _projection_widths(self):
+        q, kv = self.num_heads * self.head_dim, self.kv_heads * self.head_dim
+        return q, kv
+
+    def weights(self, x):
+        q, kv = self._projection_widths()
+        return sympy.Integer(self.embed_dim * (q + 2 * kv) + q * self.embed_dim)
+
+    def biases(self, x):
+        q, kv = self._projection_widths()
+        return sympy.Integer(q + 2 * kv + self.embed_dim if self.bias else 0)
+
+    def _attention(self, x):
+        return _attention_costs(
+            x[0] * self.num_heads, x[1], x[1], self.head_dim, self.head_dim, self.is_causal, self.skip_masked
+        )
+
+    def macs(self, out, x):
+        return x[0] * x[1] * self.weights(x) + self._attention(x)[0]
+
+    def other_flops(self, out, x):
+        rope = RotaryEmbedding(self.head_dim).other_flops((x[0], self.num_heads + self.kv_heads, x[1], self.head_dim), None)
+        return self._attention(x)[1] + (rope if self.rotary else 0)
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The input (for the projections' weight gradients), the projected q, k, v, the
+        attention output (the output projection's input), and the fused kernel's
+        log-sum-exp (fp32 per query row); with `rotary`, the rotated q and k too."""
+        tokens = x[0] * x[1]
+        q, kv = self._projection_widths()
+        saved = [
+            Saved.input(0),
+            Saved.extra(tokens * (q + 2 * kv), "activation"),
+            Saved.extra(tokens * q, "activation"),
+            Saved.extra(x[0] * self.num_heads * x[1], "statistic"),
+        ]
+        if self.rotary:
+            saved.append(Saved.extra(tokens * (q + kv), "activation"))
+        return tuple(saved)
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """Weight gradients of every projection; the q/k/v projections' input gradient
+        only if `x` needs one, the output projection's always (its input comes from the
+        weights); the attention core: q, k and v all need gradients."""
+        tokens = x[0] * x[1]
+        q, kv = self._projection_widths()
+        inward, outward = self.embed_dim * (q + 2 * kv), q * self.embed_dim
+        projections = tokens * (inward * (1 + wants_grad(needs_input_grad, 0)) + 2 * outward)
+        q_shape = (x[0], self.num_heads, x[1], self.head_dim)
+        core = ScaledDotProductAttention(self.is_causal, self.skip_masked)
+        return projections + core.backward_macs(None, q_shape, q_shape, q_shape)
+
+    def flop_terms(self, out, x):
+        """Bias adds of the projections, and the attention core's terms (`costgraph.conventions`)."""
+        tokens = x[0] * x[1]
+        terms = _attention_terms(x[0] * self.num_heads, x[1], x[1], self.is_causal, self.skip_masked)
+        terms["bias"] = tokens * self.biases(x)
+        return terms
+
+
+@register_kind
+@dataclass(frozen=True)
+class RotaryEmbedding(LayerKind):
+    """Rotary position embedding on ``(..., S, head_dim)``: ``x*cos + rotate_half(x)*sin``.
+
+    As Hugging Face's ``apply_rotary_pos_emb`` (Llama): per element two
+    products and an add, plus the negation of half the elements in
+    ``rotate_half``: ``7/2`` FLOPs per element, ``7 * head_dim / 2`` per
+    vector (head_dim is even).  No parameters (``inv_freq`` is a buffer).
+    The cos/sin tables are built once per forward, shared by every layer,
+    and do not depend on the batch; they are not counted.
+
+    >>> from costgraph.symbols import N, S
+    >>> RotaryEmbedding(128).other_flops((N, 32, S, 128), (N, 32, S, 128))
+    14336*N*S
+    """
+
+    head_dim: int
+
+    def __post_init__(self):
+        positive_int(self.head_dim, "head_dim", "RotaryEmbedding")
+        if self.head_dim % 2:
+            raise CostGraphError(f"RotaryEmbedding: head_dim must be even, got {self.head_dim}", value=self.head_dim)
+
+    def output_shape(self, x):
+        if len(x) < 3 or x[-1] != self.head_dim:
+            raise ShapeError(f"RotaryEmbedding expects (..., S, {self.head_dim}), got {format_shape(x)}", value=x)
+        return tuple(x)
+
+    def weights(self, x):
+        return sympy.Integer(0)
+
+    def biases(self, x):
+        return sympy.Integer(0)
+
+    def macs(self, out, x):
+        return sympy.Integer(0)
+
+    def other_flops(self, out, x):
+        return numel(out[:-1]) * (7 * self.head_dim // 2)
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing per layer: the gradient multiplies by the cos and sin tables, which are
+        built once per forward and shared by all layers (``S * head_dim`` each, not counted)."""
+        return ()
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None: elementwise."""
+        return sympy.Integer(0)
+
+    def flop_terms(self, out, x):
+        """Two products and an add per element (`costgraph.conventions`; the half-negation is not a term)."""
+        return {"mul": 2 * numel(out), "add": numel(out)}
