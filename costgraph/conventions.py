@@ -712,3 +712,123 @@ def reconcile(net, conventions=None, **sizes) -> list[ReconcileRow]:
             extra = sum(d * v for _, d, _, v in terms)
         result.append(ReconcileRow(convention.name, convention.description, figure, extra, tuple(terms), not unchecked))
     return result
+
+
+# -- rendering: the reconcile table, for the command line and the generated docs -------------
+
+
+def _thousands(value) -> str:
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+#: formulas longer than this are summarized in tables (the full one: `layer_contributions`)
+MAX_FORMULA_CHARS = 240
+
+
+def _term_text(term: str, weight: int, formula, value, macs) -> str:
+    if term == "mac" and formula == macs:
+        what = "the network's MACs"
+    elif len(str(formula)) > MAX_FORMULA_CHARS:
+        what = f"a sum of {len(sympy.Add.make_args(formula))} terms"
+    else:
+        what = f"`{formula}`"
+    shown = f"{weight:+d} x {term} = {what}"
+    return shown if value is None else f"{shown} ({_thousands(value)})"
+
+
+def reconcile_markdown(net, title: str | None = None, **sizes) -> str:
+    """The reconcile table as Markdown: one row per preset, its figure and the terms beyond MACs.
+
+    For ``costgraph reconcile`` and the generated docs (one section per
+    model page).  Sizes as for `Network.totals`; without sizes, figures and
+    terms are formulas.
+
+    Raises
+    ------
+    UnknownSizeError, SizeError, DomainError
+        As `Network.totals` raises for `sizes`.
+
+    >>> from costgraph.models import alexnet
+    >>> text = reconcile_markdown(alexnet(), H=224)
+    >>> print(text.splitlines()[4])    # the header
+    | convention | figure | minus MACs | terms beyond plain MACs (formula, value) |
+    """
+    rows = reconcile(net, **sizes)
+    macs = net.totals().macs
+    at = ", ".join(f"{k}={v}" for k, v in net.check_sizes(**sizes).items()) if sizes else "any size"
+    lines = [
+        f"**{title or net.name}** at {at}: what each tool reports, and the terms that separate it from plain MACs.",
+        "",
+        "A term is a count of elements of one kind of work over the whole network; its weight is how many "
+        "more (or fewer) times the convention counts it than plain MACs do.",
+        "",
+        "| convention | figure | minus MACs | terms beyond plain MACs (formula, value) |",
+        "|:--|--:|--:|:--|",
+    ]
+    for row in rows:
+        terms = "; ".join(_term_text(t, w, f, v, macs) for t, w, f, v in row.terms) or "none: plain MACs"
+        name = f"`{row.convention}`" + ("" if row.checked else " (unchecked)")
+        extra = row.extra if not isinstance(row.extra, int) else f"{row.extra:+,}"
+        lines.append(f"| {name} | {_thousands(row.figure)} | {extra} | {terms} |".replace("\n", " "))
+    if not all(r.checked for r in rows):
+        lines += ["", "(unchecked): the preset has not been checked against its tool on every kind of this network; "
+                  "its weights there come from reading the tool's source."]
+    missing = [p for p in PRESETS if p not in {r.convention for r in rows}]
+    if missing:
+        lines += ["", f"Not shown: {', '.join(missing)} (a layer of this network declares no cost terms)."]
+    return "\n".join(lines) + "\n"
+
+
+def presets_markdown() -> str:
+    """Every preset: its switches and the tool's quirks it reproduces, with references (for the docs).
+
+    >>> print(presets_markdown().splitlines()[0])
+    ### `macs`
+    """
+    lines = []
+    for convention in PRESETS.values():
+        switches = ", ".join(f"{k}={v}" for k, v in convention.switches().items())
+        checked = (
+            "a definition: holds for every kind"
+            if convention.checked_on is None
+            else "checked against the tool on " + ", ".join(sorted(convention.checked_on))
+        )
+        lines += [f"### `{convention.name}`", "", convention.description + ".", "", f"Switches: {switches}."]
+        if convention.overrides:
+            lines.append("Quirks beyond the switches: " + ", ".join(f"{k}.{t} x {w}" for (k, t), w in convention.overrides) + ".")
+        lines += [f"Scope: {checked}.", ""]
+        lines += [f"- {q}" for q in convention.quirks]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def reconcile_json(net, **sizes) -> dict:
+    """The reconcile table as JSON-ready data: exact ints at sizes, formulas as strings.
+
+    >>> from costgraph.models import alexnet
+    >>> doc = reconcile_json(alexnet(), H=224)
+    >>> doc["rows"][0]["convention"], doc["rows"][0]["extra"]
+    ('macs', 0)
+    """
+
+    def plain(value):
+        return value if isinstance(value, int) else str(value)
+
+    rows = reconcile(net, **sizes)
+    return {
+        "network": net.name,
+        "sizes": {k.name: v for k, v in net.check_sizes(**sizes).items()} if sizes else {},
+        "rows": [
+            {
+                "convention": r.convention,
+                "description": r.description,
+                "figure": plain(r.figure),
+                "extra": plain(r.extra),
+                "checked": r.checked,
+                "terms": [
+                    {"term": t, "weight": w, "formula": str(f), "value": v} for t, w, f, v in r.terms
+                ],
+            }
+            for r in rows
+        ],
+    }
