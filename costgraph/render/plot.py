@@ -4,7 +4,7 @@ matplotlib is imported inside the functions, never at module level, so the
 command line stays fast and works without it; a missing install is a
 `CostGraphError` that says how to get it.  Output is deterministic: figures
 are drawn with the Agg renderer under matplotlib's default style plus fixed
-sizes and fonts, and PNGs are encoded here (pixels, zlib level 9, no
+sizes and fonts, and PNGs are encoded here (pixels, zlib level 6, no
 metadata), so the same matplotlib gives the same bytes on every run.
 
 Two figures:
@@ -45,6 +45,8 @@ STYLE = {
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "axes.titlesize": 10,
+    "axes.titley": 1.0,  # a fixed title position: matplotlib's automatic one measures every tick label
+    "axes.titlepad": 5.0,
     "axes.labelsize": 9,
     "xtick.labelsize": 8,
     "ytick.labelsize": 8,
@@ -121,12 +123,40 @@ def _half_way(names: list, cumulative: list) -> str:
     return ""
 
 
+def _short_label(name: str, limit: int = 26) -> str:
+    return name if len(name) <= limit else "\u2026" + name[-(limit - 1):]
+
+
+def _bars(axes, x: list, heights: list, color: str) -> None:
+    """Bars as one PolyCollection: one artist however many layers (hundreds of Rectangles are slow)."""
+    from matplotlib.collections import PolyCollection
+
+    half = 0.4
+    polygons = [((i - half, 0.0), (i - half, h), (i + half, h), (i + half, 0.0)) for i, h in zip(x, heights)]
+    axes.add_collection(PolyCollection(polygons, facecolors=color, edgecolors="none"))
+
+
+def _margins(figure, *, left: float, right: float, top: float, bottom: float, hspace: float = 0.0, wspace: float = 0.0):
+    """`subplots_adjust` in inches: fixed layout, much cheaper than tight_layout and as deterministic."""
+    width, height = figure.get_size_inches()
+    figure.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        top=1 - top / height,
+        bottom=bottom / height,
+        hspace=hspace,
+        wspace=wspace,
+    )
+
+
 def layers_figure(model: str, rows, totals):
-    """Bars of each layer's share of activation memory (top) and of parameters (bottom).
+    """Each layer's share of activation memory (top) and of parameters (bottom).
 
     Only layers that hold parameters or write a new tensor are drawn (the
-    rows a table shows).  A step line gives the cumulative share, and the
-    subtitle names the layer by which half of the total is reached.
+    rows a table shows), in network order.  Bars give each layer's share
+    (left axis); the black line is the cumulative share (right axis, 0-100%),
+    and the panel title names the layer by which half of the total is
+    reached (a dotted vertical line marks it).
 
     Raises
     ------
@@ -134,18 +164,21 @@ def layers_figure(model: str, rows, totals):
         If matplotlib is missing, or the rows are symbolic.
     """
     shown = [r for r in rows if count_value(r.params) or count_value(r.activations)]
-    if any(not isinstance(count_value(r.params), int) for r in shown):
+    if any(not isinstance(count_value(r.params), int) or not isinstance(count_value(r.activations), int) for r in shown):
         raise CostGraphError(f"{model}: a per-layer plot needs rows at given sizes, not symbolic ones")
     names = [r.name for r in shown]
     memory = [count_value(r.activations) for r in shown]
     params = [count_value(r.params) for r in shown]
     total_memory, total_params = sum(memory), sum(params)
     element = totals.activation_bytes // totals.activations if totals.activations else 4
+    count = len(names)
     with _style():
-        width = min(14.0, max(7.0, 0.16 * len(names) + 2.5))
-        figure = _new_figure(width, 6.4)
+        width = min(14.0, max(7.0, 0.16 * count + 2.5))
+        label_inches = 0.058 * max(len(_short_label(n)) for n in names) + 0.15
+        height = 5.6 + label_inches
+        figure = _new_figure(width, height)
         top, bottom = figure.subplots(2, 1, sharex=True)
-        x = list(range(len(names)))
+        x = list(range(count))
         panels = (
             (top, memory, total_memory, MEMORY_COLOR,
              f"activation memory: {human_count(total_memory)} elements, "
@@ -154,22 +187,31 @@ def layers_figure(model: str, rows, totals):
         )  # fmt: skip
         for axes, values, total, color, title in panels:
             share = [100.0 * v / total if total else 0.0 for v in values]
+            _bars(axes, x, share, color)
+            axes.set_ylim(0, max(share + [1.0]) * 1.08)
+            axes.set_ylabel("% of total, per layer (bars)", color=color)
+            axes.tick_params(axis="y", colors=color)
+            axes.grid(axis="y", color="0.92", linewidth=0.6)
+            axes.set_axisbelow(True)
+            cumulative_axes = axes.twinx()
             cumulative = _cumulative_percent(values, total)
-            axes.bar(x, share, width=0.8, color=color)
-            axes.step(x, cumulative, where="mid", color="black", linewidth=1.0)
-            axes.axhline(50.0, color="0.6", linewidth=0.6, linestyle="--")
-            axes.set_ylim(0, 104)
-            axes.set_ylabel("% of total\n(bars: layer, line: cumulative)")
+            cumulative_axes.step(x, cumulative, where="mid", color="black", linewidth=1.0)
+            half = next((i for i, c in enumerate(cumulative) if c >= 50.0), None)
+            if half is not None:
+                cumulative_axes.axvline(half, color="0.5", linewidth=0.8, linestyle=":")
+            cumulative_axes.set_ylim(0, 104)
+            cumulative_axes.set_ylabel("cumulative % (line)")
+            cumulative_axes.spines["right"].set_visible(True)
             halfway = _half_way(names, cumulative)
             axes.set_title(title + (f"\n{halfway}" if halfway else ""), loc="left")
-            axes.grid(axis="y", color="0.9", linewidth=0.6)
-            axes.set_axisbelow(True)
-        step = max(1, -(-len(names) // 60))  # at most ~60 labels, or they overlap
+        step = max(1, -(-count // 50))  # at most ~50 labels, or they overlap
         bottom.set_xticks(x[::step])
-        bottom.set_xticklabels(names[::step], rotation=90, fontsize=7 if len(names) <= 60 else 6)
-        bottom.set_xlim(-0.7, len(names) - 0.3)
+        bottom.set_xticklabels([_short_label(n) for n in names[::step]], rotation=90, fontsize=7)
+        bottom.set_xlim(-0.7, count - 0.3)
         figure.suptitle(f"{model} at {sizes_text(totals.sizes)}: where memory and parameters live", x=0.01, ha="left")
-        figure.tight_layout()
+        top_inches, gap_inches = 0.95, 0.75  # room for the suptitle and the two-line panel titles
+        area = height - top_inches - label_inches - 0.1
+        _margins(figure, left=0.75, right=0.7, top=top_inches, bottom=label_inches + 0.1, hspace=2 * gap_inches / (area - gap_inches))
     return figure
 
 
@@ -183,30 +225,31 @@ def resolution_axis(net, default_sizes: dict) -> str:
     return others[0] if others else "N"
 
 
-def _sweep_points(net, axis: str, default_sizes: dict, max_points: int = 300) -> tuple[list, dict]:
-    """Valid sizes from the smallest valid one up to twice the default, and the fixed sizes."""
+def _is_valid(net, sizes: dict) -> bool:
+    try:
+        net.check_sizes(**sizes)
+    except CostGraphError:
+        return False
+    return True
+
+
+def _sweep_points(net, axis: str, default_sizes: dict, max_points: int = 120) -> tuple[list, dict]:
+    """Valid sizes from the smallest valid one up to twice the default, and the sizes held fixed.
+
+    Sizes at which some layer is invalid (too small for a pooling, longer
+    than a learned position table, ...) are left out.
+    """
     fixed = {k: v for k, v in default_sizes.items() if k != axis and not (axis == "H" and k == "W")}
-    if axis == "N":
-        fixed.pop("N", None)
     default = default_sizes.get(axis, 1 if axis == "N" else None)
     if default is None:
         raise CostGraphError(f"{net.name}: no default value of size {axis} to plot around", value=axis)
-    low = None
-    for value in range(1, default + 1):
-        try:
-            net.check_sizes(**fixed, **{axis: value})
-        except CostGraphError:
-            continue
-        low = value
-        break
+    low = next((v for v in range(1, default + 1) if _is_valid(net, {**fixed, axis: v})), None)
     if low is None:
         raise CostGraphError(f"{net.name}: no valid {axis} up to its default {default}", value=default)
     high = max(2 * default, low + 1)
     step = max(1, -(-(high - low) // max_points))
-    values = list(range(low, high + 1, step))
-    if default not in values:
-        values = sorted(set(values) | {default})
-    return values, fixed
+    candidates = sorted(set(range(low, high + 1, step)) | {default})
+    return [v for v in candidates if _is_valid(net, {**fixed, axis: v})], fixed
 
 
 def resolution_figure(model: str, net, default_sizes: dict, *, dtype: str = "fp32"):
@@ -260,7 +303,7 @@ def resolution_figure(model: str, net, default_sizes: dict, *, dtype: str = "fp3
         figure.suptitle(
             f"{model}: totals against {label}" + (f" ({held})" if held else ""), x=0.01, ha="left"
         )
-        figure.tight_layout()
+        _margins(figure, left=0.45, right=0.2, top=0.6, bottom=0.5, wspace=0.22)
     return figure
 
 
@@ -272,7 +315,7 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 def png_bytes(pixels) -> bytes:
     """Encode an (height, width, 3 or 4) uint8 array as PNG: no metadata, same pixels -> same bytes.
 
-    Rows use PNG's "Up" filter (plots are mostly flat colour) and zlib level 9.
+    Rows use PNG's "Up" filter (plots are mostly flat colour) and zlib level 6.
     An opaque RGBA image is written as RGB.
     """
     import numpy as np
@@ -292,7 +335,7 @@ def png_bytes(pixels) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n"
         + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(filtered.tobytes(), 9))
+        + _chunk(b"IDAT", zlib.compress(filtered.tobytes(), 6))
         + _chunk(b"IEND", b"")
     )
 

@@ -1,0 +1,338 @@
+"""Generate the Markdown docs of the model zoo: ``python -m costgraph docs --out docs/``.
+
+Writes, under the output directory:
+
+- ``index.md``: every registered model (`costgraph.models.MODELS`) with its
+  params, MACs and activation memory at its default size, linked to its page;
+- ``conventions.md``: what each number counts;
+- ``models/<name>.md``: the closed-form totals, the totals at the default
+  size, the per-layer table (formula and value side by side) and two plots,
+  ``models/<name>-layers.png`` (where memory and parameters live) and
+  ``models/<name>-resolution.png`` (totals against the input size).
+
+The output is deterministic: the same costgraph and matplotlib give the same
+bytes, so a test can regenerate the docs and compare them with the committed
+ones.  Stale pages of models no longer registered are removed from
+``models/``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .errors import CostGraphError
+from .render.tables import (
+    _markdown_grid,
+    count_value,
+    hidden_summary,
+    is_hidden,
+    sizes_text,
+    totals_latex,
+    totals_markdown,
+    totals_text,
+)
+from .render.units import human_bytes, human_count, shape_text, thousands
+from .totals import FLOP_CONVENTION
+
+__all__ = ["generate_docs", "model_page", "index_page", "conventions_page", "REGENERATE"]
+
+REGENERATE = "python -m costgraph docs --out docs/"
+
+
+def _version(module_name: str) -> str:
+    import importlib
+
+    return getattr(importlib.import_module(module_name), "__version__", "unknown")
+
+
+def _markdown_code(expr) -> str:
+    return "`" + str(expr).replace("|", "\\|") + "`"
+
+
+def _formula_and_value(symbolic, numeric) -> str:
+    """``formula = value`` for a size-dependent count, the value alone for a constant, "" for zero."""
+    symbolic, numeric = count_value(symbolic), count_value(numeric)
+    if isinstance(symbolic, int):
+        return thousands(symbolic) if symbolic else ""
+    return f"{_markdown_code(symbolic)} = {thousands(numeric)}"
+
+
+def _shape_and_value(symbolic: tuple, numeric: tuple) -> str:
+    symbolic = tuple(count_value(d) for d in symbolic)
+    numeric = tuple(count_value(d) for d in numeric)
+    if all(isinstance(d, int) for d in symbolic):
+        return shape_text(numeric)
+    return f"{_markdown_code(' x '.join(str(d) for d in symbolic))} = {shape_text(numeric)}"
+
+
+def _hyper(value) -> str:
+    if value is None:
+        return ""
+    return "x".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
+
+
+def _layer_table(symbolic_rows, numeric_rows) -> str:
+    header = ("name", "kind", "ksize", "stride", "padding", "output shape", "params", "memory (elements)", "MACs")
+    align = ("l", "l", "r", "r", "r", "l", "l", "l", "l")
+    body = []
+    for sym, num in zip(symbolic_rows, numeric_rows):
+        if is_hidden(num):
+            continue
+        body.append(
+            [
+                sym.name,
+                sym.kind,
+                _hyper(num.kernel),
+                _hyper(num.stride),
+                _hyper(num.padding),
+                _shape_and_value(sym.shape, num.shape),
+                _formula_and_value(sym.params, num.params),
+                _formula_and_value(sym.activations, num.activations),
+                _formula_and_value(sym.macs, num.macs),
+            ]
+        )
+    return _markdown_grid(header, align, body)
+
+
+def _smallest_square(net) -> str:
+    if "H" not in {s.name for s in net.symbols}:
+        return ""
+    try:
+        return f"Smallest valid square input: H = W = {net.min_size()}."
+    except CostGraphError:
+        return ""
+
+
+def model_page(name: str, info, net) -> str:
+    """The Markdown page of one zoo model (plots referenced as ``<name>-layers.png`` and ``<name>-resolution.png``)."""
+    sizes = info.sizes()
+    totals = net.totals(**sizes)
+    symbolic = net.totals()
+    rows = net.layers(**sizes)
+    symbolic_rows = net.layers()
+    symbols = ", ".join(s.name for s in net.symbols) or "none"
+    at = sizes_text(totals.sizes)
+    hidden = hidden_summary(rows)
+    lines = [
+        f"# {name}",
+        "",
+        info.description,
+        "",
+        f"[All models](../index.md) · [Conventions](../conventions.md) · "
+        f"`costgraph table {name}` prints this table in a terminal.",
+        "",
+        f"Size symbols: {symbols}. Default input: {at}. {_smallest_square(net)}".rstrip(),
+        "",
+        f"## Totals at {at}",
+        "",
+        totals_markdown(totals),
+        "",
+        f"## Closed-form totals in {symbols}",
+        "",
+        "```text",
+        totals_text(symbolic),
+        "```",
+        "",
+        "As LaTeX (`costgraph formula " + name + " --format latex`):",
+        "",
+        "```latex",
+        totals_latex(symbolic),
+        "```",
+        "",
+        "## Where the cost lives",
+        "",
+        f"![{name}: per-layer share of activation memory and of parameters]({name}-layers.png)",
+        "",
+        f"![{name}: params, activation memory and MACs against the input size]({name}-resolution.png)",
+        "",
+        f"## Per layer, as formulas and at {at}",
+        "",
+        "Memory is the elements of the new tensor a layer writes (batch included); params are weights + biases.",
+    ]
+    if hidden:
+        lines.append(hidden.replace("--all shows them", "`costgraph table --all` shows them"))
+    lines += ["", _layer_table(symbolic_rows, rows), ""]
+    return "\n".join(lines)
+
+
+def index_page(records, matplotlib_version: str) -> str:
+    """The index: one line per model with its totals at the default size, linked to its page."""
+    header = ("model", "default input", "params", "MACs", "activation memory (fp32)", "description")
+    body = []
+    for name, info, totals in records:
+        body.append(
+            [
+                f"[{name}](models/{name}.md)",
+                sizes_text(totals.sizes),
+                thousands(totals.params),
+                human_count(totals.macs),
+                human_bytes(totals.activation_bytes),
+                info.description.replace("|", "\\|"),
+            ]
+        )
+    return "\n".join(
+        [
+            "# costgraph model zoo",
+            "",
+            "Exact costs of every registered model at its default input size, batch 1: "
+            "parameters (weights + biases), multiply-accumulates, and the activation memory "
+            "a forward pass writes at fp32 (about twice that with backward). "
+            "Each page gives the closed-form totals, the per-layer table and two plots. "
+            "What each number counts: [conventions](conventions.md).",
+            "",
+            _markdown_grid(header, ("l", "l", "r", "r", "r", "l"), body),
+            "",
+            f"{len(records)} models. Generated by `{REGENERATE}` (plots with matplotlib "
+            f"{matplotlib_version}); do not edit by hand: regenerate after adding a model.",
+            "",
+        ]
+    )
+
+
+def conventions_page() -> str:
+    """What every number in the tables, plots and docs counts."""
+    from .dtypes import DTYPE_BYTES
+
+    dtypes = {}
+    for dtype_name, size in DTYPE_BYTES.items():
+        dtypes.setdefault(size, []).append(dtype_name)
+    dtype_lines = [f"| {size} | {', '.join(names)} |" for size, names in sorted(dtypes.items())]
+    return "\n".join(
+        [
+            "# Counting conventions",
+            "",
+            "Every count is an exact integer at given sizes, or a sympy formula in the size symbols "
+            "(`H`, `W`, batch `N`, sequence length `S`, ...). Nothing is estimated or rounded: "
+            "human units such as 138.4M are for reading only, and CSV and JSON outputs carry the exact integers.",
+            "",
+            "| quantity | what is counted |",
+            "|:--|:--|",
+            "| params | weights + biases: every learnable parameter, shared parameters once "
+            "(BatchNorm's running statistics are buffers, not parameters) |",
+            "| memory, activations | elements of the input plus every layer output that is a new tensor, for the "
+            "whole batch: the seed's \"memory\" column. In-place ReLU, eval-mode Dropout and views "
+            "(Flatten, Reshape, Permute) write no new tensor and add nothing |",
+            "| activation memory | activations x bytes per element of the dtype (fp32: 4 bytes); "
+            "\"with backward about 2x\" is the seed's rule of thumb for training, not a measurement |",
+            "| MACs | multiply-accumulates of convolutions, linear layers and matrix products "
+            "(what torchvision's \"GFLOPS\" column reports) |",
+            f"| FLOPs | {FLOP_CONVENTION} |",
+            "",
+            "## Tables",
+            "",
+            "`costgraph table MODEL` follows the seed's VGG16 table: name, kind, ksize, stride, padding, "
+            "output channels and spatial size, params, memory and MACs, one row per layer, then the totals and "
+            "the forward memory. Layers without parameters, MACs or a new tensor are hidden "
+            "(their FLOPs stay in the totals); `--all` shows them, and CSV and JSON always list every layer.",
+            "",
+            "Human units: K = 10^3, M = 10^6, G = 10^9, T = 10^12 for counts; "
+            "MB = 10^6 bytes and MiB = 2^20 bytes for memory; one decimal, rounded half up.",
+            "",
+            "## Sizes",
+            "",
+            "Output sizes follow PyTorch's integer formulas exactly, "
+            "`floor((n + 2p - d(k-1) - 1)/s) + 1` for convolution and pooling (with PyTorch's ceil-mode rule). "
+            "`W` defaults to `H` and the batch `N` to 1. A size at which some layer's output would be empty "
+            "is an error naming that layer.",
+            "",
+            "## Bytes per element (`--dtype`)",
+            "",
+            "| bytes | dtype names |",
+            "|--:|:--|",
+            *dtype_lines,
+            "",
+        ]
+    )
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    if path.exists() and path.read_bytes() == data:
+        return
+    path.write_bytes(data)
+
+
+def _model_files(out: str, name: str):
+    """Write one model's page and plots under ``out/models``; return (paths, totals at its default size).
+
+    A top-level function, so that worker processes can run it.
+    """
+    from .models import MODELS
+    from .render.plot import layers_figure, resolution_figure, save_figure
+
+    pages = Path(out) / "models"
+    info = MODELS[name]
+    net = info.builder()
+    try:
+        page = model_page(name, info, net)
+        totals = net.totals(**info.sizes())
+        layers_plot = layers_figure(name, net.layers(**info.sizes()), totals)
+        resolution_plot = resolution_figure(name, net, info.sizes())
+    except CostGraphError as error:
+        raise type(error)(f"docs for {name}: {error}", layer=error.layer, value=error.value) from None
+    written = [pages / f"{name}.md"]
+    _write_if_changed(written[0], page.encode("utf-8"))
+    for figure, suffix in ((layers_plot, "layers"), (resolution_plot, "resolution")):
+        written.append(pages / f"{name}-{suffix}.png")
+        save_figure(figure, written[-1])
+    return written, totals
+
+
+def _default_jobs() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+def generate_docs(out, models=None, *, jobs: int | None = None) -> list[Path]:
+    """Write the docs for `models` (default: every registered model) under `out`; return the paths.
+
+    Models are rendered in `jobs` worker processes (default: the usable
+    cores, at most 4); the output does not depend on it.
+
+    Raises
+    ------
+    CostGraphError
+        If matplotlib is missing (the message says how to install it), a
+        model is unknown, or a model fails at its default size.
+    """
+    from .models import MODELS
+    from .render.plot import require_matplotlib
+
+    matplotlib = require_matplotlib()
+    out = Path(out)
+    pages = out / "models"
+    try:
+        pages.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CostGraphError(f"cannot create {pages}: {error.strerror or error}", value=str(pages)) from None
+    names = sorted(MODELS) if models is None else list(models)
+    for name in names:
+        if name not in MODELS:
+            raise CostGraphError(f"unknown model {name!r}", value=name)
+    jobs = _default_jobs() if jobs is None else max(1, int(jobs))
+    if jobs > 1 and len(names) > 1:
+        import concurrent.futures
+        import multiprocessing
+
+        # fork: workers inherit the registry, including models registered at run time
+        context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+        with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=context) as pool:
+            results = list(pool.map(_model_files, [str(out)] * len(names), names))
+    else:
+        results = [_model_files(str(out), name) for name in names]
+    written: list[Path] = [path for paths, _ in results for path in paths]
+    records = [(name, MODELS[name], totals) for name, (_, totals) in zip(names, results)]
+    if models is None:
+        for stale in sorted(pages.iterdir()):
+            if stale.suffix in (".md", ".png") and stale not in written:
+                stale.unlink()
+        for target, text in (
+            (out / "index.md", index_page(records, matplotlib.__version__)),
+            (out / "conventions.md", conventions_page()),
+        ):
+            _write_if_changed(target, text.encode("utf-8"))
+            written.append(target)
+    return written
