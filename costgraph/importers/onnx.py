@@ -322,11 +322,14 @@ class _Importer:
                 unknown_input = [i for i in missing if i]
                 if unknown_input:
                     raise CostGraphError(f"from_onnx: {where} reads {unknown_input[0]!r}, which nothing defines before it", layer=name)
+            key = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}::{node.op_type}"
             if any(v is _UNKNOWN for v in inputs):
+                # downstream of an unsupported node: list it too if it has no converter either
+                if key not in ONNX_CONVERTERS:
+                    self.unsupported.append((key, where, "no converter is registered"))
                 for output in node.output:
                     self.env[output] = _UNKNOWN
                 continue
-            key = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}::{node.op_type}"
             converter = ONNX_CONVERTERS.get(key)
             try:
                 if converter is None:

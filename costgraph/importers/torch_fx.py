@@ -291,6 +291,9 @@ class _Importer:
             args = fx.node.map_arg(node.args, lambda n: self.env[n.name])
             kwargs = fx.node.map_arg(node.kwargs, lambda n: self.env[n.name])
             if _contains_unknown(args) or _contains_unknown(kwargs):
+                # downstream of an unsupported call: list it too if it has no converter either
+                if not self.has_converter(node):
+                    self.unsupported.append((self.describe(node), self.where(node), "no converter is registered"))
                 self.env[node.name] = _UNKNOWN
                 continue
             try:
@@ -306,6 +309,13 @@ class _Importer:
         if self.unsupported:
             self.raise_unsupported()
         return self.net
+
+    def has_converter(self, node):
+        if node.op == "call_module":
+            return _module_converter(type(self.gm.get_submodule(node.target))) is not None
+        if node.op in ("call_function", "call_method"):
+            return node.target in TORCH_CONVERTERS or node.target in _SIZE_FUNCTIONS
+        return True
 
     def convert(self, node, args, kwargs):
         if node.op == "placeholder":
@@ -438,6 +448,9 @@ _SIZE_ARITHMETIC = {
     operator.mul: operator.mul,
     operator.neg: operator.neg,
 }
+
+
+_SIZE_FUNCTIONS = {operator.floordiv, operator.getitem, getattr, int, math.floor, *_SIZE_ARITHMETIC}
 
 
 def _python_call(target, args, kwargs):
@@ -905,6 +918,17 @@ def _input_shapes(examples, dynamic):
     return [tuple(s) for s in shapes], values
 
 
+def _trace(module):
+    tracer = _Tracer()
+    try:
+        graph = tracer.trace(module)
+    except Exception as error:  # fx raises TraceError, TypeError, ... on dynamic control flow
+        raise CostGraphError(
+            f"from_torch: torch.fx cannot trace {type(module).__name__}: {type(error).__name__}: {error}", value=module
+        ) from error
+    return fx.GraphModule(tracer.root, graph, type(module).__name__)
+
+
 def from_torch(module, example_input, dynamic=None, *, name=None, lazy_linear=False) -> Network:
     """Trace `module` with ``torch.fx`` and rebuild it as a symbolic costgraph `Network`.
 
@@ -968,27 +992,23 @@ def from_torch(module, example_input, dynamic=None, *, name=None, lazy_linear=Fa
     device = next((p.device for p in module.parameters()), torch.device("cpu"))
     examples = _example_tensors(example_input, device)
     shapes, values = _input_shapes(examples, dynamic)
-    tracer = _Tracer()
-    try:
-        graph = tracer.trace(module)
-    except Exception as error:  # fx raises TraceError, TypeError, ... on dynamic control flow
-        raise CostGraphError(
-            f"from_torch: torch.fx cannot trace {type(module).__name__}: {type(error).__name__}: {error}", value=module
-        ) from error
-    gm = fx.GraphModule(tracer.root, graph, type(module).__name__)
-    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
-    if len(placeholders) != len(examples):
-        raise CostGraphError(
-            f"from_torch: forward takes {len(placeholders)} input(s), got {len(examples)} example(s)", value=len(examples)
-        )
-    recorder = _Recorder(gm)
+    # costgraph counts inference: trace and run in eval mode (dropout and
+    # stochastic depth are identities there), then restore the caller's mode
     was_training = module.training
     module.eval()
     try:
-        with torch.no_grad():
-            recorder.run(*examples)
-    except Exception as error:
-        raise CostGraphError(f"from_torch: the module fails on the example input: {type(error).__name__}: {error}") from error
+        gm = _trace(module)
+        placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+        if len(placeholders) != len(examples):
+            raise CostGraphError(
+                f"from_torch: forward takes {len(placeholders)} input(s), got {len(examples)} example(s)", value=len(examples)
+            )
+        recorder = _Recorder(gm)
+        try:
+            with torch.no_grad():
+                recorder.run(*examples)
+        except Exception as error:
+            raise CostGraphError(f"from_torch: the module fails on the example input: {type(error).__name__}: {error}") from error
     finally:
         module.train(was_training)
     importer = _Importer(gm, recorder.seen, values, name or type(module).__name__, lazy_linear)

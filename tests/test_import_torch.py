@@ -1,0 +1,278 @@
+"""costgraph.from_torch: traced modules rebuilt symbolically.
+
+Sources of truth: the native zoo networks (each checked against torchvision by
+its own tests) for the twins; real PyTorch (shapes traced on the meta device)
+for the functional calls; hand derivations written next to each formula.
+"""
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+import sympy
+
+from costgraph import CostGraphError, H, N, S, ShapeError, W, models, size_symbol
+from costgraph.importers import TORCH_CONVERTERS, UnsupportedOperationError, register_converter
+
+from .support import require_torch
+
+torch = require_torch()
+nn = torch.nn
+F = torch.nn.functional
+
+from costgraph import from_torch  # noqa: E402
+
+from .differential import meta  # noqa: E402
+
+TOTALS = ("params", "macs", "activations", "flops")
+
+
+def assert_same_totals(imported, native):
+    a, b = imported.totals(), native.totals()
+    for name in TOTALS:
+        difference = sympy.expand(getattr(a, name) - getattr(b, name))
+        assert difference == 0, f"{name}: imported {getattr(a, name)} vs native {getattr(b, name)}"
+
+
+def _twin(module_name, factory):
+    twins = importlib.import_module(f"tests.twins.{module_name}")
+    return lambda: factory(twins)
+
+
+#: zoo model name -> (twin module, twin factory, example input); the example's
+#: H and W differ so an H/W mix-up cannot pass the traced-shape check
+ZOO = {
+    "alexnet": ("alexnet", lambda t: t.AlexNet(), (2, 3, 224, 200)),
+    "resnet18": ("resnet", lambda t: t.resnet("resnet18"), (2, 3, 224, 200)),
+    "resnet50": ("resnet", lambda t: t.resnet("resnet50"), (2, 3, 224, 200)),
+    "squeezenet1_0": ("squeezenet", lambda t: t.SqueezeNet("1_0"), (2, 3, 224, 200)),
+    "squeezenet1_1": ("squeezenet", lambda t: t.SqueezeNet("1_1"), (2, 3, 224, 200)),
+    "densenet121": ("densenet", lambda t: t.DenseNet(), (2, 3, 224, 200)),
+    "googlenet": ("googlenet", lambda t: t.GoogLeNet(), (2, 3, 224, 200)),
+    "inception_v3": ("inception", lambda t: t.Inception3(), (2, 3, 299, 331)),
+    "mobilenet_v2": ("mobilenet", lambda t: t.mobilenet_v2(), (2, 3, 224, 200)),
+    "mobilenet_v3_large": ("mobilenet", lambda t: t.mobilenet_v3_large(), (2, 3, 224, 200)),
+    "shufflenet_v2_x1_0": ("shufflenet", lambda t: t.shufflenet_v2_x1_0(), (2, 3, 224, 200)),
+    "efficientnet_b0": ("efficientnet", lambda t: t.efficientnet_b0(), (2, 3, 224, 200)),
+    "regnet_y_400mf": ("regnet", lambda t: t.regnet_y_400mf(), (2, 3, 224, 200)),
+    "convnext_tiny": ("convnext", lambda t: t.convnext_tiny(), (2, 3, 224, 200)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_zoo_twin_imports_to_the_native_network(name):
+    """Every totals expression of the imported twin equals the zoo's, after expand."""
+    module_name, factory, example = ZOO[name]
+    with meta():
+        twin = _twin(module_name, factory)()
+    assert_same_totals(from_torch(twin, example), models.build(name))
+
+
+@pytest.mark.parametrize("cfg,name", [("A", "vgg11"), ("D", "vgg16"), ("E", "vgg19")])
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_vgg_both_forms(cfg, name, batch_norm):
+    """Adaptive form: as torchvision.  Seed form: fc1 sized for the input, imported lazily."""
+    from .twins.vgg import VGG
+
+    suffix = "_bn" if batch_norm else ""
+    with meta():
+        adaptive = VGG(cfg, batch_norm)
+        seed = VGG(cfg, batch_norm, avgpool=False, fc1_in=512 * (64 // 32) * (96 // 32))
+    assert_same_totals(from_torch(adaptive, (2, 3, 64, 96)), models.build(name + suffix, adaptive_pool=True))
+    assert_same_totals(from_torch(seed, (2, 3, 64, 96), lazy_linear=True), models.build(name + suffix))
+
+
+def test_seed_vgg_without_lazy_linear_keeps_fc1_fixed():
+    """By default fc1 keeps its 512*2*3 inputs: 3072*4096 weights, valid only where H//32 * W//32 = 6."""
+    from .twins.vgg import VGG
+
+    with meta():
+        seed = VGG("D", avgpool=False, fc1_in=512 * 2 * 3)
+    net = from_torch(seed, (1, 3, 64, 96))
+    assert net.layer("classifier.0").weights((N, 3072)) == 3072 * 4096
+    assert net.totals(H=64, W=96).params == models.vgg16().totals(H=64, W=96).params
+    with pytest.raises(CostGraphError, match="Linear expects 3072 input features"):
+        net.totals(H=64, W=64)
+
+
+class Functional(nn.Module):
+    """Functional calls, tensor methods and sizes read from the input."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x):
+        y = F.relu(self.conv(x))
+        y = torch.cat([y, y + y], dim=1)                         # (N, 16, H, W)
+        pooled = F.adaptive_avg_pool2d(y, (2, 2)).flatten(1)     # (N, 64)
+        mean = y.mean((2, 3))                                    # (N, 16)
+        n, c = x.size(0), x.shape[1]
+        tokens = y.view(n, 16, -1).permute(0, 2, 1)              # (N, H*W, 16)
+        tokens = tokens.reshape(x.size(0), -1, 8)                # (N, 2*H*W, 8)
+        q = self.proj(tokens)
+        scores = torch.softmax(q @ q.transpose(1, 2), dim=-1)    # (N, 2HW, 2HW)
+        attended = F.scaled_dot_product_attention(q, q, q)       # (N, 2HW, 8)
+        return torch.flatten(scores, 1), attended, pooled, mean, c
+
+
+def test_functional_calls_shapes_and_costs():
+    with meta():
+        module = Functional()
+    net = from_torch(module, (2, 3, 5, 7))
+    kinds = {net.layer(name).kind for name in net}
+    assert {"ReLU", "Concat", "Add", "AdaptiveAvgPool2d", "Flatten", "Mean", "Reshape", "Permute", "MatMul", "Transpose", "Softmax", "ScaledDotProductAttention", "Linear"} <= kinds
+    hw = H * W
+    by_kind = {net.layer(name).kind: name for name in net}
+    assert net.shape(by_kind["MatMul"]) == (N, 2 * hw, 2 * hw)
+    assert net.shape(by_kind["ScaledDotProductAttention"]) == (N, 2 * hw, 8)
+    assert net.shape(by_kind["Mean"]) == (N, 16)
+    # hand derivation of the MACs: conv 8*27*HW, proj 8*8 per token (2HW tokens),
+    # q @ q^T (2HW)^2 * 8, attention 2 * (2HW)^2 * 8; per sample
+    expected = 8 * 27 * hw + 64 * 2 * hw + 8 * (2 * hw) ** 2 + 16 * (2 * hw) ** 2
+    assert sympy.expand(net.totals().macs - N * expected) == 0
+    # the formulas from the import at 5x7 agree with what torch traces at other sizes
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    traced = torch.fx.symbolic_trace(module)
+    for h, w, n in [(4, 9, 1), (11, 3, 3)]:
+        ShapeProp(traced).propagate(torch.empty(n, 3, h, w, device="meta"))
+        torch_shapes = {node.name: tuple(node.meta["tensor_meta"].shape) for node in traced.graph.nodes if "tensor_meta" in node.meta and hasattr(node.meta["tensor_meta"], "shape")}
+        compared = [name for name in net if name in torch_shapes]
+        assert len(compared) >= 15
+        for name in compared:
+            ours = tuple(int(sympy.sympify(d).subs({H: h, W: w, N: n})) for d in net.shape(name))
+            assert ours == torch_shapes[name], name
+
+
+def test_sizes_stay_symbolic_and_in_place_adds_are_kept():
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(4, 4, 3, padding=1)
+
+        def forward(self, x):
+            out = self.conv(x)
+            out += x                       # in place, as torchvision's ResNet
+            half = out.size(2) // 2
+            return out[:, :2], half
+
+    with meta():
+        block = Block()
+    net = from_torch(block, (2, 4, 9, 6))
+    adds = [name for name in net if net.layer(name).kind == "Add"]
+    assert len(adds) == 1 and net.layer(adds[0]).inplace
+    # activations: input 4HW + conv 4HW + slice view 0 + in-place add 0 (hand count)
+    assert net.totals().activations == 8 * H * W * N
+    slices = [name for name in net if net.layer(name).kind == "Slice"]
+    assert net.shape(slices[0]) == (N, 2, H, W)
+
+
+def test_unsupported_operations_are_listed_with_their_place():
+    class Odd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ELU())
+
+        def forward(self, x):
+            x = self.body(x)
+            x = torch.roll(x, 1, 2)
+            return F.interpolate(x, scale_factor=2) + 1
+
+    with meta():
+        odd = Odd()
+    with pytest.raises(UnsupportedOperationError) as caught:
+        from_torch(odd, (1, 3, 16, 12))
+    message = str(caught.value)
+    assert "module 'body.1' (ELU)" in message
+    assert "torch.roll" in message and "interpolate" in message
+    assert "register_converter" in message
+    assert len(caught.value.operations) == 3     # the + 1 after interpolate depends on it: not listed
+
+
+def test_a_registered_converter_makes_the_operation_known():
+    from costgraph.kinds import Identity
+
+    class Rolled(nn.Module):
+        def forward(self, x):
+            return torch.roll(x, 1, 2)
+
+    register_converter(torch.roll)(lambda call: Identity())
+    try:
+        net = from_torch(Rolled(), (1, 3, 8, 6))
+    finally:
+        del TORCH_CONVERTERS[torch.roll]
+    assert [net.layer(name).kind for name in net] == ["Input", "Identity"]
+
+
+def test_a_wrong_converter_is_caught_by_the_traced_shapes():
+    """A converter that drops AvgPool2d's stride gives (H-1, W-1), torch traced (H//2, W//2)."""
+    from costgraph.kinds import AvgPool2d
+
+    saved = TORCH_CONVERTERS[nn.AvgPool2d]
+    TORCH_CONVERTERS[nn.AvgPool2d] = lambda call: AvgPool2d(call.target.kernel_size, 1)
+    try:
+        with meta():
+            module = nn.Sequential(nn.Conv2d(3, 3, 1), nn.AvgPool2d(2))
+        with pytest.raises(ShapeError, match=r"module '1' \(AvgPool2d\).*\(1, 3, 7, 5\).*\(1, 3, 4, 3\)"):
+            from_torch(module, (1, 3, 8, 6))
+    finally:
+        TORCH_CONVERTERS[nn.AvgPool2d] = saved
+
+
+def test_dynamic_names_and_fixed_dimensions():
+    class Seq(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(16, 4)
+
+        def forward(self, x):
+            return self.fc(x)
+
+    module = Seq()
+    net = from_torch(module, (3, 5, 16), dynamic={"N": 0, "tokens": 1})
+    tokens = size_symbol("tokens")
+    assert net.totals().macs == 64 * N * tokens
+    fixed = from_torch(module, (3, 5, 16), dynamic={"S": 1})       # batch fixed at 3
+    assert fixed.totals().macs == 3 * 64 * S
+    with pytest.raises(CostGraphError, match="does not fit"):
+        from_torch(module, (3, 5, 16), dynamic={"H": 3})
+    with pytest.raises(CostGraphError, match="two different values"):
+        from_torch(module, (3, 5, 16), dynamic={"S": 1, S: 0})      # the name and the symbol: one size
+
+
+def test_untraceable_module_is_a_clear_error():
+    class Branchy(nn.Module):
+        def forward(self, x):
+            if x.sum() > 0:
+                return x
+            return -x
+
+    with pytest.raises(CostGraphError, match="cannot trace Branchy"):
+        from_torch(Branchy(), (1, 3, 4, 4))
+
+
+def test_parameters_used_directly_count_once():
+    """A learned scale read twice is one Parameter of 8 weights (ConvNeXt's layer scale)."""
+
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = nn.Parameter(torch.ones(8, 1, 1))
+            self.conv = nn.Conv2d(3, 8, 1, bias=False)
+
+        def forward(self, x):
+            y = self.conv(x)
+            return self.scale * y + self.scale * y
+
+    with meta():
+        module = Scaled()
+    net = from_torch(module, (1, 3, 5, 4))
+    assert net.totals().params == sum(p.numel() for p in module.parameters()) == 8 + 24
+
+
+def test_costgraph_import_does_not_import_torch():
+    code = "import sys, costgraph; assert 'torch' not in sys.modules and 'onnx' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
