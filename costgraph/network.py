@@ -21,7 +21,7 @@ from .errors import CostGraphError, CycleError, DomainError, ShapeError, Unknown
 from .kinds.base import LayerKind, format_shape, numel
 from .kinds.conv import show_pair
 from .symbols import H, N, W, resolve_sizes, sort_symbols
-from .totals import LayerCost, Row, Totals
+from .totals import LayerCost, LayerTable, Row, Totals
 
 __all__ = ["Network"]
 
@@ -578,8 +578,10 @@ class Network:
 
         return network_memory(self, dtype=dtype, training=training, optimizer=optimizer, device=device, **sizes)
 
-    def layers(self, **sizes) -> list[Row]:
+    def layers(self, **sizes) -> LayerTable:
         """One `Row` per layer in topological order; symbolic, or exact ints at `sizes`.
+
+        The result is a list (`LayerTable`) that notebooks display as a table.
 
         Raises
         ------
@@ -622,7 +624,7 @@ class Network:
                     shares=node.get("shares"),
                 )
             )
-        return rows
+        return LayerTable(rows)
 
     def _row_exprs(self):
         exprs = []

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 
 import sympy
 
-__all__ = ["LayerCost", "Row", "Totals", "FLOP_CONVENTION"]
+__all__ = ["LayerCost", "Row", "LayerTable", "Totals", "FLOP_CONVENTION"]
 
 FLOP_CONVENTION = (
     "FLOPs = 2 per multiply-accumulate (bias adds included) "
@@ -63,6 +63,24 @@ class Row:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+class LayerTable(list):
+    """The rows `Network.layers` returns: a plain list of `Row` that renders itself in notebooks.
+
+    Jupyter shows it as the seed's table (every layer, human units), via
+    `costgraph.render.tables`.
+    """
+
+    def _repr_markdown_(self) -> str:
+        from .render.tables import rows_markdown
+
+        return rows_markdown(self, all_layers=True)
+
+    def _repr_latex_(self) -> str:
+        from .render.tables import rows_latex
+
+        return "$" + rows_latex(self, all_layers=True, environment="array") + "$"
+
+
 @dataclass(frozen=True)
 class Totals:
     """Network totals; each field an exact int at given sizes, else a sympy expression.
@@ -108,6 +126,16 @@ class Totals:
     def as_dict(self) -> dict:
         """The count fields by name (the backward ones when computed)."""
         return {name: getattr(self, name) for name in self._fields()}
+
+    def _repr_markdown_(self) -> str:
+        from .render.tables import totals_markdown
+
+        return totals_markdown(self)
+
+    def _repr_latex_(self) -> str:
+        from .render.tables import totals_latex
+
+        return "$" + totals_latex(self, environment="aligned") + "$"
 
     def __str__(self) -> str:
         at = ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "symbolic"

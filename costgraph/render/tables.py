@@ -57,7 +57,7 @@ FORMATS = ("md", "latex", "csv", "json")
 #: the per-layer columns of the machine formats, in order
 MACHINE_COLUMNS = (
     "name", "kind", "kernel", "stride", "padding", "shape",
-    "params", "weights", "biases", "activations", "activation_bytes", "macs", "flops",
+    "params", "weights", "biases", "activations", "activation_bytes", "macs", "flops", "shares",
 )  # fmt: skip
 
 _TOTAL_LABELS = (
@@ -68,6 +68,8 @@ _TOTAL_LABELS = (
     ("activation_bytes", "activation memory"),
     ("macs", "MACs"),
     ("flops", "FLOPs"),
+    ("backward_macs", "backward MACs"),
+    ("training_macs", "training MACs"),
 )
 
 
@@ -151,38 +153,54 @@ def latex_escape(text: str) -> str:
 
 
 # -- cells --------------------------------------------------------------------------
+# Targets: "md" (Markdown text), "latex" (a text-mode tabular: formulas in $...$)
+# and "array" (a math-mode array, for notebooks: text in \text{...}).
+def _math(tex: str, target: str) -> str:
+    return f"${tex}$" if target == "latex" else tex
+
+
+def _text(text: str, target: str) -> str:
+    if target == "array":
+        return rf"\text{{{latex_escape(text)}}}" if text else ""
+    return latex_escape(text) if target == "latex" else text
+
+
 def _count_cell(value, target: str, exact: bool, blank_zero: bool = True) -> str:
     value = count_value(value)
     if isinstance(value, int):
         if value == 0 and blank_zero:
             return ""
         text = thousands(value) if exact else human_count(value)
-        return text.replace(",", "{,}") if target == "latex" else text
+        if target == "md":
+            return text
+        return _text(text, target).replace(",", "{,}") if target == "latex" else rf"\text{{{text}}}"
     return _formula_cell(value, target)
 
 
 def _formula_cell(expr, target: str) -> str:
-    if target == "latex":
-        return f"${sympy.latex(expr)}$"
-    return f"`{expr}`"
+    if target == "md":
+        return f"`{expr}`"
+    return _math(sympy.latex(expr), target)
 
 
 def _hyper_cell(value, target: str) -> str:
     if value is None:
         return ""
     if isinstance(value, tuple):
-        return (r"$\times$" if target == "latex" else "x").join(str(v) for v in value)
+        if target == "md":
+            return "x".join(str(v) for v in value)
+        return _math(r" \times ".join(str(v) for v in value), target)
     return str(value)
 
 
 def _dims_cell(dims, target: str) -> str:
     if not dims:
         return ""
-    if target == "latex":
+    if target != "md":
         if len(dims) == 1 and not _is_formula(dims[0]):
             return str(count_value(dims[0]))
         parts = [str(count_value(d)) if not _is_formula(d) else sympy.latex(d) for d in dims]
-        return "$" + r" \times ".join(parts) + "$"
+        return _math(r" \times ".join(parts), target)
     if any(_is_formula(d) for d in dims):
         return "`" + " x ".join(str(d) for d in dims) + "`"
     return shape_text(count_value(d) for d in dims)
@@ -205,27 +223,39 @@ _HUMAN_HEADER = ("name", "kind", "ksize", "stride", "padding", "channels", "size
 _HUMAN_ALIGN = ("l", "l", "r", "r", "r", "r", "l", "r", "r", "r")
 
 
+def _shared(row) -> str | None:
+    return getattr(row, "shares", None)
+
+
+def _params_cell(row, target: str, exact: bool) -> str:
+    text = _count_cell(row.params, target, exact)
+    # tied parameters (an output head sharing the embedding) are counted at their owner only
+    return f"({text})" if text and _shared(row) else text
+
+
 def _human_cells(row, target: str, exact: bool) -> list:
     channels, size = _channels_and_size(tuple(row.shape))
-    name = latex_escape(row.name) if target == "latex" else row.name
     return [
-        name,
-        row.kind,
+        _text(row.name, target),
+        _text(row.kind, target),
         _hyper_cell(row.kernel, target),
         _hyper_cell(row.stride, target),
         _hyper_cell(row.padding, target),
         "" if channels is None else _dims_cell((channels,), target),
         _dims_cell(size, target),
-        _count_cell(row.params, target, exact),
+        _params_cell(row, target, exact),
         _count_cell(row.activations, target, exact),
         _count_cell(row.macs, target, exact),
     ]
 
 
 def _total_cells(rows, target: str, exact: bool) -> list:
-    sums = [sympy.Add(*[count_value(getattr(r, f)) for r in rows]) for f in ("params", "activations", "macs")]
+    sums = [
+        sympy.Add(*[count_value(getattr(r, f)) for r in rows if not (f == "params" and _shared(r))])
+        for f in ("params", "activations", "macs")
+    ]
     sums = [sympy.expand(s) if isinstance(s, sympy.Basic) else s for s in sums]
-    name = r"\textbf{total}" if target == "latex" else "**total**"
+    name = {"md": "**total**", "latex": r"\textbf{total}", "array": r"\textbf{total}"}[target]
     return [name, "", "", "", "", "", ""] + [_count_cell(s, target, exact, blank_zero=False) for s in sums]
 
 
@@ -277,10 +307,14 @@ def rows_markdown(rows, *, all_layers: bool = False, exact: bool = False, total:
     return _markdown_grid(_HUMAN_HEADER, align, body)
 
 
-def rows_latex(rows, *, all_layers: bool = False, exact: bool = False, total: bool = True) -> str:
+def rows_latex(
+    rows, *, all_layers: bool = False, exact: bool = False, total: bool = True, environment: str = "tabular"
+) -> str:
     r"""The seed's table as a booktabs ``tabular`` (needs ``\usepackage{booktabs}``).
 
-    Formulas are typeset with `sympy.latex`.
+    Formulas are typeset with `sympy.latex`.  ``environment="array"`` gives a
+    math-mode ``array`` with ``\hline`` rules instead, which notebooks
+    (MathJax) display.
 
     Examples
     --------
@@ -288,16 +322,19 @@ def rows_latex(rows, *, all_layers: bool = False, exact: bool = False, total: bo
     >>> print(rows_latex(vgg16().layers(H=224)).splitlines()[5])
     conv1\_1 & Conv2d & 3 & 1 & 1 & 64 & $224 \times 224$ & 1.8K & 3.2M & 86.7M \\
     """
+    target = "array" if environment == "array" else "latex"
+    rule = (lambda kind: r"\hline") if target == "array" else (lambda kind: "\\" + kind)
+    header = [_text(h, target) for h in _HUMAN_HEADER]
     lines = [
-        r"\begin{tabular}{" + "".join(_HUMAN_ALIGN) + "}",
-        r"\toprule",
-        " & ".join(_HUMAN_HEADER) + r" \\",
-        r"\midrule",
+        rf"\begin{{{environment}}}{{" + "".join(_HUMAN_ALIGN) + "}",
+        rule("toprule"),
+        " & ".join(header) + r" \\",
+        rule("midrule"),
     ]
-    lines += [" & ".join(_human_cells(r, "latex", exact)) + r" \\" for r in visible_rows(rows, all_layers)]
+    lines += [" & ".join(_human_cells(r, target, exact)) + r" \\" for r in visible_rows(rows, all_layers)]
     if total and not _rows_symbolic(rows):
-        lines += [r"\midrule", " & ".join(_total_cells(rows, "latex", exact)) + r" \\"]
-    lines += [r"\bottomrule", r"\end{tabular}"]
+        lines += [rule("midrule"), " & ".join(_total_cells(rows, target, exact)) + r" \\"]
+    lines += [rule("bottomrule"), rf"\end{{{environment}}}"]
     return "\n".join(lines)
 
 
@@ -317,6 +354,7 @@ def _machine_row(row, element_bytes: int) -> dict:
         "activation_bytes": activations * element_bytes,
         "macs": count_value(row.macs),
         "flops": count_value(row.flops),
+        "shares": _shared(row),
     }
     if isinstance(record["activation_bytes"], sympy.Basic):
         record["activation_bytes"] = sympy.expand(record["activation_bytes"])
@@ -348,14 +386,16 @@ def rows_csv(rows, totals=None, *, element_bytes: int = 4) -> str:
     """Every layer as CSV with exact integers (formulas as text when symbolic).
 
     With `totals`, a last line named ``total`` holds them.  Columns are
-    `MACHINE_COLUMNS`; ``shape`` is written ``64x224x224``.
+    `MACHINE_COLUMNS`; ``shape`` is written ``64x224x224``; ``shares`` names
+    the layer whose (tied) parameters a row uses, which the totals count
+    there only.
 
     Examples
     --------
     >>> from costgraph.models import vgg16
     >>> net = vgg16()
     >>> print(rows_csv(net.layers(H=224), net.totals(H=224)).splitlines()[-1])
-    total,,,,,,138357544,138344128,13416,15237608,60950432,15470264320,30958675456
+    total,,,,,,138357544,138344128,13416,15237608,60950432,15470264320,30958675456,
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -365,7 +405,7 @@ def rows_csv(rows, totals=None, *, element_bytes: int = 4) -> str:
         writer.writerow([_csv_cell(record[c]) for c in MACHINE_COLUMNS])
     if totals is not None:
         sums = totals.as_dict()
-        writer.writerow(["total", "", "", "", "", ""] + [_csv_cell(sums[c]) for c in MACHINE_COLUMNS[6:]])
+        writer.writerow(["total", "", "", "", "", ""] + [_csv_cell(sums.get(c)) for c in MACHINE_COLUMNS[6:]])
     return out.getvalue()
 
 
@@ -429,6 +469,11 @@ def memory_line(totals) -> str:
     )
 
 
+def _total_fields(totals) -> list:
+    """The fields of `totals` to show: the backward ones only when they were computed."""
+    return [f for f, _ in _TOTAL_LABELS if getattr(totals, f, None) is not None]
+
+
 def _total_label(field: str, totals) -> str:
     label = dict(_TOTAL_LABELS)[field]
     return f"{label} ({totals.dtype})" if field == "activation_bytes" else label
@@ -450,14 +495,14 @@ def totals_markdown(totals) -> str:
     if numeric:
         header, align = ("total", "exact", "approx"), ("l", "r", "r")
         body = []
-        for field, _ in _TOTAL_LABELS:
+        for field in _total_fields(totals):
             value = getattr(totals, field)
             approx = human_bytes(value) if field == "activation_bytes" else human_count(value)
             body.append([_total_label(field, totals), thousands(value), approx])
     else:
         symbols = _symbol_names(totals)
         header, align = ("total", "formula" + (f" in {', '.join(symbols)}" if symbols else "")), ("l", "l")
-        body = [[_total_label(f, totals), _formula_cell(getattr(totals, f), "md")] for f, _ in _TOTAL_LABELS]
+        body = [[_total_label(f, totals), _formula_cell(getattr(totals, f), "md")] for f in _total_fields(totals)]
     return "\n".join([_markdown_grid(header, align, body), "", f"{FLOP_CONVENTION}.", "", memory_line(totals)])
 
 
@@ -465,7 +510,7 @@ def _symbol_names(totals) -> list:
     from ..symbols import sort_symbols
 
     found = set()
-    for field, _ in _TOTAL_LABELS:
+    for field in _total_fields(totals):
         value = getattr(totals, field)
         found |= getattr(value, "free_symbols", set())
     return [s.name for s in sort_symbols(found)]
@@ -481,11 +526,10 @@ def totals_text(totals) -> str:
     params           = 2097152*floor(H/32)*floor(W/32) + 35597096
     """
     lines = []
-    for field, _ in _TOTAL_LABELS:
+    for field in _total_fields(totals):
         value = getattr(totals, field)
         shown = thousands(value) if isinstance(value, int) else str(value)
-        lines.append(f"{field:<16} = {shown}")
-    lines[-1] += f"    ({FLOP_CONVENTION})"
+        lines.append(f"{field:<16} = {shown}" + (f"    ({FLOP_CONVENTION})" if field == "flops" else ""))
     return "\n".join(lines)
 
 
@@ -498,13 +542,20 @@ def totals_latex(totals, *, environment: str = "align*") -> str:
     >>> print(totals_latex(vgg16().totals()).splitlines()[1])
     \mathrm{params} &= 2097152 \left\lfloor \frac{H}{32} \right\rfloor \left\lfloor \frac{W}{32} \right\rfloor + 35597096 \\
     """
-    names = {"activation_bytes": r"\mathrm{activation\ bytes}", "macs": r"\mathrm{MACs}", "flops": r"\mathrm{FLOPs}"}
+    names = {
+        "activation_bytes": r"\mathrm{activation\ bytes}",
+        "macs": r"\mathrm{MACs}",
+        "flops": r"\mathrm{FLOPs}",
+        "backward_macs": r"\mathrm{backward\ MACs}",
+        "training_macs": r"\mathrm{training\ MACs}",
+    }
+    shown = _total_fields(totals)
     lines = [rf"\begin{{{environment}}}"]
-    for index, (field, _) in enumerate(_TOTAL_LABELS):
+    for index, field in enumerate(shown):
         value = getattr(totals, field)
         name = names.get(field, rf"\mathrm{{{field}}}")
         body = sympy.latex(value) if not isinstance(value, int) else thousands(value).replace(",", "{,}")
-        end = r" \\" if index + 1 < len(_TOTAL_LABELS) else ""
+        end = r" \\" if index + 1 < len(shown) else ""
         lines.append(f"{name} &= {body}{end}")
     lines.append(rf"\end{{{environment}}}")
     return "\n".join(lines)
@@ -512,7 +563,7 @@ def totals_latex(totals, *, environment: str = "align*") -> str:
 
 def _totals_latex_table(totals) -> str:
     lines = [r"\begin{tabular}{lrr}", r"\toprule", r"total & exact & approx \\", r"\midrule"]
-    for field, _ in _TOTAL_LABELS:
+    for field in _total_fields(totals):
         value = getattr(totals, field)
         approx = human_bytes(value) if field == "activation_bytes" else human_count(value)
         lines.append(f"{latex_escape(_total_label(field, totals))} & {thousands(value).replace(',', '{,}')} & {approx} \\\\")
@@ -542,6 +593,8 @@ def table_document(
         "params = weights + biases; memory = elements of the new tensor a layer writes "
         f"(x {element} bytes at {totals.dtype}); MACs = multiply-accumulates."
     )
+    if any(_shared(r) for r in rows):
+        legend += " Params in parentheses are tied to another layer's and counted there only."
     if fmt == "md":
         parts = [f"{name} {at}", "", rows_markdown(rows, all_layers=all_layers, exact=exact), ""]
         parts += [legend] + ([hidden] if hidden else []) + ["", totals_markdown(totals)]
