@@ -19,12 +19,35 @@ from .errors import (  # first, so every submodule can raise them
     UnknownKindError,
     UnknownSizeError,
 )
-from .symbols import H, N, S, W, size_symbol
-from .intmath import FloorDiv, ceil_div
-from .kinds import KINDS, LayerKind, kind_named, register_kind
-from .network import Network
-from .totals import FLOP_CONVENTION, Row, Totals
-from . import kinds, models
+
+# Everything below is imported on first use (PEP 562), so that `import
+# costgraph` costs milliseconds, not the second sympy takes: the fast numeric
+# path (`costgraph.fast`, ``costgraph totals``) never needs sympy at all.
+_LAZY = {
+    "H": "symbols", "W": "symbols", "N": "symbols", "S": "symbols", "size_symbol": "symbols",
+    "FloorDiv": "intmath", "ceil_div": "intmath",
+    "KINDS": "kinds", "LayerKind": "kinds", "kind_named": "kinds", "register_kind": "kinds",
+    "Network": "network",
+    "FLOP_CONVENTION": "totals", "Row": "totals", "Totals": "totals",
+}  # fmt: skip
+_SUBMODULES = ("kinds", "models", "fast")
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'costgraph' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
 
 
 def from_torch(module, example_input, dynamic=None, **options):
