@@ -196,7 +196,7 @@ def test_custom_kind_without_touching_the_package():
 
     @register_kind
     @dataclass(frozen=True)
-    class Scale(LayerKind):
+    class LearnedChannelScale(LayerKind):
         """Multiply by a learned per-channel scale: C weights, one product per element."""
 
         channels: int
@@ -218,10 +218,10 @@ def test_custom_kind_without_touching_the_package():
 
     net = Network("n")
     net.add("input", Input((4, H, W)))
-    net.add("scale", Scale(4))
+    net.add("scale", LearnedChannelScale(4))
     t = net.totals(H=3, W=5, N=2)
     assert (t.params, t.flops, t.activations) == (4, 2 * 4 * 15, 2 * (2 * 4 * 15))
-    assert costgraph.kind_named("Scale") is Scale
+    assert costgraph.kind_named("LearnedChannelScale") is LearnedChannelScale
 
 
 def test_abstract_methods_are_enforced():
