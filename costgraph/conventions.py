@@ -312,9 +312,13 @@ class ThopAdaptiveOps(sympy.Function):
 
 # -- the presets -------------------------------------------------------------------
 
-#: kinds in the torchvision VGG, ResNet and AlexNet twins (tests/test_torch_tools.py)
+#: kinds of torchvision's VGG, ResNet, AlexNet and SqueezeNet, on whose twins tests/test_torch_tools.py
+#: runs every tool.  Those models call every pooling and activation as an nn.Module; thop, torchinfo
+#: and ptflops hook modules, so the same kind called functionally (F.adaptive_avg_pool2d in
+#: torchvision's MobileNetV2, DenseNet and GoogLeNet) is counted differently by them - a difference
+#: a costgraph network does not record.
 _CNN_KINDS = frozenset(
-    {"Input", "Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "AdaptiveAvgPool2d", "Flatten", "Linear", "Dropout", "Add"}
+    {"Input", "Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "AdaptiveAvgPool2d", "Flatten", "Linear", "Dropout", "Add", "Concat"}
 )
 
 PRESETS: dict[str, Convention] = {}
@@ -407,6 +411,8 @@ _preset(
             "ReLU, ReLU6, MaxPool and Dropout are zero_ops; count_avgpool is 1 per output element; "
             "count_softmax is (3 x features - 1) per row; modules it has no rule for (Sigmoid, SiLU, "
             "GELU, Hardswish, functional adds) count 0 silently.",
+            "Module hooks only: a functional F.adaptive_avg_pool2d (torchvision's MobileNetV2, DenseNet) "
+            "counts 0 where the module would count; the preset assumes modules.",
         ),
     )
 )
@@ -431,7 +437,7 @@ _preset(
             "Any other layer with 'weight'/'bias' parameters adds output_size[0] x parameters: for a "
             "Linear on (N, F) that is MACs + bias, but only the batch dimension counts (a Linear on "
             "(N, S, D) misses the factor S); BatchNorm2d adds N x 2C (gamma and beta), not per element.",
-            "Layers without parameters (ReLU, pooling, add, softmax) count 0.",
+            "Layers without parameters (ReLU, pooling, add, softmax) count 0, and so does any functional call.",
         ),
     )
 )
@@ -465,7 +471,9 @@ _preset(
             "The backend also patches torch.nn.functional (pytorch_engine.patch_functional): nn.ReLU, "
             "nn.MaxPool2d, nn.AvgPool2d and nn.AdaptiveAvgPool2d call F.relu / F.max_pool2d / ... "
             "inside forward, so each is counted a second time - 2 per element.  nn.ReLU6 calls "
-            "F.hardtanh, which is not patched: 1.  nn.SiLU has no module hook but F.silu is patched: 1.",
+            "F.hardtanh, which is not patched: 1.  nn.SiLU has no module hook but F.silu is patched: 1.  "
+            "A functional call alone (torchvision's MobileNetV2 pools with F.adaptive_avg_pool2d) counts "
+            "once, where the module counts twice; the preset assumes modules.",
             "nn.LayerNorm goes through bn_flops_counter_hook, which tests `module.affine` (LayerNorm has "
             "`elementwise_affine`): 1 per element.  In-place `+=` (ResNet's residual) is not counted.",
             "Run it on a CPU model: on the meta device torch decomposes addmm into torch.mm and adds, "

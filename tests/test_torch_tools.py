@@ -2,8 +2,9 @@
 
 Source of truth: the tools themselves - fvcore, thop, torchinfo, ptflops
 (both backends) and torch's FlopCounterMode - run on the plain-torch twins of
-torchvision's VGG, AlexNet and ResNet (``tests/twins/``, each checked by hand
-against torchvision), at square, odd and non-square sizes.
+torchvision's VGG, AlexNet, ResNet and SqueezeNet (``tests/twins/``, each
+checked by hand against torchvision, and like torchvision calling every pool
+and activation as a module), at square, odd and non-square sizes.
 
 Cost: the tools that can run on the meta device do (FlopCounterMode, thop,
 torchinfo, ptflops' aten backend); fvcore (``torch.jit.trace``) and ptflops'
@@ -26,7 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from costgraph.conventions import PRESETS, ThopAdaptiveOps
-from costgraph.models import alexnet, resnet18, resnet50, vgg11, vgg16, vgg16_bn
+from costgraph.models import alexnet, resnet18, resnet50, squeezenet1_0, squeezenet1_1, vgg11, vgg16, vgg16_bn
 from tests.support import require, require_torch
 
 torch = require_torch()
@@ -118,6 +119,12 @@ def _resnet_twin(name):
     return lambda: resnet(name)
 
 
+def _squeezenet_twin(version):
+    from tests.twins.squeezenet import SqueezeNet
+
+    return lambda: SqueezeNet(version)
+
+
 def _alexnet_twin():
     from tests.twins.alexnet import AlexNet
 
@@ -134,6 +141,9 @@ CASES = [
     ("alexnet", alexnet, _alexnet_twin(), [(1, 63, 63), (1, 127, 95), (2, 100, 131)]),
     ("resnet18", resnet18, _resnet_twin("resnet18"), [(1, 33, 33), (1, 64, 97), (2, 49, 40)]),
     ("resnet50", resnet50, _resnet_twin("resnet50"), [(1, 61, 45)]),
+    # Fire modules concatenate (torch.cat); ceil-mode max pools; a module adaptive pool to 1x1
+    ("squeezenet1_0", squeezenet1_0, _squeezenet_twin("1_0"), [(1, 99, 77)]),
+    ("squeezenet1_1", squeezenet1_1, _squeezenet_twin("1_1"), [(1, 64, 64)]),
 ]
 
 TOOL_PRESETS = ("flopcountermode", "fvcore", "thop", "torchinfo", "ptflops", "ptflops-aten")
