@@ -82,10 +82,10 @@ def causal_pairs(queries, keys, factor=1) -> sympy.Expr:
     return sympy.expand(factor * FloorDiv(square, 2))
 
 
-def _matrix(shape, what, owner):
-    if len(shape) < 3:
+def _matrix(shape, what, owner, rank=3):
+    if len(shape) < rank:
         raise ShapeError(
-            f"{owner} expects {what} of rank >= 3 (batch first, then a matrix), got {format_shape(shape)}",
+            f"{owner} expects {what} of rank >= {rank} (batch first, then a matrix), got {format_shape(shape)}",
             value=shape,
         )
 
@@ -95,8 +95,9 @@ def _matrix(shape, what, owner):
 class MatMul(LayerKind):
     """``a @ b`` of two activations, as ``torch.matmul``, batch dimensions broadcast.
 
-    Inputs ``(..., n, k)`` and ``(..., k, m)`` (rank >= 3: batch first);
-    output ``(broadcast(...), n, m)``.  MACs: ``n * m * k`` per output matrix.
+    Inputs ``(..., n, k)`` and ``(..., k, m)`` of rank >= 2; output
+    ``(broadcast(...), n, m)``.  An operand without a batch dimension (an
+    importer's `Parameter`) broadcasts.  MACs: ``n * m * k`` per output matrix.
 
     Broadcasting covers grouped-query attention without copying keys:
     queries ``(N, kv, g, S, d)`` times keys ``(N, kv, 1, d, S)``.
@@ -127,8 +128,8 @@ class MatMul(LayerKind):
             )
 
     def output_shape(self, a, b):
-        _matrix(a, "a left operand", "MatMul")
-        _matrix(b, "a right operand", "MatMul")
+        _matrix(a, "a left operand", "MatMul", rank=2)
+        _matrix(b, "a right operand", "MatMul", rank=2)
         if sympy.expand(a[-1] - b[-2]) != 0:
             raise ShapeError(
                 f"MatMul: inner dimensions must match, got {format_shape(a)} @ {format_shape(b)} ({a[-1]} and {b[-2]})",
@@ -333,15 +334,16 @@ def _check_causal_options(owner, is_causal, skip_masked):
 @register_kind
 @dataclass(frozen=True)
 class ScaledDotProductAttention(LayerKind):
-    """``F.scaled_dot_product_attention(q, k, v, is_causal=..., enable_gqa=...)`` as one node.
+    """``F.scaled_dot_product_attention(q, k, v[, attn_mask], is_causal=..., enable_gqa=...)``.
 
-    Inputs q ``(..., Hq, Sq, E)``, k ``(..., Hk, Sk, E)``, v ``(..., Hk, Sk, Ev)``;
+    Inputs q ``(..., Hq, Sq, E)``, k ``(..., Hk, Sk, E)``, v ``(..., Hk, Sk, Ev)``
+    and optionally an additive or boolean mask broadcastable to the scores;
     output ``(..., Hq, Sq, Ev)``.  Without `enable_gqa` the leading dimensions
     must agree; with it, Hq must be a multiple of Hk (grouped-query attention).
 
     MACs: ``Sq * Sk * (E + Ev)`` per query head (Q K^T, then weights times V),
     or only the kept pairs with ``skip_masked=True``.  Other FLOPs per score:
-    scale 1, softmax 5, and 1 for the mask when it is applied to all scores.
+    scale 1, softmax 5, and 1 for a mask (causal or given) applied to all scores.
 
     >>> from costgraph.symbols import N, S
     >>> q = (N, 12, S, 64)
@@ -354,12 +356,17 @@ class ScaledDotProductAttention(LayerKind):
     is_causal: bool = False
     skip_masked: bool = False
     enable_gqa: bool = False
-    arity = 3
+    arity = None  # q, k, v and an optional mask
 
     def __post_init__(self):
         _check_causal_options("ScaledDotProductAttention", self.is_causal, self.skip_masked)
 
-    def output_shape(self, q, k, v):
+    def output_shape(self, *inputs):
+        if len(inputs) not in (3, 4):
+            raise ShapeError(f"ScaledDotProductAttention takes q, k, v and an optional mask, got {len(inputs)} inputs", value=len(inputs))
+        q, k, v = inputs[:3]
+        if len(inputs) == 4 and self.is_causal:
+            raise ShapeError("ScaledDotProductAttention: a mask and is_causal=True cannot both be given (as torch)", value=inputs[3])
         for shape, what in ((q, "query"), (k, "key"), (v, "value")):
             _matrix(shape, what, "ScaledDotProductAttention")
         if not (len(q) == len(k) == len(v)) or q[-1] != k[-1] or k[-2] != v[-2] or tuple(k[:-2]) != tuple(v[:-2]):
@@ -370,7 +377,7 @@ class ScaledDotProductAttention(LayerKind):
             )
         if tuple(q[:-3]) != tuple(k[:-3]):
             raise ShapeError(f"ScaledDotProductAttention: batch dimensions differ: {format_shape(q)} and {format_shape(k)}", value=(q, k))
-        hq, hk = q[-3], k[-3]
+        hq, hk = sympy.sympify(q[-3]), sympy.sympify(k[-3])
         if self.enable_gqa:
             ratio = sympy.cancel(hq / hk)
             if not (ratio.is_Integer and ratio >= 1):
@@ -379,24 +386,27 @@ class ScaledDotProductAttention(LayerKind):
             raise ShapeError(
                 f"ScaledDotProductAttention: {hq} query heads and {hk} key heads differ (enable_gqa=False)", value=(hq, hk)
             )
+        if len(inputs) == 4:
+            scores = tuple(q[:-1]) + (k[-2],)
+            broadcast_shapes("ScaledDotProductAttention mask", scores, inputs[3])
         return tuple(q[:-1]) + (v[-1],)
 
-    def weights(self, q, k, v):
+    def weights(self, *inputs):
         return sympy.Integer(0)
 
-    def biases(self, q, k, v):
+    def biases(self, *inputs):
         return sympy.Integer(0)
 
-    def _costs(self, q, v):
-        return _attention_costs(numel(q[:-2]), q[-2], v[-2], q[-1], v[-1], self.is_causal, self.skip_masked)
+    def _costs(self, q, v, masked):
+        return _attention_costs(numel(q[:-2]), q[-2], v[-2], q[-1], v[-1], self.is_causal or masked, self.skip_masked)
 
-    def macs(self, out, q, k, v):
-        return self._costs(q, v)[0]
+    def macs(self, out, q, k, v, *mask):
+        return self._costs(q, v, bool(mask))[0]
 
-    def other_flops(self, out, q, k, v):
-        return self._costs(q, v)[1]
+    def other_flops(self, out, q, k, v, *mask):
+        return self._costs(q, v, bool(mask))[1]
 
-    def saved_tensors(self, out, q, k, v, needs_input_grad=None):
+    def saved_tensors(self, out, q, k, v, *mask, needs_input_grad=None):
         """q, k, v, the output and the per-row log-sum-exp (fp32), as FlashAttention keeps them.
 
         CUDA's fused kernels keep no S x S tensor; the CPU and math paths differ.
@@ -404,7 +414,7 @@ class ScaledDotProductAttention(LayerKind):
         rows = numel(q[:-1])
         return (Saved.input(0), Saved.input(1), Saved.input(2), Saved.output(), Saved.extra(rows, "statistic"))
 
-    def backward_macs(self, out, q, k, v, needs_input_grad=None):
+    def backward_macs(self, out, q, k, v, *mask, needs_input_grad=None):
         """dV = P^T dO and dP = dO V^T (one weights-times-V each), dQ = dS K and
         dK = dS^T Q (one Q K^T each); dP is needed whenever q or k needs a gradient."""
         batch_heads, sq, sk = numel(q[:-2]), q[-2], v[-2]
@@ -412,12 +422,12 @@ class ScaledDotProductAttention(LayerKind):
             qk, av = causal_pairs(sq, sk, batch_heads * q[-1]), causal_pairs(sq, sk, batch_heads * v[-1])
         else:
             qk, av = batch_heads * sq * sk * q[-1], batch_heads * sq * sk * v[-1]
-        needs_q, needs_k, needs_v = (wants_grad(needs_input_grad, i) for i in range(3))
+        needs_q, needs_k, needs_v = (int(wants_grad(needs_input_grad, i)) for i in range(3))
         return qk * (needs_q + needs_k) + av * needs_v + (av if needs_q or needs_k else 0)
 
-    def flop_terms(self, out, q, k, v):
+    def flop_terms(self, out, q, k, v, *mask):
         """Scores scaled, masked and through softmax (`costgraph.conventions`)."""
-        return _attention_terms(numel(q[:-2]), q[-2], v[-2], self.is_causal, self.skip_masked)
+        return _attention_terms(numel(q[:-2]), q[-2], v[-2], self.is_causal or bool(mask), self.skip_masked)
 
 
 @register_kind

@@ -127,7 +127,7 @@ class PositionalEmbedding(LayerKind):
             raise ShapeError(
                 f"PositionalEmbedding expects (N, S, {self.embedding_dim}), got {format_shape(x)}", value=x
             )
-        length = x[1]
+        length = sympy.sympify(x[1])
         if self.num_positions is not None and length.is_number:
             if length > self.num_positions or (self.whole_table and length != self.num_positions):
                 raise ShapeError(
@@ -136,7 +136,7 @@ class PositionalEmbedding(LayerKind):
         return tuple(x)
 
     def constraints(self, out, x):
-        if self.num_positions is None or x[1].is_number:
+        if self.num_positions is None or sympy.sympify(x[1]).is_number:
             return ()
         longer = Constraint(self.num_positions - x[1], f"sequence longer than the {self.num_positions} learned positions")
         if not self.whole_table:
