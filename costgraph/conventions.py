@@ -50,6 +50,7 @@ __all__ = [
     "ConventionError",
     "UncheckedConventionWarning",
     "ThopAdaptiveOps",
+    "CHECKED_MODELS",
     "get_convention",
     "layer_contributions",
     "network_flops",
@@ -321,6 +322,16 @@ _CNN_KINDS = frozenset(
     {"Input", "Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "AdaptiveAvgPool2d", "Flatten", "Linear", "Dropout", "Add", "Concat"}
 )
 
+#: zoo families whose torch code the differential test runs the tools on (tests/test_torch_tools.py runs
+#: at least one member of each; members differ only in depth and width, not in how torch calls a layer).
+#: A network of checked kinds but another name may still call a pool or activation functionally,
+#: which the hook-based tools count differently (torchvision's GoogLeNet: F.relu, once in ptflops).
+CHECKED_MODELS = frozenset(
+    {"alexnet", "squeezenet1_0", "squeezenet1_1"}
+    | {f"vgg{d}{bn}" for d in (11, 13, 16, 19) for bn in ("", "_bn")}
+    | {f"resnet{d}" for d in (18, 34, 50, 101, 152)}
+)
+
 PRESETS: dict[str, Convention] = {}
 
 
@@ -398,6 +409,11 @@ _preset(
         overrides=(
             (("AdaptiveAvgPool2d", "adaptive_pool_thop"), 1),
             (("Softmax", "softmax_rows"), -1),
+            # functional products: no module, no hook
+            (("MatMul", "mac"), 0),
+            (("BatchMatMul", "mac"), 0),
+            (("ScaledDotProductAttention", "mac"), 0),
+            (("ScaledDotProductAttention", "softmax"), 0),
         ),
         checked_on=_CNN_KINDS,
         quirks=(
@@ -410,7 +426,8 @@ _preset(
             "affine: 4 per element for torchvision's BatchNorm2d.",
             "ReLU, ReLU6, MaxPool and Dropout are zero_ops; count_avgpool is 1 per output element; "
             "count_softmax is (3 x features - 1) per row; modules it has no rule for (Sigmoid, SiLU, "
-            "GELU, Hardswish, functional adds) count 0 silently.",
+            "GELU, Hardswish, functional adds, torch.matmul and scaled_dot_product_attention) count 0 "
+            "silently (Lyken17/pytorch-OpCounter#213).",
             "Module hooks only: a functional F.adaptive_avg_pool2d (torchvision's MobileNetV2, DenseNet) "
             "counts 0 where the module would count; the preset assumes modules.",
         ),
@@ -429,6 +446,10 @@ _preset(
             (("BatchNorm2d", "param_rows"), 1),
             (("LayerNorm", "param_rows"), 1),
             (("LayerNorm2d", "param_rows"), 1),
+            # no parameters, so no mult-adds: torch.matmul / bmm / scaled_dot_product_attention
+            (("MatMul", "mac"), 0),
+            (("BatchMatMul", "mac"), 0),
+            (("ScaledDotProductAttention", "mac"), 0),
         ),
         checked_on=_CNN_KINDS,
         quirks=(
@@ -437,7 +458,8 @@ _preset(
             "Any other layer with 'weight'/'bias' parameters adds output_size[0] x parameters: for a "
             "Linear on (N, F) that is MACs + bias, but only the batch dimension counts (a Linear on "
             "(N, S, D) misses the factor S); BatchNorm2d adds N x 2C (gamma and beta), not per element.",
-            "Layers without parameters (ReLU, pooling, add, softmax) count 0, and so does any functional call.",
+            "Layers without parameters (ReLU, pooling, add, softmax, torch.matmul, attention) count 0, and "
+            "so does any functional call (TylerYep/torchinfo#126).",
         ),
     )
 )
@@ -650,8 +672,10 @@ class ReconcileRow:
     torchinfo's Linear, which it counts as ``param_rows`` instead),
     `formula` the term's count over the whole network (symbolic) and
     `value` that count at the sizes (None without sizes).  So
-    ``extra == sum(weight * value)``.  `checked` is False when the preset
-    has not been checked against its tool on some kind of the network.
+    ``extra == sum(weight * value)``.  `checked` is True when the preset was
+    checked against its tool on this network's family (`CHECKED_MODELS`, by
+    the network's name) and on every kind in it; else the figure is what the
+    tool's source says it counts, not a figure compared with the tool.
     """
 
     convention: str
@@ -672,8 +696,9 @@ def reconcile(net, conventions=None, **sizes) -> list[ReconcileRow]:
     """Each preset's figure for `net` and the terms that separate it from plain MACs.
 
     Presets that cannot count the network (a layer without declared terms)
-    are left out; presets not checked on one of its kinds are marked
-    ``checked=False`` instead of warning.
+    are left out; presets not checked on this network (its family is not in
+    `CHECKED_MODELS`, or a kind is outside the preset's `checked_on`) are
+    marked ``checked=False`` instead of warning.
 
     Raises
     ------
@@ -718,7 +743,8 @@ def reconcile(net, conventions=None, **sizes) -> list[ReconcileRow]:
         if values:
             figure = int(figure.xreplace(substitution))
             extra = sum(d * v for _, d, _, v in terms)
-        result.append(ReconcileRow(convention.name, convention.description, figure, extra, tuple(terms), not unchecked))
+        checked = not unchecked and (convention.checked_on is None or net.name in CHECKED_MODELS)
+        result.append(ReconcileRow(convention.name, convention.description, figure, extra, tuple(terms), checked))
     return result
 
 
@@ -779,8 +805,13 @@ def reconcile_markdown(net, title: str | None = None, **sizes) -> str:
         extra = row.extra if not isinstance(row.extra, int) else f"{row.extra:+,}"
         lines.append(f"| {name} | {_thousands(row.figure)} | {extra} | {terms} |".replace("\n", " "))
     if not all(r.checked for r in rows):
-        lines += ["", "(unchecked): the preset has not been checked against its tool on every kind of this network; "
-                  "its weights there come from reading the tool's source."]
+        lines += [
+            "",
+            "(unchecked): the preset has not been run against its tool on this network's family "
+            f"(checked: {', '.join(sorted(CHECKED_MODELS))}); its figure is what the tool's source says it "
+            "counts. Tools that hook modules (thop, torchinfo, ptflops) also count a layer differently when "
+            "the PyTorch code calls it as a function (F.relu, F.adaptive_avg_pool2d) instead of a module.",
+        ]
     missing = [p for p in PRESETS if p not in {r.convention for r in rows}]
     if missing:
         lines += ["", f"Not shown: {', '.join(missing)} (a layer of this network declares no cost terms)."]

@@ -260,3 +260,13 @@ def test_cli_reconcile(capsys):
     assert rows["fvcore"]["extra"] == 256 * 6 * 6
     assert main(["reconcile", "alexnet", "--symbolic", "--H", "224"]) == 2
     assert "give no sizes" in capsys.readouterr().err
+
+
+def test_reconcile_marks_presets_checked_only_on_checked_families():
+    from costgraph.models import googlenet
+
+    assert all(r.checked for r in reconcile(resnet18(), H=64))
+    # every GoogLeNet kind is checked, but its torch code calls F.relu (see test_torch_tools.py)
+    rows = {r.convention: r.checked for r in reconcile(googlenet(), H=64)}
+    assert rows["macs"] and rows["costgraph"]
+    assert not any(rows[p] for p in ("fvcore", "thop", "torchinfo", "ptflops", "ptflops-aten", "flopcountermode"))

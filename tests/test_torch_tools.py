@@ -26,8 +26,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costgraph.conventions import PRESETS, ThopAdaptiveOps
-from costgraph.models import alexnet, resnet18, resnet50, squeezenet1_0, squeezenet1_1, vgg11, vgg16, vgg16_bn
+from costgraph.conventions import CHECKED_MODELS, PRESETS, Convention, ThopAdaptiveOps
+from costgraph.models import alexnet, googlenet, resnet18, resnet50, squeezenet1_0, squeezenet1_1, vgg11, vgg16, vgg16_bn
 from tests.support import require, require_torch
 
 torch = require_torch()
@@ -178,6 +178,31 @@ def test_the_issue_figures_for_vgg16_at_224():
 
 def test_every_tool_preset_is_exercised():
     assert set(TOOL_PRESETS) == set(PRESETS) - {"macs", "costgraph"}
+
+
+def test_checked_models_are_the_families_run_here():
+    run = {name for name, *_ in CASES}
+    assert run <= CHECKED_MODELS
+    for family in ("vgg", "resnet", "alexnet", "squeezenet"):
+        assert {m for m in CHECKED_MODELS if m.startswith(family)} and {m for m in run if m.startswith(family)}
+
+
+def test_a_functional_relu_is_what_the_presets_do_not_see():
+    """Why `CHECKED_MODELS` exists: torchvision's GoogLeNet calls F.relu, not nn.ReLU.
+
+    Every kind of GoogLeNet is checked, and every preset but ptflops' equals
+    its tool; ptflops counts a functional ReLU once (its F.relu patch) where it
+    counts an nn.ReLU twice (module hook + patch), so its figure is exactly one
+    count of ReLU elements lower than the preset's.
+    """
+    from tests.twins.googlenet import GoogLeNet
+
+    expected = tool_figures(lambda: GoogLeNet(), (1, 3, 64, 64))
+    net = googlenet()
+    ours = {name: net.flops(name, H=64) for name in expected}
+    relu = net.flops(Convention("relu elements", flops_per_mac=0, relu=1), H=64)
+    assert ours.pop("ptflops") - expected.pop("ptflops") == relu > 0
+    assert ours == expected
 
 
 @settings(max_examples=25)
