@@ -50,6 +50,7 @@ from ..kinds import (
     Mul,
     Permute,
     ReLU,
+    ReLU6,
     Reshape,
     Sigmoid,
     Softmax,
@@ -190,8 +191,8 @@ def _describe(value):
 
 def _load(model):
     if isinstance(model, _onnx.ModelProto):
-        return model
-    if isinstance(model, (bytes, bytearray)):
+        proto, source = model, "the given model"
+    elif isinstance(model, (bytes, bytearray)):
         data, source = bytes(model), "the given bytes"
     elif isinstance(model, (str, os.PathLike)):
         source = os.fspath(model)
@@ -202,17 +203,20 @@ def _load(model):
             raise CostGraphError(f"from_onnx: cannot read {source!r}: {error}", value=source) from None
     else:
         raise CostGraphError(f"from_onnx expects a path, bytes or an onnx.ModelProto, got {type(model).__name__}", value=model)
-    proto = _onnx.ModelProto()
-    try:
-        proto.ParseFromString(data)
-    except Exception as error:  # protobuf's DecodeError and friends
-        raise CostGraphError(f"from_onnx: {source} is not a valid ONNX model (malformed or truncated): {error}", value=source) from None
+    if not isinstance(model, _onnx.ModelProto):
+        proto = _onnx.ModelProto()
+        try:
+            proto.ParseFromString(data)
+        except Exception as error:  # protobuf's DecodeError and friends
+            raise CostGraphError(f"from_onnx: {source} is not a valid ONNX model (malformed or truncated): {error}", value=source) from None
     if not proto.graph.node and not proto.graph.input:
         raise CostGraphError(f"from_onnx: {source} holds no ONNX graph (empty, truncated or not an ONNX file)", value=source)
     try:
         _onnx.checker.check_model(proto)
     except Exception as error:
-        raise CostGraphError(f"from_onnx: {source} fails ONNX's model checker: {error}", value=source) from None
+        raise CostGraphError(
+            f"from_onnx: {source} is malformed or truncated: it fails ONNX's model checker: {error}", value=source
+        ) from None
     return proto
 
 
@@ -253,10 +257,13 @@ class _Importer:
         self.params = {}
         self.unsupported = []
         self.consumers = {}
-        for node in self.graph.node:
+        self.readers = {}
+        self.fused = {}  # node index -> the value its output takes (a bias add folded into a Linear)
+        for index, node in enumerate(self.graph.node):
             for source in node.input:
                 if source:
                     self.consumers[source] = self.consumers.get(source, 0) + 1
+                    self.readers.setdefault(source, []).append(index)
         for output in self.graph.output:
             self.consumers[output.name] = self.consumers.get(output.name, 0) + 1
 
@@ -314,6 +321,9 @@ class _Importer:
     def run(self):
         self.inputs()
         for index, node in enumerate(self.graph.node):
+            if index in self.fused:
+                self.env[node.output[0]] = self.fused[index]
+                continue
             name = node.name or f"{node.op_type}_{index}"
             where = f"node {index} {name!r} ({node.op_type})"
             inputs = [self.env.get(i, _UNKNOWN) if i else None for i in node.input]
@@ -422,7 +432,7 @@ def from_onnx(model, *, name=None, lazy_linear=False, inplace_activations=False)
     ...      helper.make_node("Relu", ["y"], ["z"])],
     ...     "tiny",
     ...     [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, "height", "width"])],
-    ...     [helper.make_tensor_value_info("z", TensorProto.FLOAT, None)],
+    ...     [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", 8, "height", "width"])],
     ...     [weight])
     >>> net = from_onnx(helper.make_model(graph))
     >>> net.totals().macs                  # 8 * (3*3*3) per output position
@@ -546,11 +556,31 @@ def _gemm(call):
     call.unsupported("a Gemm whose matrix B is computed by the graph")
 
 
+def _bias_add(call, out_features):
+    """Index of the Add node that adds a bias of `out_features` to this node's only output, if any."""
+    importer = call._importer
+    readers = importer.readers.get(call._output(0), [])
+    if len(readers) != 1 or importer.consumers.get(call._output(0), 0) != 1:
+        return None
+    node = importer.graph.node[readers[0]]
+    if node.op_type != "Add" or node.domain not in ("", "ai.onnx"):
+        return None
+    other = [importer.env.get(i) for i in node.input if i != call._output(0)]
+    if len(other) == 1 and isinstance(other[0], Weight) and other[0].dims == (out_features,):
+        return readers[0]
+    return None
+
+
 @_register("MatMul")
 def _matmul(call):
     a, b = call.inputs[0], call.inputs[1]
     if isinstance(a, TensorValue) and isinstance(b, Weight) and len(b.dims) == 2:
-        return _linear(call, a, b.dims, False, False)
+        # exporters write nn.Linear on a 3-d input as MatMul then Add(bias): one Linear
+        add = _bias_add(call, b.dims[1])
+        out = _linear(call, a, b.dims, False, add is not None)
+        if add is not None:
+            call._importer.fused[add] = out
+        return out
     if isinstance(a, TensorValue) and isinstance(b, TensorValue):
         return call.add(MatMul(), a, b)
     call.unsupported(f"MatMul of {_describe(a)} and {_describe(b)}")
@@ -575,6 +605,20 @@ def _activation(call):
 
 for _op in _ACTIVATIONS:
     _register(_op)(_activation)
+
+
+@_register("Clip")
+def _clip(call):
+    x = call.tensor(0)
+    low = call.attr("min", _scalar_of(call.inputs[1]) if len(call.inputs) > 1 and call.inputs[1] is not None else None)
+    high = call.attr("max", _scalar_of(call.inputs[2]) if len(call.inputs) > 2 and call.inputs[2] is not None else None)
+    importer = call._importer
+    inplace = importer.inplace_activations and importer.consumers.get(call._input(0), 0) == 1
+    if low == 0 and high == 6:
+        return call.add(ReLU6(inplace=inplace), x)
+    if low == 0 and high is None:
+        return call.add(ReLU(inplace=inplace), x)
+    call.unsupported(f"Clip to [{low}, {high}] (costgraph knows ReLU and ReLU6)")
 
 
 @_register("Gelu")
