@@ -57,7 +57,8 @@ from ..kinds import (
     Tanh,
 )
 from ..kinds.base import numel
-from ..kinds.importer_ops import Div, MatMul, Parameter, ScalarOp, Sub
+from ..kinds.attention import MatMul
+from ..kinds.importer_ops import Div, Parameter, ScalarOp, Sub
 from ..network import Network
 from ..symbols import H, N, S, W, size_symbol
 from . import ONNX_CONVERTERS, UnsupportedOperationError, register_converter

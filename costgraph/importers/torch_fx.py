@@ -68,7 +68,8 @@ from ..kinds import (
     format_shape,
 )
 from ..kinds.base import numel
-from ..kinds.importer_ops import Contiguous, Div, MatMul, Parameter, ScalarOp, ScaledDotProductAttention, Sub, Sum
+from ..kinds.attention import BatchMatMul, MatMul, ScaledDotProductAttention
+from ..kinds.importer_ops import Contiguous, Div, Parameter, ScalarOp, Sub, Sum
 from ..network import Network
 from ..symbols import N, size_symbol
 from . import TORCH_CONVERTERS, UnsupportedOperationError, register_converter
@@ -717,18 +718,26 @@ def _softmax(call):
     return Softmax(call.arg(1, "dim", -1))
 
 
-@_register(torch.matmul, operator.matmul, torch.bmm, torch.mm, "matmul", "bmm")
+@_register(torch.matmul, operator.matmul, torch.mm, "matmul", "mm")
 def _matmul(call):
     return MatMul()
+
+
+@_register(torch.bmm, "bmm")
+def _bmm(call):
+    return BatchMatMul()
 
 
 @_register(F.scaled_dot_product_attention)
 def _sdpa(call):
     if call.arg(4, "dropout_p", 0.0):
         call.unsupported("dropout_p > 0 (costgraph counts inference)")
+    if call.arg(6, "scale") is not None and not isinstance(call.arg(6, "scale"), (int, float)):
+        call.unsupported("a scale computed from tensors")
     mask = call.arg(3, "attn_mask")
     inputs = [call.arg(0, "query"), call.arg(1, "key"), call.arg(2, "value")] + ([mask] if mask is not None else [])
-    return call.add(ScaledDotProductAttention(masked=bool(call.arg(5, "is_causal", False))), *inputs)
+    kind = ScaledDotProductAttention(is_causal=bool(call.arg(5, "is_causal", False)), enable_gqa=bool(call.arg(7, "enable_gqa", False)))
+    return call.add(kind, *inputs)
 
 
 @_register(F.channel_shuffle, torch.channel_shuffle)

@@ -4,9 +4,10 @@
 * `ScalarOp`: a tensor combined with a Python number (``x + 3``, ``x / 6``);
 * `Sub`, `Div`: elementwise difference and quotient of tensors, with broadcasting;
 * `Sum`: a sum over dimensions (``x.sum(1)``), the companion of `Mean`;
-* `Contiguous`: ``.contiguous()`` on a permuted tensor, which copies it;
-* `MatMul`: ``torch.matmul`` with batch broadcasting;
-* `ScaledDotProductAttention`: ``F.scaled_dot_product_attention``.
+* `Contiguous`: ``.contiguous()`` on a permuted tensor, which copies it.
+
+Matrix products and attention are `costgraph.kinds.attention`'s `MatMul`,
+`BatchMatMul` and `ScaledDotProductAttention`.
 """
 
 from __future__ import annotations
@@ -102,6 +103,14 @@ class ScalarOp(Elementwise):
     inplace: bool = False
 
     def saved_tensors(self, out, x, needs_input_grad=None):
+        """The input for ``pow`` (its derivative needs it), else nothing (a constant factor)."""
+        return (Saved.input(0),) if self.op == "pow" else ()
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None: elementwise."""
+        return sympy.Integer(0)
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
         """Nothing for ``x + c``, ``x - c``, ``x * c``, ``x / c`` (their gradients need only ``c``).
 
         Raises
@@ -123,6 +132,14 @@ class Sub(_Elementwise2):
     inplace: bool = False
 
     def saved_tensors(self, out, *inputs, needs_input_grad=None):
+        """Nothing: the gradient passes through (negated for the second input)."""
+        return ()
+
+    def backward_macs(self, out, *inputs, needs_input_grad=None):
+        """None: elementwise."""
+        return sympy.Integer(0)
+
+    def saved_tensors(self, out, *inputs, needs_input_grad=None):
         """Nothing: the gradients are the output's, negated for the second input."""
         return ()
 
@@ -133,6 +150,20 @@ class Div(_Elementwise2):
     """Elementwise quotient with broadcasting: one FLOP per output element."""
 
     inplace: bool = False
+
+    def saved_tensors(self, out, *inputs, needs_input_grad=None):
+        """The divisor (for both gradients) and the dividend when the divisor needs a gradient.
+
+        ``div``'s derivative formula: ``grad / b`` and ``-grad * a / b**2``.
+        """
+        saved = [Saved.input(1)]
+        if wants_grad(needs_input_grad, 1):
+            saved.append(Saved.input(0))
+        return tuple(saved)
+
+    def backward_macs(self, out, *inputs, needs_input_grad=None):
+        """None: elementwise."""
+        return sympy.Integer(0)
 
     def saved_tensors(self, out, *inputs, needs_input_grad=None):
         """``a / b`` keeps ``b`` for either gradient and ``a`` for ``b``'s (``derivatives.yaml``).
@@ -221,92 +252,3 @@ class Contiguous(_NoCost):
     def backward_macs(self, out, x, needs_input_grad=None):
         """None."""
         return sympy.Integer(0)
-
-
-def _matmul_shapes(a, b, owner):
-    """(output shape, contracted size) of ``torch.matmul(a, b)`` for inputs of rank >= 2."""
-    if len(a) < 2 or len(b) < 2:
-        raise ShapeError(f"{owner}: inputs must be at least 2-d, got {format_shape(a)} and {format_shape(b)}", value=(a, b))
-    if sympy.expand(a[-1] - b[-2]) != 0:
-        raise ShapeError(
-            f"{owner}: inner sizes differ: {format_shape(a)} @ {format_shape(b)} ({a[-1]} vs {b[-2]})", value=(a, b)
-        )
-    batch = broadcast_shapes(owner, tuple(a[:-2]), tuple(b[:-2]))
-    return batch + (a[-2], b[-1]), a[-1]
-
-
-@register_kind
-@dataclass(frozen=True)
-class MatMul(_NoCost):
-    """Matrix product of two tensors, as ``torch.matmul`` (batch dimensions broadcast).
-
-    MACs: ``numel(output) * k`` for the contracted size ``k``; no other FLOPs.
-
-    Raises
-    ------
-    ShapeError
-        If an input is 1-d, or the inner sizes differ.
-
-    >>> from costgraph.symbols import N, S
-    >>> q, kt = (N, 12, S, 64), (N, 12, 64, S)
-    >>> MatMul().output_shape(q, kt)
-    (N, 12, S, S)
-    >>> MatMul().macs((N, 12, S, S), q, kt)
-    768*N*S**2
-    """
-
-    arity = 2
-
-    def output_shape(self, a, b):
-        return _matmul_shapes(a, b, "MatMul")[0]
-
-    def macs(self, out, a, b):
-        return numel(out) * _matmul_shapes(a, b, "MatMul")[1]
-
-    def other_flops(self, out, a, b):
-        return sympy.Integer(0)
-
-
-@register_kind
-@dataclass(frozen=True)
-class ScaledDotProductAttention(_NoCost):
-    """``softmax(q k^T * scale + mask) v``, as ``F.scaled_dot_product_attention`` (no dropout).
-
-    For ``q`` of shape ``(..., L, E)``, ``k`` ``(..., S, E)`` and ``v``
-    ``(..., S, Ev)``: MACs ``B*L*S*E`` (scores) plus ``B*L*S*Ev`` (weighted
-    sum), ``B`` the batch dimensions; other FLOPs per score: one for the
-    scale, 5 for the softmax (as `Softmax`), one for a mask or causal mask.
-    The output ``(..., L, Ev)`` is a new tensor; the score matrix is an
-    intermediate the fused kernel may never store, so it is not counted.
-
-    >>> from costgraph.symbols import N, S
-    >>> x = (N, 8, S, 64)
-    >>> ScaledDotProductAttention().output_shape(x, x, x)
-    (N, 8, S, 64)
-    >>> ScaledDotProductAttention().macs((N, 8, S, 64), x, x, x)
-    1024*N*S**2
-    """
-
-    masked: bool = False
-    arity = None
-
-    def _check(self, inputs):
-        if len(inputs) not in (3, 4):
-            raise ShapeError(f"ScaledDotProductAttention takes q, k, v (and a mask), got {len(inputs)} inputs", value=len(inputs))
-        q, k, v = inputs[:3]
-        scores, _ = _matmul_shapes(q, tuple(k[:-2]) + (k[-1], k[-2]), "ScaledDotProductAttention")
-        out, _ = _matmul_shapes(scores, v, "ScaledDotProductAttention")
-        return scores, out
-
-    def output_shape(self, *inputs):
-        return self._check(inputs)[1]
-
-    def macs(self, out, *inputs):
-        scores, _ = self._check(inputs)
-        q, v = inputs[0], inputs[2]
-        return numel(scores) * q[-1] + numel(scores) * v[-1]
-
-    def other_flops(self, out, *inputs):
-        scores, _ = self._check(inputs)
-        per_score = 1 + 5 + (1 if self.masked or len(inputs) == 4 else 0)
-        return numel(scores) * per_score
