@@ -104,6 +104,20 @@ def _smallest_square(net) -> str:
         return ""
 
 
+def _reconcile_section(name: str, net, sizes) -> str:
+    """The conventions' reconcile table for one model (`costgraph.conventions`)."""
+    from .conventions import reconcile_markdown
+
+    return reconcile_markdown(net, name, **sizes)
+
+
+def _presets_section() -> str:
+    """Every convention preset with its switches and the tool quirks it reproduces."""
+    from .conventions import presets_markdown
+
+    return presets_markdown()
+
+
 def model_page(name: str, info, net) -> str:
     """The Markdown page of one zoo model (plots referenced as ``<name>-layers.png`` and ``<name>-resolution.png``)."""
     sizes = info.sizes()
@@ -140,6 +154,12 @@ def model_page(name: str, info, net) -> str:
         totals_latex(symbolic),
         "```",
         "",
+        "## Which number is right?",
+        "",
+        f"What fvcore, thop, torchinfo, ptflops and FlopCounterMode report for {name} "
+        f"(`costgraph reconcile {name}`):",
+        "",
+        _reconcile_section(name, net, sizes),
         "## Where the cost lives",
         "",
         f"![{name}: per-layer share of activation memory and of parameters]({name}-layers.png)",
@@ -219,6 +239,12 @@ def conventions_page() -> str:
             "(what torchvision's \"GFLOPS\" column reports) |",
             f"| FLOPs | {FLOP_CONVENTION} |",
             "",
+            "## What each tool counts",
+            "",
+            "`net.flops(convention)` and `costgraph reconcile MODEL` reproduce each tool's figure; "
+            "every preset is a `costgraph.conventions.Convention` of these switches and quirks.",
+            "",
+            _presets_section(),
             "## Tables",
             "",
             "`costgraph table MODEL` follows the seed's VGG16 table: name, kind, ksize, stride, padding, "
