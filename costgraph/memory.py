@@ -38,6 +38,8 @@ import functools
 from dataclasses import dataclass, field
 
 import sympy
+from sympy.polys.domains import QQ
+from sympy.polys.rings import ring
 
 from .compile import compile_exprs, exact_scale
 from .dtypes import dtype_bytes
@@ -45,7 +47,17 @@ from .errors import CostGraphError
 from .intmath import FloorDiv
 from .kinds.base import ELEMENT_CLASSES, numel
 
-__all__ = ["Memory", "OPTIMIZER_STATES", "DEVICES", "network_memory", "backward_macs", "element_bytes", "saved_storages"]
+__all__ = [
+    "Memory",
+    "OPTIMIZER_STATES",
+    "DEVICES",
+    "network_memory",
+    "backward_macs",
+    "element_bytes",
+    "saved_storages",
+    "inference_steps",
+    "peak_inference_elements",
+]
 
 #: optimizer -> number of parameter-sized state tensors it keeps
 OPTIMIZER_STATES = {
@@ -239,8 +251,24 @@ def saved_storages(net) -> dict:
     return found
 
 
+def inference_steps(net) -> list:
+    """``[(layer, elements alive)]`` at each layer that allocates, in insertion order (symbolic).
+
+    The alive elements are those of every activation storage made so far
+    and still to be read (by this layer or a later one), or returned; the
+    peak of inference memory is their maximum.
+
+    >>> from costgraph.models import vgg16
+    >>> steps = dict(inference_steps(vgg16()))
+    >>> steps["conv1_2"]                      # conv1_1's output (ReLU'd in place) and conv1_2's
+    128*H*N*W
+    """
+    if "memory_steps" not in net._cache:
+        net._cache["memory_steps"] = _inference_steps(net)
+    return net._cache["memory_steps"]
+
+
 def _inference_steps(net) -> list:
-    """Activation elements alive at each step that allocates, in insertion order."""
     roots = _storage_roots(net, training=False)
     order = list(net)
     position = {name: i for i, name in enumerate(order)}
@@ -261,10 +289,11 @@ def _inference_steps(net) -> list:
         if roots[name] != name:
             continue  # nothing allocated: alive memory only shrank since the last allocation
         alive = [sizes[r] for r in last_use if position[r] <= t <= last_use[r]]
-        steps.append(sympy.expand(sympy.Add(*alive)))
+        steps.append((name, sympy.expand(sympy.Add(*alive))))
     return steps
 
 
+@functools.lru_cache(maxsize=4096)
 def _plain_floor(atom) -> bool:
     """A floor of a polynomial with non-negative coefficients: >= 0 at positive sizes."""
     if not isinstance(atom, FloorDiv):
@@ -280,19 +309,43 @@ def _never_negative(expr) -> bool:
 
     Every atom is a size (>= 1) or a plain floor (>= 0).  In a negative
     term a floor ``FloorDiv(x, k)`` is replaced by its upper bound ``x/k``;
-    then with each size ``s = 1 + s'`` (``s' >= 0``), non-negative
-    coefficients prove the claim.
+    a floor left in a positive term is an unknown at least its value at
+    size 1 (floors grow with the sizes).  Then with each size
+    ``s = 1 + s'`` (``s' >= 0``), non-negative coefficients prove the claim.
+    The arithmetic runs in a sparse polynomial ring (much faster than
+    expanding sympy expressions).
     """
-    expr = sympy.expand(expr)
-    if not all(_plain_floor(a) for a in expr.atoms(sympy.Function)):
+    floors = sorted(expr.atoms(sympy.Function), key=sympy.default_sort_key)
+    if not all(_plain_floor(a) for a in floors):
         return False
-    upper = {a: a.args[0] / a.args[1] for a in expr.atoms(FloorDiv)}
-    terms = sympy.Add.make_args(expr)
-    bounded = sympy.expand(sympy.Add(*[t.xreplace(upper) if t.could_extract_minus_sign() else t for t in terms]))
-    shifted = sympy.expand(bounded.xreplace({s: s + 1 for s in bounded.free_symbols}))
-    if not all(_plain_floor(a) for a in shifted.atoms(sympy.Function)):
-        return False
-    return all(coefficient >= 0 for coefficient in shifted.as_coefficients_dict().values())
+    sizes = sorted(expr.free_symbols, key=lambda s: s.name)
+    unknowns = [sympy.Dummy(f"u{i}") for i in range(len(floors))]
+    R, *gens = ring(sizes + unknowns, QQ)
+    shift = {s: s + 1 for s in sizes}
+    one_more = {s: g + 1 for s, g in zip(sizes, gens)}
+    low_value = {a: R(u) + int(a.xreplace({s: 1 for s in a.free_symbols})) for a, u in zip(floors, unknowns)}
+    total = R(0)
+    for term in sympy.Add.make_args(expr):
+        coefficient, factors = term.as_coeff_mul()
+        value = R(QQ(int(coefficient.p), int(coefficient.q)))
+        negative = coefficient < 0
+        for factor in factors:
+            base, exponent = factor.as_base_exp()
+            if not (exponent.is_Integer and exponent > 0 and (base in one_more or isinstance(base, FloorDiv))):
+                return False
+            if base in one_more:
+                value *= one_more[base] ** int(exponent)
+            elif negative:  # an upper bound of the floor, at s = 1 + s'
+                value *= (R(base.args[0].xreplace(shift)) * QQ(1, int(base.args[1]))) ** int(exponent)
+            else:
+                value *= low_value[base] ** int(exponent)
+        total += value
+    return all(c >= 0 for c in total.values())
+
+
+def _difference(a: dict, b: dict):
+    """``a - b`` for two formulas held as ``{monomial: coefficient}``, built from the differing terms only."""
+    return sympy.Add(*[(a.get(m, 0) - b.get(m, 0)) * m for m in set(a) | set(b) if a.get(m, 0) != b.get(m, 0)])
 
 
 def _max_of(terms: list, symbols: list):
@@ -303,11 +356,17 @@ def _max_of(terms: list, symbols: list):
     # numbers at a few sizes refute most dominance claims without symbolic work
     probe = compile_exprs(symbols, unique)
     samples = [probe(*[v] * len(symbols)) for v in (1, 7, 64, 224, 1000)]
+    # consecutive steps share most of their terms: compare coefficient tables, not whole formulas
+    tables = [dict(sympy.expand(t).as_coefficients_dict()) for t in unique]
+
+    def dominates(k, i):
+        return all(s[k] >= s[i] for s in samples) and _never_negative(_difference(tables[k], tables[i]))
+
     kept: list[int] = []
     for i in range(len(unique)):
-        if any(all(s[k] >= s[i] for s in samples) and _never_negative(unique[k] - unique[i]) for k in kept):
+        if any(dominates(k, i) for k in kept):
             continue
-        kept = [k for k in kept if not (all(s[i] >= s[k] for s in samples) and _never_negative(unique[i] - unique[k]))]
+        kept = [k for k in kept if not dominates(i, k)]
         kept.append(i)
     if len(kept) == 1:
         return unique[kept[0]]
@@ -322,7 +381,7 @@ def peak_inference_elements(net):
     Max(8192*N, 128*H*N*W, 512*N*floor(H/32)*floor(W/32) + 4096*N)
     """
     if "memory_peak" not in net._cache:
-        net._cache["memory_peak"] = _max_of(_inference_steps(net), net.symbols)
+        net._cache["memory_peak"] = _max_of([alive for _, alive in inference_steps(net)], net.symbols)
     return net._cache["memory_peak"]
 
 
