@@ -34,6 +34,7 @@ Three states per (convention, kind), never a silent zero:
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from dataclasses import dataclass, field, fields, replace
 from typing import Mapping
@@ -652,7 +653,13 @@ def network_flops(net, convention, **sizes):
 def evaluate(net, expr, sizes) -> int:
     """`expr` at `sizes` (checked by `Network.check_sizes`), as an exact int."""
     values = net.check_sizes(**sizes)
-    value = sympy.sympify(expr).xreplace({s: sympy.Integer(v) for s, v in values.items()})
+    for symbol, size in values.items():
+        if not isinstance(size, numbers.Integral):
+            raise CostGraphError(
+                f"{net.name}: a convention's figure is evaluated at one size at a time; {symbol.name}={size!r}",
+                value=size,
+            )
+    value = sympy.sympify(expr).xreplace({s: sympy.Integer(int(v)) for s, v in values.items()})
     if not value.is_Integer:
         raise CostGraphError(f"{net.name}: the figure did not evaluate to an integer at {sizes}: {value}")
     return int(value)
