@@ -271,7 +271,7 @@ def resolution_figure(model: str, net, default_sizes: dict, *, dtype: str = "fp3
     results = evaluate_totals(net, [{**fixed, axis: v} for v in values], dtype)
     default = default_sizes.get(axis, 1)
     at_default = results[values.index(default)]
-    label = "input size H = W (pixels)" if axis == "H" else f"size {axis}"
+    label = {"H": "input size H = W (pixels)", "S": "sequence length S", "N": "batch size N"}.get(axis, f"size {axis}")
     panels = (
         ("params", 1e6, "parameters (millions)", PARAMS_COLOR, human_count),
         ("activation_bytes", 2**20, f"activation memory, forward (MiB, {dtype})", MEMORY_COLOR, human_bytes),
@@ -282,20 +282,24 @@ def resolution_figure(model: str, net, default_sizes: dict, *, dtype: str = "fp3
         axes_row = figure.subplots(1, 3)
         for axes, (field, scale, ylabel, color, show) in zip(axes_row, panels):
             ys = [getattr(t, field) / scale for t in results]
-            axes.plot(values, ys, color=color, linewidth=1.2, drawstyle="steps-post")
+            axes.plot(values, ys, color=color, linewidth=1.2)
             axes.axvline(default, color="0.5", linewidth=0.8, linestyle="--")
             exact = getattr(at_default, field)
             axes.plot([default], [exact / scale], marker="o", color=color, markersize=4)
+            right_half = default > (values[0] + values[-1]) / 2
             axes.annotate(
                 f"{show(exact)} at {axis}={default}",
                 (default, exact / scale),
-                xytext=(6, -12),
+                # totals grow with size: the curve runs below-left and above-right of the point
+                xytext=(-6, 6) if right_half else (6, -6),
                 textcoords="offset points",
+                ha="right" if right_half else "left",
+                va="bottom" if right_half else "top",
                 fontsize=8,
             )
             axes.set_xlabel(label)
             axes.set_title(ylabel, loc="left")
-            axes.set_ylim(bottom=0)
+            axes.set_ylim(0, (max(ys) or 1.0) * 1.15)  # headroom for the label at the default size
             axes.set_xlim(values[0], values[-1])
             axes.grid(color="0.9", linewidth=0.6)
             axes.set_axisbelow(True)
