@@ -170,6 +170,10 @@ class Convention:
         Kinds on which the preset was checked against the real tool to the
         last digit (``tests/test_torch_tools.py``); None for a definition
         that holds by construction ("macs", "costgraph").
+    refused : tuple of (kind, reason)
+        Kinds the preset cannot reproduce from shapes (the tool's figure
+        depends on the device or on which fused kernel runs): counting a
+        network with one is a `ConventionError` giving the reason.
     quirks : tuple of str
         What the tool does, with a reference to its source.
 
@@ -203,6 +207,7 @@ class Convention:
     other: int = 0
     overrides: tuple = ()
     checked_on: frozenset | None = None
+    refused: tuple = ()
     quirks: tuple = field(default=(), compare=False)
 
     def __post_init__(self):
@@ -335,6 +340,18 @@ CHECKED_MODELS = frozenset(
 
 PRESETS: dict[str, Convention] = {}
 
+_FUSED_MHA = (
+    "MultiheadAttention",
+    "nn.MultiheadAttention at inference runs the fused torch._native_multi_head_attention kernel, which "
+    "the hook and dispatch tools see as one op (or as its internals) rather than as projections and products",
+)
+_CPU_SDPA = (
+    "ScaledDotProductAttention",
+    "scaled_dot_product_attention's count depends on the kernel torch picks for the device (FlopCounterMode "
+    "counts the CUDA flash/efficient kernels, not the CPU one: pytorch/pytorch#195460; fvcore, thop, "
+    "torchinfo and ptflops have no rule for it)",
+)
+
 
 def _preset(convention: Convention) -> Convention:
     PRESETS[convention.name] = convention
@@ -367,6 +384,7 @@ _preset(
         "torch.utils.flop_counter.FlopCounterMode: 2 FLOPs per MAC of conv/mm/addmm, nothing else",
         flops_per_mac=2,
         checked_on=_CNN_KINDS,
+        refused=(_FUSED_MHA, _CPU_SDPA),
         quirks=(
             "torch/utils/flop_counter.py (2.13.0): conv_flop_count and mm/addmm_flop count 2 per MAC; "
             "addmm's bias is not counted ('Should be 2 * k - 1 technically'); there is no formula for "
@@ -385,6 +403,7 @@ _preset(
         # fvcore's norm_flop_counter counts layer/group norm at 4 per input element, 5 if affine
         overrides=((("LayerNorm", "norm"), 4), (("LayerNorm2d", "norm"), 4)),
         checked_on=_CNN_KINDS,
+        refused=(_FUSED_MHA, _CPU_SDPA),
         quirks=(
             "fvcore/nn/flop_count.py _DEFAULT_SUPPORTED_OPS: aten::_convolution, addmm and linear count "
             "one per MAC, bias ignored ('We count one fused multiply-add as one flop').",
@@ -417,6 +436,7 @@ _preset(
             (("ScaledDotProductAttention", "softmax"), 0),
         ),
         checked_on=_CNN_KINDS,
+        refused=(_FUSED_MHA, _CPU_SDPA),
         quirks=(
             "thop/vision/basic_hooks.py count_convNd / calculate_conv2d_flops: output elements x "
             "(C_in/groups) x kernel area, no bias; count_linear: in_features x output elements, no bias.",
@@ -453,6 +473,7 @@ _preset(
             (("ScaledDotProductAttention", "mac"), 0),
         ),
         checked_on=_CNN_KINDS,
+        refused=(_FUSED_MHA, _CPU_SDPA),
         quirks=(
             "torchinfo/layer_info.py calculate_macs: a layer whose class name contains 'Conv' adds "
             "(weight + bias parameters) x N*H_out*W_out, i.e. MACs + one bias per output element.",
@@ -485,6 +506,7 @@ _preset(
             (("LayerNorm", "norm_affine"), 0),
         ),
         checked_on=_CNN_KINDS,
+        refused=(_FUSED_MHA, _CPU_SDPA),
         quirks=(
             "ptflops/pytorch_ops.py conv_flops_counter_hook and linear_flops_counter_hook: MACs plus one "
             "bias add per output element.",
@@ -511,6 +533,7 @@ _preset(
         flops_per_mac=1,
         bias=1,
         checked_on=_CNN_KINDS,
+        refused=(_FUSED_MHA, _CPU_SDPA),
         quirks=(
             "ptflops/aten_ops.py ATEN_OPS_MAPPING has only mm, matmul, addmm, bmm and convolution: "
             "conv_flop_count adds one per output element when there is a bias, addmm_flop adds "
@@ -575,6 +598,12 @@ def _weighted_terms(net, convention):
     for name in net:
         node = net.graph.nodes[name]
         layer = node["layer"]
+        for kind, reason in convention.refused:
+            if layer.kind == kind:
+                raise ConventionError(
+                    f"layer {name!r} ({kind}): the {convention.name!r} convention cannot reproduce its tool here: {reason}",
+                    layer=name,
+                )
         if convention.checked_on is not None and layer.kind not in convention.checked_on:
             unchecked.add(layer.kind)
         in_shapes = tuple(net.graph.nodes[s]["shape"] for s in node["inputs"])
@@ -821,7 +850,8 @@ def reconcile_markdown(net, title: str | None = None, **sizes) -> str:
         ]
     missing = [p for p in PRESETS if p not in {r.convention for r in rows}]
     if missing:
-        lines += ["", f"Not shown: {', '.join(missing)} (a layer of this network declares no cost terms)."]
+        lines += ["", f"Not shown: {', '.join(missing)}: a layer of this network declares no cost terms, or is a "
+                  "kind the tool's figure cannot be derived for (`net.flops(preset)` says which and why)."]
     return "\n".join(lines) + "\n"
 
 

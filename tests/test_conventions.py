@@ -270,3 +270,15 @@ def test_reconcile_marks_presets_checked_only_on_checked_families():
     rows = {r.convention: r.checked for r in reconcile(googlenet(), H=64)}
     assert rows["macs"] and rows["costgraph"]
     assert not any(rows[p] for p in ("fvcore", "thop", "torchinfo", "ptflops", "ptflops-aten", "flopcountermode"))
+
+
+def test_attention_kinds_are_refused_by_tool_presets():
+    from costgraph.kinds import MultiheadAttention, ScaledDotProductAttention  # noqa: F401 (registered kinds)
+
+    net = Network("attention")
+    net.add("tokens", Input((16, 64)))  # (N, 16 tokens, 64 features)
+    net.add("mha", MultiheadAttention(64, 4))
+    with pytest.raises(ConventionError, match="layer 'mha' \\(MultiheadAttention\\).*'fvcore'.*fused"):
+        net.flops("fvcore", N=1)
+    assert net.flops("macs", N=1) == net.totals(N=1).macs
+    assert {r.convention for r in reconcile(net, N=1)} == {"macs", "costgraph"}
