@@ -68,6 +68,7 @@ from . import register_model
 __all__ = [
     "attention",
     "decoder",
+    "encoder",
     "gpt2",
     "bert",
     "llama2_7b",
@@ -359,15 +360,72 @@ def llama2_7b(**options) -> Network:
     return decoder(32, 4096, 32, **settings)
 
 
+def encoder(
+    layers: int,
+    d_model: int,
+    heads: int,
+    d_ff: int,
+    vocab: int = 30522,
+    *,
+    name: str = "encoder",
+    max_positions: int = 512,
+    type_vocab: int = 2,
+    eps: float = 1e-12,
+    pooler: bool = True,
+    blocks: str = "parts",
+) -> Network:
+    """A post-norm BERT encoder on ``input_ids`` and ``token_type_ids`` ``(N, S)``.
+
+    Word, token-type (`type_vocab`) and `max_positions` learned position
+    embeddings summed, LayerNorm; `layers` x (``x = LN(x + attn(x))``,
+    ``x = LN(x + mlp(x))``) with separate query/key/value projections and
+    exact GELU; with `pooler`, dense + tanh on the first token.  No padding
+    mask: every token attends to every token.  Hugging Face's ``BertModel``
+    layout and names.
+
+    Raises
+    ------
+    CostGraphError
+        For sizes that do not fit (heads must divide d_model).
+    """
+    net = Network(name)
+    ids = net.add("input_ids", Input((S,)))
+    types = net.add("token_type_ids", Input((S,)))
+    words = net.add("embeddings.word_embeddings", Embedding(vocab, d_model), ids)
+    type_rows = net.add("embeddings.token_type_embeddings", Embedding(type_vocab, d_model), types)
+    x = net.add("embeddings.sum", Add(), words, type_rows)
+    x = net.add("embeddings.position_embeddings", PositionalEmbedding(max_positions, d_model), x)
+    x = net.add("embeddings.LayerNorm", LayerNorm(d_model, eps=eps), x)
+    x = net.add("embeddings.dropout", Dropout(0.1), x)
+    attn_names = dict(q="self.query", k="self.key", v="self.value", out="output.dense", attn_dropout="self.dropout")
+    for i in range(layers):
+        p = f"encoder.layer.{i}."
+        a = attention(
+            net, p + "attention", x, d_model=d_model, heads=heads, fused_qkv=False, dropout=True,
+            blocks=blocks, names=attn_names,
+        )
+        a = net.add(p + "attention.output.dropout", Dropout(0.1), a)
+        a = net.add(p + "attention.residual", Add(), a, x)
+        x = net.add(p + "attention.output.LayerNorm", LayerNorm(d_model, eps=eps), a)
+        h = net.add(p + "intermediate.dense", Linear(d_model, d_ff), x)
+        h = net.add(p + "intermediate.intermediate_act_fn", GELU(), h)
+        h = net.add(p + "output.dense", Linear(d_ff, d_model), h)
+        h = net.add(p + "output.dropout", Dropout(0.1), h)
+        h = net.add(p + "output.residual", Add(), h, x)
+        x = net.add(p + "output.LayerNorm", LayerNorm(d_model, eps=eps), h)
+    if pooler:
+        first = net.add("pooler.first_token", Reshape((d_model,)), net.add("pooler.slice", Slice(1, 0, 1), x))
+        net.add("pooler.activation", Tanh(), net.add("pooler.dense", Linear(d_model, d_model), first))
+    return net
+
+
 @register_model("bert", default_size=None, sizes={"S": 512})
-def bert(size: str = "base", *, vocab: int = 30522, max_positions: int = 512, blocks: str = "parts") -> Network:
+def bert(size: str = "base", **options) -> Network:
     """BERT (Devlin et al. 2018) in Hugging Face's ``BertModel`` layout, with the pooler.
 
-    Inputs ``input_ids`` and ``token_type_ids`` ``(N, S)``; word, token-type
-    (2) and 512 learned position embeddings summed, LayerNorm; post-norm
-    encoder layers with separate query/key/value projections, exact GELU;
-    the pooler (dense + tanh) on the first token.  No padding mask: every
-    token attends to every token.
+    `size` is "base" (12 layers of 768, 12 heads, MLP 3072) or "large" (24 of
+    1024, 16 heads, 4096); vocabulary 30522, 512 positions; `options` go to
+    `encoder`.
 
     >>> bert("base").totals().params          # Hugging Face's bert-base-uncased
     109482240
@@ -378,32 +436,7 @@ def bert(size: str = "base", *, vocab: int = 30522, max_positions: int = 512, bl
         For an unknown size.
     """
     layers, width, heads, d_ff = BERT_SIZES[_choice(size, tuple(BERT_SIZES), "bert size")]
-    net = Network(f"bert-{size}")
-    ids = net.add("input_ids", Input((S,)))
-    types = net.add("token_type_ids", Input((S,)))
-    words = net.add("embeddings.word_embeddings", Embedding(vocab, width), ids)
-    type_rows = net.add("embeddings.token_type_embeddings", Embedding(2, width), types)
-    x = net.add("embeddings.sum", Add(), words, type_rows)
-    x = net.add("embeddings.position_embeddings", PositionalEmbedding(max_positions, width), x)
-    x = net.add("embeddings.LayerNorm", LayerNorm(width, eps=1e-12), x)
-    x = net.add("embeddings.dropout", Dropout(0.1), x)
-    attn_names = dict(q="self.query", k="self.key", v="self.value", out="output.dense", attn_dropout="self.dropout")
-    for i in range(layers):
-        p = f"encoder.layer.{i}."
-        a = attention(
-            net, p + "attention", x, d_model=width, heads=heads, fused_qkv=False, dropout=True,
-            blocks=blocks, names=attn_names,
-        )
-        a = net.add(p + "attention.output.dropout", Dropout(0.1), a)
-        x = net.add(p + "attention.output.LayerNorm", LayerNorm(width, eps=1e-12), net.add(p + "attention.residual", Add(), a, x))
-        h = net.add(p + "intermediate.dense", Linear(width, d_ff), x)
-        h = net.add(p + "intermediate.intermediate_act_fn", GELU(), h)
-        h = net.add(p + "output.dense", Linear(d_ff, width), h)
-        h = net.add(p + "output.dropout", Dropout(0.1), h)
-        x = net.add(p + "output.LayerNorm", LayerNorm(width, eps=1e-12), net.add(p + "output.residual", Add(), h, x))
-    first = net.add("pooler.first_token", Reshape((width,)), net.add("pooler.slice", Slice(1, 0, 1), x))
-    net.add("pooler.activation", Tanh(), net.add("pooler.dense", Linear(width, width), first))
-    return net
+    return encoder(layers, width, heads, d_ff, name=f"bert-{size}", **options)
 
 
 # -- backward and per-token FLOPs ---------------------------------------------------------
