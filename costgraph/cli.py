@@ -210,7 +210,15 @@ def _cmd_table(args) -> int:
         sizes = _with_defaults(given, info, net)
         totals = net.totals(dtype=args.dtype, **sizes)  # checks the sizes first, naming any bad layer
         rows = net.layers(**sizes)
+    training = args.training or args.optimizer is not None
+    if training and (args.symbolic or args.format != "md"):
+        raise CostGraphError("--training prints a Markdown breakdown of numbers: use it without --symbolic, with --format md")
     _write(table_document(args.model, rows, totals, fmt=args.format, all_layers=args.all, exact=args.exact))
+    if training:
+        from .memory import breakdown_markdown
+
+        memory = net.memory(dtype=args.dtype, optimizer=args.optimizer or "sgd", device=args.device, **sizes)
+        _write("\n" + breakdown_markdown(memory, net.totals(dtype=args.dtype, backward=True, **sizes)))
     return 0
 
 
@@ -368,6 +376,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--symbolic", action="store_true", help="formulas in the size symbols instead of numbers")
     sub.add_argument("--all", action="store_true", help="show every layer, in-place and view layers included")
     sub.add_argument("--exact", action="store_true", help="exact counts with thousands separators instead of 138.4M")
+    sub.add_argument("--training", action="store_true",
+                     help="add the memory of a training step (parameters, gradients, optimizer state, what autograd "
+                     "saves for backward), the peak of inference memory, and forward/backward MACs")
+    sub.add_argument("--optimizer", choices=("sgd", "momentum", "adam", "adamw"),
+                     help="optimizer state to count: 0, 1, 2, 2 per parameter (implies --training; default sgd)")
+    sub.add_argument("--device", choices=("cuda", "cpu"), default="cuda",
+                     help="where training runs: dropout masks and norm statistics differ (default cuda)")
     sub.set_defaults(run=_cmd_table)
 
     sub = commands.add_parser("formula", help="closed-form totals in the size symbols",
