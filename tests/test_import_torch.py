@@ -276,3 +276,53 @@ def test_parameters_used_directly_count_once():
 def test_costgraph_import_does_not_import_torch():
     code = "import sys, costgraph; assert 'torch' not in sys.modules and 'onnx' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class TinyViT(nn.Module):
+    """A ViT in miniature, written as torchvision's: patches, class token, encoder layer, head."""
+
+    def __init__(self, dim=32, heads=4, patch=4):
+        super().__init__()
+        self.patch = patch
+        self.conv_proj = nn.Conv2d(3, dim, patch, patch)
+        self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.ln = nn.LayerNorm(dim)
+        self.attention = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        x = self.conv_proj(x).reshape(n, -1, (h // self.patch) * (w // self.patch)).permute(0, 2, 1)
+        x = torch.cat([self.class_token.expand(n, -1, -1), x], dim=1)
+        y = self.ln(x)
+        y, _ = self.attention(y, y, y, need_weights=False)
+        x = x + y
+        return self.head(x[:, 0])
+
+
+def test_tiny_vit_multihead_attention_class_token_and_select():
+    with meta():
+        vit = TinyViT()
+    net = from_torch(vit, (2, 3, 32, 24))
+    tokens = sympy.floor(H / 4) * sympy.floor(W / 4) + 1      # patches plus the class token
+    attention = net.shape("attention")
+    assert all((attention[1] - tokens).subs({H: h, W: w}) == 0 for h, w in [(32, 24), (35, 18), (4, 7)])
+    assert net.shape("head") == (N, 10)
+    # parameters by hand: conv 32*3*16 + 32, token 32, layer norm 64,
+    # attention 4*32*32 + 4*32, head 32*10 + 10
+    assert net.totals().params == sum(p.numel() for p in vit.parameters()) == 1568 + 32 + 64 + 4224 + 330
+    # MACs per sample by hand, at 32x24 (48 patches, 49 tokens): conv 32*48*48, attention
+    # projections 4*32*32 per token, scores and weighted sum 2*49*49*32, head 320
+    assert net.totals(H=32, W=24, N=1).macs == 32 * 48 * 48 + 49 * 4096 + 2 * 49 * 49 * 32 + 320
+
+
+def test_an_assertion_on_a_size_asks_to_fix_that_size():
+    class Fixed(nn.Module):
+        def forward(self, x):
+            torch._assert(x.shape[2] == 32, "height must be 32")
+            return F.relu(x)
+
+    with pytest.raises(CostGraphError, match=r"asserts Eq\(H, 32\).*leave them out of `dynamic`"):
+        from_torch(Fixed(), (1, 3, 32, 24))
+    net = from_torch(Fixed(), (1, 3, 32, 24), dynamic={"N": 0, "W": 3})
+    assert net.shape("relu") == (N, 3, 32, W)

@@ -63,13 +63,15 @@ from ..kinds import (
     SiLU,
     Slice,
     Softmax,
+    StochasticDepth,
     Tanh,
     Transpose,
     format_shape,
 )
 from ..kinds.base import numel
 from ..kinds.attention import BatchMatMul, MatMul, ScaledDotProductAttention
-from ..kinds.importer_ops import Contiguous, Div, Parameter, ScalarOp, Sub, Sum
+from ..kinds.attention import MultiheadAttention
+from ..kinds.importer_ops import Contiguous, Div, Expand, Parameter, ScalarOp, Select, Sub, Sum
 from ..network import Network
 from ..symbols import N, size_symbol
 from . import TORCH_CONVERTERS, UnsupportedOperationError, register_converter
@@ -315,7 +317,7 @@ class _Importer:
         if node.op == "call_module":
             return _module_converter(type(self.gm.get_submodule(node.target))) is not None
         if node.op in ("call_function", "call_method"):
-            return node.target in TORCH_CONVERTERS or node.target in _SIZE_FUNCTIONS
+            return node.target in TORCH_CONVERTERS or node.target in _SIZE_FUNCTIONS or _qualified_name(node.target) in TORCH_CONVERTERS
         return True
 
     def convert(self, node, args, kwargs):
@@ -334,7 +336,7 @@ class _Importer:
             target = node.target
             if node.op == "call_function" and not _has_tensor(args, kwargs):
                 return _python_call(target, args, kwargs)
-            converter = TORCH_CONVERTERS.get(target)
+            converter = TORCH_CONVERTERS.get(target) or TORCH_CONVERTERS.get(_qualified_name(target))
         if converter is None:
             raise _Unsupported("no converter is registered")
         path = node.target if node.op == "call_module" else ""
@@ -432,7 +434,18 @@ def _get_attr(gm, target):
     return value
 
 
+def _qualified_name(target):
+    """``"package.module.function"`` of a function, the key of converters for libraries
+    costgraph does not import (``"torchvision.ops.stochastic_depth.stochastic_depth"``)."""
+    module = getattr(target, "__module__", None)
+    name = getattr(target, "__qualname__", None)
+    return f"{module}.{name}" if module and name else None
+
+
 def _module_converter(cls):
+    converter = TORCH_CONVERTERS.get(cls) or TORCH_CONVERTERS.get(_qualified_name(cls))
+    if converter is not None:
+        return converter
     converter = TORCH_CONVERTERS.get(cls)
     if converter is not None:
         return converter
@@ -451,7 +464,16 @@ _SIZE_ARITHMETIC = {
 }
 
 
-_SIZE_FUNCTIONS = {operator.floordiv, operator.getitem, getattr, int, math.floor, *_SIZE_ARITHMETIC}
+_COMPARISONS = {
+    operator.eq: sympy.Eq,
+    operator.ne: sympy.Ne,
+    operator.lt: sympy.Lt,
+    operator.le: sympy.Le,
+    operator.gt: sympy.Gt,
+    operator.ge: sympy.Ge,
+}
+
+_SIZE_FUNCTIONS = {operator.floordiv, operator.getitem, getattr, int, math.floor, torch._assert, *_SIZE_ARITHMETIC, *_COMPARISONS}
 
 
 def _python_call(target, args, kwargs):
@@ -469,6 +491,20 @@ def _python_call(target, args, kwargs):
         return getattr(*args)
     if target in (int, math.floor) and isinstance(args[0], (int, sympy.Integer)):
         return int(args[0])
+    if target in _COMPARISONS:
+        relation = _COMPARISONS[target](sympy.sympify(args[0]), sympy.sympify(args[1]))
+        return bool(relation) if relation in (sympy.true, sympy.false) else relation
+    if target is torch._assert:
+        condition, message = args[0], args[1] if len(args) > 1 else ""
+        if condition is True or condition == sympy.true:
+            return None
+        if isinstance(condition, sympy.Basic) and condition != sympy.false:
+            raise CostGraphError(
+                f"the module asserts {condition} ({message!s}), which does not hold at every size: "
+                "make the size(s) in it fixed (leave them out of `dynamic`)",
+                value=condition,
+            )
+        raise CostGraphError(f"the module's assertion fails at the example: {message!s}", value=condition)
     raise _Unsupported("no converter is registered (it takes no tensor, and is not size arithmetic)")
 
 
@@ -740,6 +776,36 @@ def _sdpa(call):
     return call.add(kind, *inputs)
 
 
+@_register("torchvision.ops.stochastic_depth.stochastic_depth")
+def _stochastic_depth(call):
+    # traced in eval mode, where torchvision's stochastic_depth returns its input
+    return StochasticDepth(call.arg(1, "p", 0.0), call.arg(2, "mode", "row"))
+
+
+@_register(nn.MultiheadAttention)
+def _multihead_attention(call):
+    m = call.target
+    query, key, value = call.arg(0, "query"), call.arg(1, "key"), call.arg(2, "value")
+    if not (query == key == value):
+        call.unsupported("attention whose query, key and value differ (costgraph's kind is self-attention)")
+    if not m.batch_first:
+        call.unsupported("batch_first=False (costgraph's kind takes (N, S, E))")
+    if m.bias_k is not None or m.kdim != m.embed_dim or m.vdim != m.embed_dim:
+        call.unsupported("add_bias_kv, kdim or vdim")
+    if call.arg(3, "key_padding_mask") is not None or call.arg(5, "attn_mask") is not None:
+        call.unsupported("an attention mask")
+    if call.arg(4, "need_weights", True):
+        call.unsupported("need_weights=True (the averaged attention weights are another tensor)")
+    out = call.add(MultiheadAttention(m.embed_dim, m.num_heads, m.in_proj_bias is not None, is_causal=bool(call.arg(7, "is_causal", False))), query)
+    return (out, None)
+
+
+@_register("expand")
+def _expand(call):
+    sizes = _sizes_arg(call)
+    return Expand(tuple(sympy.sympify(s) for s in sizes))
+
+
 @_register(F.channel_shuffle, torch.channel_shuffle)
 def _channel_shuffle(call):
     return ChannelShuffle(call.arg(1, "groups"))
@@ -835,7 +901,17 @@ def _getitem(call):
                 stop = None
             out = call.add(Slice(axis, start, stop), out)
             continue
-        call.unsupported(f"tensor index {item!r} (only x[..., a:b] slices are supported)")
+        if isinstance(item, int) and axis > 0:
+            out = call.add(Select(axis, item), out)
+            # the selected axis is gone: later indices refer to the next axes
+            return _getitem_rest(call, out, index[axis + 1 :], axis)
+        call.unsupported(f"tensor index {item!r} (only x[..., a:b] slices and integers after the batch)")
+    return out
+
+
+def _getitem_rest(call, out, rest, axis):
+    if any(item != slice(None) for item in rest):
+        call.unsupported("indexing after an integer index")
     return out
 
 

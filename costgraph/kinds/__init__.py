@@ -36,7 +36,7 @@ from .norm import BatchNorm2d, LayerNorm, LayerNorm2d
 from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .reshape import Flatten, Input, Permute, Reshape, Slice, Transpose
 from .zoo_b import ChannelShuffle, LayerScale, Mean
-from .importer_ops import Contiguous, Div, Parameter, ScalarOp, Sub, Sum
+from .importer_ops import Contiguous, Div, Expand, Parameter, ScalarOp, Select, Sub, Sum
 from .embedding import ClassToken, Embedding, PositionalEmbedding
 from .attention import (
     BatchMatMul,
@@ -102,6 +102,8 @@ __all__ = [
     "Div",
     "Sum",
     "Contiguous",
+    "Expand",
+    "Select",
     "MatMul",
     "BatchMatMul",
     "Scale",

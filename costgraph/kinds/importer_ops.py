@@ -4,7 +4,9 @@
 * `ScalarOp`: a tensor combined with a Python number (``x + 3``, ``x / 6``);
 * `Sub`, `Div`: elementwise difference and quotient of tensors, with broadcasting;
 * `Sum`: a sum over dimensions (``x.sum(1)``), the companion of `Mean`;
-* `Contiguous`: ``.contiguous()`` on a permuted tensor, which copies it.
+* `Contiguous`: ``.contiguous()`` on a permuted tensor, which copies it;
+* `Expand`: ``x.expand(...)``, a broadcasting view (ViT's class token);
+* `Select`: ``x[:, 0]``, a view without the indexed dimension.
 
 Matrix products and attention are `costgraph.kinds.attention`'s `MatMul`,
 `BatchMatMul` and `ScaledDotProductAttention`.
@@ -252,3 +254,84 @@ class Contiguous(_NoCost):
     def backward_macs(self, out, x, needs_input_grad=None):
         """None."""
         return sympy.Integer(0)
+
+
+class _ViewKind(_NoCost):
+    @property
+    def materializes(self):
+        return False
+
+    def other_flops(self, out, x):
+        return sympy.Integer(0)
+
+
+@register_kind
+@dataclass(frozen=True)
+class Expand(_ViewKind):
+    """Broadcast to `shape` without copying, as ``Tensor.expand`` (-1 keeps a size): a view.
+
+    `shape` is the whole output shape (batch first); new dimensions go in
+    front, as torch puts them.
+
+    Raises
+    ------
+    ShapeError
+        If `shape` is shorter than the input, or an input size is neither 1
+        nor the requested size.
+
+    >>> from costgraph.symbols import N
+    >>> Expand((N, -1, -1)).output_shape((1, 1, 768))     # ViT's class token, per sample
+    (N, 1, 768)
+    """
+
+    shape: tuple
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", tuple(sympy.sympify(d) for d in self.shape))
+
+    def output_shape(self, x):
+        new = len(self.shape) - len(x)
+        if new < 0:
+            raise ShapeError(f"Expand: {len(self.shape)} sizes for a {len(x)}-d input", value=self.shape)
+        out = list(self.shape[:new])
+        for size, target in zip(x, self.shape[new:]):
+            size = sympy.sympify(size)
+            if target == -1 or sympy.expand(target - size) == 0:
+                out.append(size)
+            elif size == 1:
+                out.append(target)
+            else:
+                raise ShapeError(f"Expand: cannot expand size {size} to {target}", value=(size, target))
+        if any(d == -1 for d in out[:new]):
+            raise ShapeError(f"Expand: -1 is not allowed for a new dimension, got {self.shape}", value=self.shape)
+        return tuple(out)
+
+
+@register_kind
+@dataclass(frozen=True)
+class Select(_ViewKind):
+    """``x.select(dim, index)`` (``x[:, 0]``): a view without dimension `dim`.
+
+    Raises
+    ------
+    ShapeError
+        If `dim` is out of range or the batch dimension, or `index` does
+        not fit a numeric size.
+
+    >>> from costgraph.symbols import N, S
+    >>> Select(1, 0).output_shape((N, S + 1, 768))            # ViT's class token out
+    (N, 768)
+    """
+
+    dim: int
+    index: int = 0
+
+    def output_shape(self, x):
+        if not -len(x) < self.dim < len(x) or self.dim % len(x) == 0:
+            raise ShapeError(f"Select: dim {self.dim} does not fit a {len(x)}-d input after its batch", value=self.dim)
+        axis = self.dim % len(x)
+        size = sympy.sympify(x[axis])
+        if self.index < 0 or (size.is_number and self.index >= size):
+            raise ShapeError(f"Select: index {self.index} out of range for size {size}", value=self.index)
+        return tuple(d for a, d in enumerate(x) if a != axis)
+
