@@ -147,6 +147,18 @@ def attention(
     ------
     CostGraphError
         For heads that do not divide, or an unknown `blocks`.
+
+    Examples
+    --------
+    >>> from costgraph import Network, S
+    >>> from costgraph.kinds import Input
+    >>> net = Network("one block")
+    >>> x = net.add("x", Input((S, 64)))
+    >>> out = attention(net, "attn", x, d_model=64, heads=8, kv_heads=2, fused_qkv=False, bias=False)
+    >>> net.shape("attn.scores")                # queries grouped (N, kv, group, S, S)
+    (N, 2, 4, S, S)
+    >>> net.totals().params == 64 * 64 + 2 * 64 * 16 + 64 * 64   # q, k and v of 2 x 8, o
+    True
     """
     names = {**NAMES["gpt2"], **(names or {})}
     kv_heads = heads if kv_heads is None else kv_heads
@@ -284,6 +296,17 @@ def decoder(
     ------
     CostGraphError
         For an unknown option or sizes that do not fit.
+
+    Examples
+    --------
+    A Llama-style model: 2 layers of width 64, 8 query heads sharing 2
+    key/value heads, SwiGLU MLP of 96, RMSNorm, rotary positions, untied head.
+
+    >>> net = decoder(2, 64, 8, kv_heads=2, d_ff=96, vocab=100, norm="rmsnorm", mlp="swiglu",
+    ...               positions="rotary", tied=False, bias=False, fused_qkv=False, names="llama")
+    >>> per_layer = 2 * 64 * 64 + 2 * 64 * 16 + 3 * 64 * 96 + 2 * 64   # q, o; k, v; MLP; norms
+    >>> net.totals().params == 2 * per_layer + 2 * 100 * 64 + 64       # embed, head, final norm
+    True
     """
     _choice(norm, ("layernorm", "rmsnorm"), "norm")
     _choice(mlp, ("gelu_tanh", "gelu", "swiglu"), "mlp")
@@ -387,6 +410,14 @@ def encoder(
     ------
     CostGraphError
         For sizes that do not fit (heads must divide d_model).
+
+    Examples
+    --------
+    >>> net = encoder(2, 32, 4, 48, vocab=100, max_positions=64)
+    >>> per_layer = 4 * (32 * 32 + 32) + 2 * 32 * 48 + 48 + 32 + 2 * 2 * 32   # attention, MLP, 2 LNs
+    >>> embeddings = (100 + 2 + 64) * 32 + 2 * 32                         # three tables and a LN
+    >>> net.totals().params == embeddings + 2 * per_layer + 32 * 32 + 32   # and the pooler
+    True
     """
     net = Network(name)
     ids = net.add("input_ids", Input((S,)))

@@ -63,6 +63,10 @@ def vision_transformer(
 
     `image_size`: None sizes the position embedding for the input (see the
     module docstring); an int fixes it at ``(image_size // patch)**2 + 1``.
+
+    >>> net = vision_transformer(8, 1, 2, 32, 64, num_classes=10)
+    >>> net.shape("class_token")                 # (H//8)(W//8) patches and the class token
+    (N, floor(H/8)*floor(W/8) + 1, 32)
     """
     net = Network(name)
     net.add("input", Input((3, H, W)))
