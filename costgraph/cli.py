@@ -19,10 +19,10 @@ zoo's models are built only when asked for, matplotlib only by ``plot`` and
 ``docs``.
 
 >>> main(["table", "vgg16", "--H", "224", "--format", "csv"])  # doctest: +ELLIPSIS
-name,kind,kernel,stride,padding,shape,params,weights,biases,activations,activation_bytes,macs,flops
-input,Input,,,,3x224x224,0,0,0,150528,602112,0,0
+name,kind,kernel,stride,padding,shape,params,weights,biases,activations,activation_bytes,macs,flops,shares
+input,Input,,,,3x224x224,0,0,0,150528,602112,0,0,
 ...
-total,,,,,,138357544,138344128,13416,15237608,60950432,15470264320,30958675456
+total,,,,,,138357544,138344128,13416,15237608,60950432,15470264320,30958675456,
 0
 """
 
