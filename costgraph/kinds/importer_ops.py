@@ -264,6 +264,14 @@ class _ViewKind(_NoCost):
     def other_flops(self, out, x):
         return sympy.Integer(0)
 
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing: a view's backward only reshapes (sums, for an expand) the gradient."""
+        return ()
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None."""
+        return sympy.Integer(0)
+
 
 @register_kind
 @dataclass(frozen=True)
