@@ -390,3 +390,24 @@ def test_table_training_needs_markdown():
     )
     assert result.returncode == 2
     assert result.stderr.startswith("costgraph: error: --training prints a Markdown breakdown")
+
+
+def test_every_kind_in_costgraph_declares_its_training_rules():
+    """A kind added to costgraph without `saved_tensors`/`backward_macs` fails here, not silently at 0."""
+    import importlib
+
+    from costgraph.kinds import KINDS
+    from costgraph.kinds.activation import Elementwise
+
+    missing = []
+    for name, cls in sorted(KINDS.items()):
+        module = importlib.import_module(cls.__module__)
+        if not cls.__module__.startswith("costgraph.") or getattr(module, cls.__name__, None) is not cls:
+            continue  # a user's kind, or one a doctest registers
+        if cls.saved_tensors is LayerKind.saved_tensors or (
+            issubclass(cls, Elementwise) and cls.saves is None and cls.saved_tensors is Elementwise.saved_tensors
+        ):
+            missing.append(f"{name}.saved_tensors")
+        if cls.backward_macs is LayerKind.backward_macs:
+            missing.append(f"{name}.backward_macs")
+    assert not missing
