@@ -21,6 +21,12 @@ as a causal-aware kernel (FlashAttention) does.  For Sq = Sk = S that is
 
 Elementwise work per score element (under `costgraph.FLOP_CONVENTION`): the
 scale by 1/sqrt(d) 1, an additive causal mask 1, softmax 5.
+
+Tools that count by running PyTorch miss attention where no formula exists:
+``FlopCounterMode`` counts ``F.scaled_dot_product_attention`` as 0 on the CPU
+(the fused ``_scaled_dot_product_flash_attention_for_cpu`` has no formula)
+and nothing at all for ``nn.MultiheadAttention``'s inference fast path; on
+the meta device it counts both in full (``tests/test_torch_transformers.py``).
 """
 
 from __future__ import annotations
