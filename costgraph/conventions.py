@@ -125,6 +125,7 @@ TERMS: dict[str, tuple[str | None, str | None, str]] = {
     ),
     "add": ("add", None, "elementwise additions (one per output element per extra input)"),
     "mul": ("mul", None, "elementwise products (one per output element per extra input)"),
+    "reduce_in": ("reduce", None, "input elements of a reduction (a mean over axes)"),
     "softmax": ("softmax", None, "elements through a softmax"),
     "softmax_rows": (None, None, "rows a softmax normalizes (elements / size along dim)"),
     "param_rows": (None, None, "batch size times the layer's parameters (torchinfo's rule for non-conv layers)"),
@@ -159,6 +160,8 @@ class Convention:
         Per input, output or window element of each pooling family.
     add, mul : int
         Per elementwise addition / product.
+    reduce : int
+        Per input element of a reduction (``x.mean((2, 3))``).
     softmax : int
         Per softmax element.
     other : int
@@ -203,6 +206,7 @@ class Convention:
     adaptive_avg_pool: Pooling = Pooling()
     add: int = 0
     mul: int = 0
+    reduce: int = 0
     softmax: int = 0
     other: int = 0
     overrides: tuple = ()
@@ -319,13 +323,16 @@ class ThopAdaptiveOps(sympy.Function):
 
 # -- the presets -------------------------------------------------------------------
 
-#: kinds of torchvision's VGG, ResNet, AlexNet and SqueezeNet, on whose twins tests/test_torch_tools.py
-#: runs every tool.  Those models call every pooling and activation as an nn.Module; thop, torchinfo
-#: and ptflops hook modules, so the same kind called functionally (F.adaptive_avg_pool2d in
-#: torchvision's MobileNetV2, DenseNet and GoogLeNet) is counted differently by them - a difference
-#: a costgraph network does not record.
+#: kinds of the torchvision models on whose twins tests/test_torch_tools.py runs every tool (VGG, ResNet,
+#: AlexNet, SqueezeNet, ConvNeXt, ShuffleNetV2).  Those models call every pooling and activation as an
+#: nn.Module; thop, torchinfo and ptflops hook modules, so the same kind called functionally
+#: (F.adaptive_avg_pool2d in torchvision's MobileNetV2 and DenseNet, F.relu in GoogLeNet) is counted
+#: differently by them - a difference a costgraph network does not record (see CHECKED_MODELS).
 _CNN_KINDS = frozenset(
-    {"Input", "Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "AdaptiveAvgPool2d", "Flatten", "Linear", "Dropout", "Add", "Concat"}
+    {"Input", "Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "AdaptiveAvgPool2d", "Flatten", "Linear", "Dropout", "Add"}
+    | {"Concat"}  # SqueezeNet
+    | {"GELU", "LayerNorm", "LayerNorm2d", "LayerScale", "Permute", "StochasticDepth"}  # ConvNeXt
+    | {"ChannelShuffle", "Mean", "Slice"}  # ShuffleNetV2
 )
 
 #: zoo families whose torch code the differential test runs the tools on (tests/test_torch_tools.py runs
@@ -333,7 +340,7 @@ _CNN_KINDS = frozenset(
 #: A network of checked kinds but another name may still call a pool or activation functionally,
 #: which the hook-based tools count differently (torchvision's GoogLeNet: F.relu, once in ptflops).
 CHECKED_MODELS = frozenset(
-    {"alexnet", "squeezenet1_0", "squeezenet1_1"}
+    {"alexnet", "squeezenet1_0", "squeezenet1_1", "convnext_tiny", "shufflenet_v2_x1_0"}
     | {f"vgg{d}{bn}" for d in (11, 13, 16, 19) for bn in ("", "_bn")}
     | {f"resnet{d}" for d in (18, 34, 50, 101, 152)}
 )
@@ -429,6 +436,9 @@ _preset(
         overrides=(
             (("AdaptiveAvgPool2d", "adaptive_pool_thop"), 1),
             (("Softmax", "softmax_rows"), -1),
+            # torchvision's LayerNorm2d subclasses nn.LayerNorm; thop looks hooks up by exact type
+            (("LayerNorm2d", "norm"), 0),
+            (("LayerNorm2d", "norm_affine"), 0),
             # functional products: no module, no hook
             (("MatMul", "mac"), 0),
             (("BatchMatMul", "mac"), 0),
@@ -446,6 +456,8 @@ _preset(
             "count_normalization (BatchNorm, LayerNorm, InstanceNorm): 2 per input element, doubled when "
             "affine: 4 per element for torchvision's BatchNorm2d.",
             "ReLU, ReLU6, MaxPool and Dropout are zero_ops; count_avgpool is 1 per output element; "
+            "Hooks are looked up by exact type (register_hooks[type(m)]): a subclass such as torchvision's "
+            "LayerNorm2d (of nn.LayerNorm) counts 0.",
             "count_softmax is (3 x features - 1) per row; modules it has no rule for (Sigmoid, SiLU, "
             "GELU, Hardswish, functional adds, torch.matmul and scaled_dot_product_attention) count 0 "
             "silently (Lyken17/pytorch-OpCounter#213).",
@@ -504,6 +516,9 @@ _preset(
             (("GELU", "gelu"), 2),
             (("SiLU", "silu"), 1),
             (("LayerNorm", "norm_affine"), 0),
+            # torchvision's LayerNorm2d subclasses nn.LayerNorm; ptflops dispatches on exact type
+            (("LayerNorm2d", "norm"), 0),
+            (("LayerNorm2d", "norm_affine"), 0),
         ),
         checked_on=_CNN_KINDS,
         refused=(_FUSED_MHA, _CPU_SDPA),
@@ -520,7 +535,9 @@ _preset(
             "A functional call alone (torchvision's MobileNetV2 pools with F.adaptive_avg_pool2d) counts "
             "once, where the module counts twice; the preset assumes modules.",
             "nn.LayerNorm goes through bn_flops_counter_hook, which tests `module.affine` (LayerNorm has "
-            "`elementwise_affine`): 1 per element.  In-place `+=` (ResNet's residual) is not counted.",
+            "`elementwise_affine`): 1 per element.  Hooks are looked up by exact type "
+            "(is_supported_instance), so torchvision's LayerNorm2d, a subclass, counts 0.  In-place `+=` "
+            "(ResNet's residual) is not counted.",
             "Run it on a CPU model: on the meta device torch decomposes addmm into torch.mm and adds, "
             "which the backend's tensor-op patches count again (a different figure).",
         ),

@@ -29,7 +29,6 @@ from costgraph.conventions import (
     reconcile,
 )
 from costgraph.kinds import (
-    GELU,
     AdaptiveAvgPool2d,
     BatchNorm2d,
     Conv2d,
@@ -205,12 +204,14 @@ def test_an_unknown_term_is_an_error():
 
 
 def test_a_preset_warns_outside_the_kinds_it_was_checked_on():
+    from costgraph.kinds import SiLU
+
     net = tiny()
-    net.add("gelu", GELU())
-    with pytest.warns(UncheckedConventionWarning, match="'ptflops' has not been checked .* on GELU"):
+    net.add("silu", SiLU())
+    with pytest.warns(UncheckedConventionWarning, match="'ptflops' has not been checked .* on SiLU"):
         value = net.flops("ptflops", H=12)
-    # ptflops' source counts nn.GELU twice (module hook + patched F.gelu): 2 x 10 elements
-    assert value == HAND["ptflops"] + 20
+    # ptflops' source: nn.SiLU has no module hook, but F.silu is patched: 1 x 10 elements
+    assert value == HAND["ptflops"] + 10
     row = next(r for r in reconcile(net, H=12) if r.convention == "ptflops")
     assert not row.checked
     with warnings.catch_warnings():

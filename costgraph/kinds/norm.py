@@ -189,6 +189,14 @@ class LayerNorm2d(LayerKind):
     def other_flops(self, out, x):
         return numel(out) * (7 if self.elementwise_affine else 5)
 
+    def flop_terms(self, out, x):
+        """Cost terms for `costgraph.conventions`, as `LayerNorm` over C."""
+        return {
+            "norm": numel(x),
+            "norm_affine": numel(x) if self.elementwise_affine else 0,
+            "param_rows": x[0] * (self.weights(x) + self.biases(x)),
+        }
+
     def saved_tensors(self, out, x, needs_input_grad=None):
         """As `LayerNorm` over C: the (permuted) input and two statistics per position."""
         rows = x[0] * x[2] * x[3]

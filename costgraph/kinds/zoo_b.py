@@ -72,6 +72,10 @@ class ChannelShuffle(LayerKind):
     def other_flops(self, out, x):
         return sympy.Integer(0)
 
+    def flop_terms(self, out, x):
+        """A copy, no arithmetic: no cost terms (`costgraph.conventions`)."""
+        return {}
+
     def saved_tensors(self, out, x, needs_input_grad=None):
         """Nothing: views and a copy; the gradient is shuffled back."""
         return ()
@@ -145,6 +149,10 @@ class Mean(LayerKind):
     def other_flops(self, out, x):
         return numel(x)
 
+    def flop_terms(self, out, x):
+        """The input elements summed (`costgraph.conventions`)."""
+        return {"reduce_in": numel(x)}
+
     def saved_tensors(self, out, x, needs_input_grad=None):
         """Nothing: ``mean``'s gradient needs only the input's sizes."""
         return ()
@@ -204,6 +212,10 @@ class LayerScale(LayerKind):
 
     def other_flops(self, out, x):
         return numel(out)
+
+    def flop_terms(self, out, x):
+        """One product per element (`costgraph.conventions`)."""
+        return {"mul": numel(out)}
 
     def saved_tensors(self, out, x, needs_input_grad=None):
         """The input, for the scale's gradient (the scale itself is a parameter)."""
