@@ -28,12 +28,11 @@ True
 from __future__ import annotations
 
 import sympy
-from sympy.printing.pycode import PythonCodePrinter
 
 from .errors import SizeError
 from .intmath import FloorDiv
 
-__all__ = ["compile_exprs", "expression_source", "CompiledFormulas", "INT64_MAX", "exact_scale"]
+__all__ = ["compile_exprs", "expression_source", "formulas_source", "bound_source", "SourceWriter", "CompiledFormulas", "INT64_MAX", "exact_scale"]
 
 #: largest value numpy's int64 holds
 INT64_MAX = 2**63 - 1
@@ -46,110 +45,117 @@ FLAT_SUM_LIMIT = 200
 _ATOMS = (FloorDiv, sympy.Min, sympy.Max)
 
 
-class _ExactPrinter(PythonCodePrinter):
-    """Python source for integer formulas; refuses anything that is not exact.
+class SourceWriter:
+    """Writes exact Python source for integer formulas; refuses anything that is not exact.
 
-    With ``hoist`` set, every FloorDiv/Min/Max is printed once as an
-    assignment to a local (collected in `lines`) and referred to by name.
+    Only what size formulas are made of is accepted: integers, size symbols,
+    sums, products, non-negative integer powers, `FloorDiv`, ``Min`` and
+    ``Max``.  A rational or float coefficient, or any other function, raises
+    `TypeError`: it would not be exact, or not Python.  sympy's own code
+    printers sort terms and query assumptions for every node (about a
+    millisecond per formula); this writer walks each formula once.
+
+    With ``hoist``, every FloorDiv/Min/Max is written once, as an assignment
+    to a local (collected in `lines`), and referred to by name.
+
+    With ``bound``, the writer produces instead an upper bound of the
+    absolute value of the formula and of each of its partial sums and
+    products, for sizes up to the values passed (see the module docstring);
+    each floor division's base is bounded separately (collected in `bases`),
+    since it is computed before it is divided.
     """
 
-    def __init__(self, hoist: bool = False):
-        super().__init__({"standard": "python3", "fully_qualified_modules": False, "strict": True})
-        self._not_supported = set()
-        self._number_symbols = set()
-        self.hoist = hoist
+    def __init__(self, hoist: bool = False, bound: bool = False):
+        self.hoist = hoist or bound
+        self.bound = bound
         self.names: dict = {}
         self.lines: list[str] = []
+        self.bases: list[str] = []
 
-    def _print(self, expr, **kwargs):
-        if self.hoist and isinstance(expr, _ATOMS):
+    def text(self, expr) -> str:
+        """The source of `expr` (a sum is not parenthesized at the top)."""
+        if expr.is_Integer:
+            value = int(expr)
+            return str(abs(value)) if self.bound else str(value)
+        if expr.is_Symbol:
+            return expr.name
+        if isinstance(expr, _ATOMS):
+            if not self.hoist:
+                return self._atom(expr)
             name = self.names.get(expr)
             if name is None:
-                text = super()._print(expr, **kwargs)
+                text = self._atom(expr)
                 name = self.names[expr] = f"_a{len(self.names)}"
                 self.lines.append(f"{name} = {text}")
             return name
-        return super()._print(expr, **kwargs)
+        if expr.is_Add:
+            return self._sum(expr.args)
+        if expr.is_Mul:
+            return "*".join(self._factor(f) for f in expr.args)
+        if expr.is_Pow:
+            exponent = expr.exp
+            if not (exponent.is_Integer and exponent >= 0):
+                raise TypeError(f"refusing to compile a power with exponent {exponent} in {expr}")
+            return f"{self._factor(expr.base)}**{int(exponent)}"
+        if expr.is_Rational:
+            raise TypeError(f"refusing to compile a non-integer coefficient {expr}")
+        if expr.is_Float:
+            raise TypeError(f"refusing to compile a float {expr}")
+        raise TypeError(f"refusing to compile {type(expr).__name__} (no exact Python form): {expr}")
 
-    def _print_Rational(self, expr):
-        raise TypeError(f"refusing to compile a non-integer coefficient {expr}")
-
-    def _print_Float(self, expr):
-        raise TypeError(f"refusing to compile a float {expr}")
-
-    def _print_Min(self, expr):
-        return self._fold("_min", expr.args)
-
-    def _print_Max(self, expr):
-        return self._fold("_max", expr.args)
-
-    def _fold(self, name, args):
-        text = self._print(args[0])
-        for arg in args[1:]:
-            text = f"{name}({text}, {self._print(arg)})"
+    def _factor(self, expr) -> str:
+        text = self.text(expr)
+        if expr.is_Add or expr.is_Mul or (expr.is_Integer and int(expr) < 0 and not self.bound):
+            return f"({text})"
         return text
 
-    def _print_Add(self, expr, order=None):
-        terms = sympy.Add.make_args(expr)
+    def _sum(self, terms) -> str:
+        if self.bound:
+            parts = [self.text(t) for t in terms]
+            if len(parts) > FLAT_SUM_LIMIT:
+                return "_sum((" + ", ".join(parts) + ",))"
+            return " + ".join(parts)
         if len(terms) > FLAT_SUM_LIMIT:
-            return "_sum((" + ", ".join(self._print(t) for t in terms) + ",))"
-        return super()._print_Add(expr, order)
+            # sum() over a tuple; a flat `a + b + ...` this long overflows CPython's compiler
+            return "_sum((" + ", ".join(self.text(t) for t in terms) + ",))"
+        # as people write sums: added terms, then subtracted ones, then the constant
+        terms = sorted(terms, key=lambda t: (t.is_Integer, _negated(t) is not None))
+        text = ""
+        for term in terms:
+            negated = _negated(term)
+            if negated is not None:
+                text += (" - " if text else "-") + self.text(negated)
+            else:
+                text += (" + " if text else "") + self.text(term)
+        return text
+
+    def _atom(self, expr) -> str:
+        if isinstance(expr, FloorDiv):
+            base, divisor = expr.args
+            if not self.bound:
+                return f"(({self.text(base)}) // {int(divisor)})"
+            name = f"_b{len(self.bases)}"
+            self.lines.append(f"{name} = {self.text(base)}")
+            self.bases.append(name)
+            # |floor(a/n)| <= |a| // n + 1; the + 1 keeps every factor's bound >= 1,
+            # so a product's bound also bounds each of its partial products
+            return f"({name} // {int(divisor)} + 1)"
+        if self.bound:
+            return "max(" + ", ".join(self.text(a) for a in expr.args) + ")"
+        name = "_min" if isinstance(expr, sympy.Min) else "_max"
+        text = self.text(expr.args[0])
+        for arg in expr.args[1:]:
+            text = f"{name}({text}, {self.text(arg)})"
+        return text
 
 
-class _BoundPrinter(_ExactPrinter):
-    """Python source for an upper bound of ``|x|`` for every intermediate ``x``.
-
-    Called with Python ints (each size at its largest value), the printed
-    expression bounds the absolute value of the formula and of each of its
-    partial sums and products, at every size up to those.  A floor
-    division's base is computed before it is divided, so each base's bound is
-    collected in `bases` and checked too.
-    """
-
-    printmethod = "_costgraph_bound"  # FloorDiv's `_pythoncode` must not be used here
-
-    def __init__(self):
-        super().__init__(hoist=True)
-        self.bases: list[str] = []
-
-    def _print(self, expr, **kwargs):
-        if isinstance(expr, sympy.Integer):
-            return str(abs(int(expr)))
-        if isinstance(expr, sympy.Symbol):
-            return expr.name
-        if self.hoist and isinstance(expr, _ATOMS):
-            return super()._print(expr, **kwargs)
-        if isinstance(expr, sympy.Add):
-            terms = [self._print(t) for t in expr.args]
-            if len(terms) > FLAT_SUM_LIMIT:
-                return "_sum((" + ", ".join(terms) + ",))"
-            return "(" + " + ".join(terms) + ")"
-        if isinstance(expr, sympy.Mul):
-            # every factor's bound is >= 1, so the whole product bounds each partial product
-            return "(" + "*".join(self._print(f) for f in expr.args) + ")"
-        if isinstance(expr, sympy.Pow):
-            exponent = expr.exp
-            if not (isinstance(exponent, sympy.Integer) and exponent >= 0):
-                raise TypeError(f"refusing to compile a non-integer power {expr}")
-            return f"({self._print(expr.base)})**{int(exponent)}"
-        if isinstance(expr, _ATOMS):
-            return super()._print(expr, **kwargs)
-        if isinstance(expr, (sympy.Rational, sympy.Float)):
-            return super()._print(expr, **kwargs)  # refused
-        raise TypeError(f"cannot bound {type(expr).__name__} in {expr}")
-
-    def _print_FloorDiv(self, expr):
-        base, divisor = expr.args
-        name = f"_b{len(self.bases)}"
-        self.lines.append(f"{name} = {self._print(base)}")
-        self.bases.append(name)
-        # |floor(a/n)| <= |a| // n + 1, and the + 1 keeps every factor's bound >= 1
-        return f"({name} // {int(divisor)} + 1)"
-
-    def _print_Min(self, expr):
-        return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
-
-    _print_Max = _print_Min
+def _negated(term):
+    """``-term`` if `term` has a negative coefficient (to print ``a - b``), else None."""
+    if term.is_Integer and int(term) < 0:
+        return -term
+    if term.is_Mul and term.args[0].is_Integer and int(term.args[0]) < 0:
+        return -term
+    return None
 
 
 def expression_source(expr: sympy.Expr) -> str:
@@ -168,7 +174,7 @@ def expression_source(expr: sympy.Expr) -> str:
     >>> expression_source(3 * FloorDiv(H + 1, 2) - 1)
     '3*((H + 1) // 2) - 1'
     """
-    return _ExactPrinter()._print(sympy.sympify(expr))
+    return SourceWriter().text(sympy.sympify(expr))
 
 
 def _minimum(a, b):
@@ -209,7 +215,7 @@ def formulas_source(names, exprs, function_name: str = "_costgraph_formulas") ->
     TypeError
         As `expression_source` raises.
     """
-    printer = _ExactPrinter(hoist=True)
+    printer = SourceWriter(hoist=True)
     seen: dict = {}
     results = []
     for expr in exprs:
@@ -218,7 +224,7 @@ def formulas_source(names, exprs, function_name: str = "_costgraph_formulas") ->
             results.append(str(int(expr)))
             continue
         if expr not in seen:
-            text = printer._print(expr)
+            text = printer.text(expr)
             if expr.is_Symbol or isinstance(expr, _ATOMS):
                 seen[expr] = text
             else:
@@ -245,12 +251,12 @@ def bound_source(names, exprs, function_name: str = "_costgraph_bound") -> str:
     TypeError
         As `expression_source` raises, or for a function it cannot bound.
     """
-    printer = _BoundPrinter()
+    printer = SourceWriter(bound=True)
     seen: dict = {}
     for expr in exprs:
         expr = sympy.sympify(expr)
         if expr not in seen:
-            seen[expr] = printer._print(expr)
+            seen[expr] = printer.text(expr)
     parts = list(seen.values()) + printer.bases
     body = "".join(f"    {line}\n" for line in printer.lines)
     # max() of a tuple, not nested calls, for the same reason as _sum

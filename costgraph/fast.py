@@ -169,7 +169,7 @@ def generate_source(model: str, options: dict | None = None) -> str:
     CostGraphError
         If there is no such model, or as building it raises.
     """
-    from .compile import RUNTIME, _ExactPrinter, formulas_source
+    from .compile import RUNTIME, SourceWriter, formulas_source
     from .models import MODELS, build
 
     net = build(model, **(options or {}))
@@ -186,14 +186,14 @@ def generate_source(model: str, options: dict | None = None) -> str:
             expr = exprs[start + offset]
             bound = 1 if offset < rank else 0
             least[expr] = max(least.get(expr, bound), bound)
-    printer = _ExactPrinter(hoist=True)
+    printer = SourceWriter(hoist=True)
     groups: dict = {1: [], 0: []}
     always_invalid = False
     for expr, bound in least.items():
         if expr.is_Integer:
             always_invalid |= int(expr) < bound
         else:
-            groups[bound].append(printer._print(expr))
+            groups[bound].append(printer.text(expr))
     tests = [f"min(({', '.join(items)},)) >= {bound}" for bound, items in groups.items() if items]
     if always_invalid:
         tests = ["False"]
