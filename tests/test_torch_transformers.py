@@ -30,7 +30,6 @@ import pytest
 import sympy
 from hypothesis import given, settings, strategies as st
 
-from costgraph import N, S
 from costgraph.kinds import BatchMatMul, MatMul, MultiheadAttention, ScaledDotProductAttention
 from costgraph.models import bert, decoder, gpt2, llama2_7b, vit_b_16, vit_b_32
 from costgraph.models.transformer import encoder
