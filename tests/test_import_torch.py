@@ -326,3 +326,31 @@ def test_an_assertion_on_a_size_asks_to_fix_that_size():
         from_torch(Fixed(), (1, 3, 32, 24))
     net = from_torch(Fixed(), (1, 3, 32, 24), dynamic={"N": 0, "W": 3})
     assert net.shape("relu") == (N, 3, 32, W)
+
+
+def test_a_module_called_twice_shares_its_parameters():
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(4, 4, 3, padding=1)
+
+        def forward(self, x):
+            return self.conv(F.relu(self.conv(x)))
+
+    with meta():
+        module = Twice()
+    net = from_torch(module, (1, 4, 9, 7))
+    assert net.totals().params == sum(p.numel() for p in module.parameters()) == 4 * 4 * 9 + 4
+    assert net.totals().macs == 2 * 4 * 36 * H * W * N                 # two applications, 4*4*9 MACs per position each
+
+
+def test_parameters_forward_never_uses_are_reported():
+    from costgraph.importers.torch_fx import UnusedParametersWarning
+
+    from .twins.googlenet import GoogLeNet
+
+    with meta():
+        twin = GoogLeNet(aux_logits=True)                 # the auxiliary heads run only in training
+    with pytest.warns(UnusedParametersWarning, match=r"aux1\.conv"):
+        net = from_torch(twin, (1, 3, 224, 200))
+    assert net.totals().params == models.googlenet().totals().params

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import operator
+import warnings
 from dataclasses import dataclass, field
 
 import sympy
@@ -76,7 +77,11 @@ from ..network import Network
 from ..symbols import N, size_symbol
 from . import TORCH_CONVERTERS, UnsupportedOperationError, register_converter
 
-__all__ = ["from_torch", "Call", "TensorValue", "DEFAULT_DYNAMIC"]
+__all__ = ["from_torch", "Call", "TensorValue", "DEFAULT_DYNAMIC", "UnusedParametersWarning"]
+
+
+class UnusedParametersWarning(UserWarning):
+    """A module has parameters its (eval-mode) forward never uses, e.g. auxiliary heads."""
 
 #: symbolic dimensions by input rank when `dynamic` is not given
 DEFAULT_DYNAMIC = {4: {"N": 0, "H": 2, "W": 3}, 3: {"N": 0, "S": 1}, 2: {"N": 0}}
@@ -163,8 +168,15 @@ class Call:
         """Add `kind` fed by `inputs` (tensors) to the network; return its output tensor."""
         base = self.target_path or self.node
         name = base if self._index == 0 else f"{base}_{self._index}"
+        first = self._index == 0 and bool(self.target_path) and next(self.target.parameters(), None) is not None
         self._index += 1
-        return self._importer.add(self._importer.fresh(name), kind, inputs)
+        importer = self._importer
+        # a module called again uses the same parameters: count them once
+        shares = importer.module_layers.get(self.target_path) if first else None
+        value = importer.add(importer.fresh(name), kind, inputs, shares=shares)
+        if first and shares is None:
+            importer.module_layers[self.target_path] = value.layer
+        return value
 
     def unsupported(self, reason: str):
         """Reject this call (it is listed with the other unsupported operations)."""
@@ -240,10 +252,11 @@ class _Importer:
         self.lazy_linear = lazy_linear
         self.env = {}
         self.params = {}
+        self.module_layers = {}
         self.unsupported = []
         self.node = None
 
-    def add(self, name, kind, inputs):
+    def add(self, name, kind, inputs, shares=None):
         names = []
         for tensor in inputs:
             if isinstance(tensor, _ParamValue):
@@ -251,7 +264,7 @@ class _Importer:
             if not isinstance(tensor, TensorValue):
                 raise CostGraphError(f"node {self.node.name!r}: {kind.kind} input {tensor!r} is not a tensor", layer=name)
             names.append(tensor.layer)
-        self.net.add(name, kind, *names)
+        self.net.add(name, kind, *names, shares=shares)
         return TensorValue(name, self.net.shape(name))
 
     def fresh(self, name):
@@ -311,7 +324,28 @@ class _Importer:
             self.env[node.name] = value
         if self.unsupported:
             self.raise_unsupported()
+        self.warn_unused_parameters()
         return self.net
+
+    def warn_unused_parameters(self):
+        """Warn about parameters forward never reads: they are not in the network's counts."""
+        used = set()
+        for node in self.gm.graph.nodes:
+            if node.op == "get_attr":
+                used.add(node.target)
+            elif node.op == "call_module":
+                prefix = node.target + "." if node.target else ""
+                used.update(prefix + name for name, _ in self.gm.get_submodule(node.target).named_parameters())
+        # the GraphModule keeps only the submodules forward calls: ask the original module
+        unused = [(name, p.numel()) for name, p in self.module.named_parameters() if name not in used]
+        if unused:
+            shown = ", ".join(f"{name} ({count})" for name, count in unused[:8]) + (", ..." if len(unused) > 8 else "")
+            warnings.warn(
+                f"{self.net.name}: {len(unused)} parameter tensor(s), {sum(c for _, c in unused)} elements, are not used "
+                f"by forward (in eval mode) and are not counted: {shown}",
+                UnusedParametersWarning,
+                stacklevel=4,
+            )
 
     def has_converter(self, node):
         if node.op == "call_module":
@@ -1097,6 +1131,7 @@ def from_torch(module, example_input, dynamic=None, *, name=None, lazy_linear=Fa
     finally:
         module.train(was_training)
     importer = _Importer(gm, recorder.seen, values, name or type(module).__name__, lazy_linear)
+    importer.module = module
     for node, shape in zip(placeholders, shapes):
         batch, rest = shape[0], shape[1:]
         layer = node.name
