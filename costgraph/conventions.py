@@ -17,12 +17,20 @@ convention weighs them.  The MACs come from the kind's own `macs`.
 Three states per (convention, kind), never a silent zero:
 
 * the kind is in the convention's `checked_on` set: the preset equals the
-  real tool on it, proven by ``tests/test_torch_tools.py``;
+  real tool on it, proven by ``tests/test_torch_tools.py`` on the model
+  families in `CHECKED_MODELS`;
 * the convention states weights for the kind's terms but has not been run
   against the tool on it: the figure comes with an `UncheckedConventionWarning`
   (the weights were read from the tool's source);
-* the kind declares no terms, or a term the convention cannot weigh: a
-  `ConventionError` naming the layer.
+* the kind declares no terms, declares a term the convention cannot weigh,
+  or is one whose figure the tool derives from a device- or kernel-dependent
+  path (fused attention: the preset's `refused`): a `ConventionError` naming
+  the layer.
+
+One difference no network records: thop, torchinfo and ptflops hook
+``nn.Module``s, so a layer that the PyTorch code calls as a function
+(``F.relu``) counts differently there.  `reconcile` therefore calls a preset
+*checked* only on the families in `CHECKED_MODELS`.
 
 >>> from costgraph.models import vgg16
 >>> net = vgg16(adaptive_pool=True)        # torchvision's form
@@ -36,7 +44,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Mapping
 
 import sympy
@@ -221,7 +229,9 @@ class Convention:
                 _check_int(value, f"Convention {self.name!r}: {f.name}")
         for (kind, term), weight in self.overrides:
             if term not in TERMS and term not in BASE_TERMS:
-                raise ConventionError(f"Convention {self.name!r}: override for unknown term {term!r} of {kind}", value=term)
+                raise ConventionError(
+                    f"Convention {self.name!r}: override for unknown term {term!r} of {kind}", value=term
+                )
             _check_int(weight, f"Convention {self.name!r}: override ({kind}, {term})")
         if self.checked_on is not None:
             object.__setattr__(self, "checked_on", frozenset(self.checked_on))
@@ -247,7 +257,9 @@ class Convention:
         try:
             switch, attribute, _ = TERMS[term]
         except KeyError:
-            raise ConventionError(f"{kind} declares an unknown cost term {term!r}; known terms: {', '.join(TERMS)}", value=term) from None
+            raise ConventionError(
+                f"{kind} declares an unknown cost term {term!r}; known terms: {', '.join(TERMS)}", value=term
+            ) from None
         if switch is None:  # a quirk term: counted only where an override says so
             return 0
         value = getattr(self, switch)
@@ -270,7 +282,7 @@ class Convention:
         """The nonzero switches, for tables: ``{"flops_per_mac": 1, "bias": 1, ...}``."""
         shown = {}
         for f in fields(self):
-            if f.name in ("name", "description", "overrides", "checked_on", "quirks"):
+            if f.name in ("name", "description", "overrides", "checked_on", "refused", "quirks"):
                 continue
             value = getattr(self, f.name)
             if isinstance(value, Pooling):
@@ -618,7 +630,8 @@ def _weighted_terms(net, convention):
         for kind, reason in convention.refused:
             if layer.kind == kind:
                 raise ConventionError(
-                    f"layer {name!r} ({kind}): the {convention.name!r} convention cannot reproduce its tool here: {reason}",
+                    f"layer {name!r} ({kind}): the {convention.name!r} convention cannot reproduce its tool "
+                    f"here: {reason}",
                     layer=name,
                 )
         if convention.checked_on is not None and layer.kind not in convention.checked_on:
@@ -888,7 +901,8 @@ def presets_markdown() -> str:
         )
         lines += [f"### `{convention.name}`", "", convention.description + ".", "", f"Switches: {switches}."]
         if convention.overrides:
-            lines.append("Quirks beyond the switches: " + ", ".join(f"{k}.{t} x {w}" for (k, t), w in convention.overrides) + ".")
+            quirks = ", ".join(f"{k}.{t} x {w}" for (k, t), w in convention.overrides)
+            lines.append(f"Quirks beyond the switches: {quirks}.")
         lines += [f"Scope: {checked}.", ""]
         lines += [f"- {q}" for q in convention.quirks]
         lines.append("")

@@ -274,7 +274,7 @@ def test_reconcile_marks_presets_checked_only_on_checked_families():
 
 
 def test_attention_kinds_are_refused_by_tool_presets():
-    from costgraph.kinds import MultiheadAttention, ScaledDotProductAttention  # noqa: F401 (registered kinds)
+    from costgraph.kinds import MultiheadAttention
 
     net = Network("attention")
     net.add("tokens", Input((16, 64)))  # (N, 16 tokens, 64 features)
