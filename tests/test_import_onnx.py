@@ -44,8 +44,13 @@ def export(module, shape):
     writes adaptive pooling as gathers.  ``dynamo=False`` needs only onnx.
     """
     torch = require_torch()
-    # uninitialized CPU storage: random initialization of VGG's weights costs seconds
-    module = module.to_empty(device="cpu") if next(module.parameters()).is_meta else module
+    if next(module.parameters()).is_meta:
+        # torch's initializers take seconds on VGG; plain random values take a fraction.  They
+        # must differ between tensors: the exporter merges identical initializers into one.
+        module = module.to_empty(device="cpu")
+        with torch.no_grad():
+            for parameter in module.parameters():
+                parameter.uniform_()
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation warning
@@ -280,3 +285,20 @@ def test_truncated_file_and_missing_path(tmp_path):
         from_onnx(tmp_path / "missing.onnx")
     path.write_bytes(whole)
     assert from_onnx(str(path)).totals().params == from_onnx(whole).totals().params
+
+
+def test_an_initializer_used_twice_is_counted_once():
+    graph = helper.make_graph(
+        [
+            helper.make_node("Gemm", ["x", "w"], ["h"], name="first", transB=1),
+            helper.make_node("Relu", ["h"], ["r"], name="relu"),
+            helper.make_node("Gemm", ["r", "w"], ["y"], name="again", transB=1),
+        ],
+        "tied",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 6])],
+        [_weight("w", [6, 6])],
+    )
+    net = from_onnx(helper.make_model(graph))
+    assert net.totals().params == 36                 # one 6x6 matrix
+    assert net.totals().macs == 2 * 36 * N           # used twice per sample

@@ -149,11 +149,20 @@ class Call:
     def attr(self, name, default=None):
         return self.attrs.get(name, default)
 
-    def add(self, kind: LayerKind, *inputs) -> TensorValue:
-        """Add `kind` fed by `inputs` (`TensorValue` or `Weight`) to the network."""
+    def add(self, kind: LayerKind, *inputs, weight: "Weight | None" = None) -> TensorValue:
+        """Add `kind` fed by `inputs` (`TensorValue` or `Weight`) to the network.
+
+        `weight` names the initializer holding the layer's weights: a second
+        layer with the same initializer shares them (counted once).
+        """
         name = self.node if self._index == 0 else f"{self.node}_{self._index}"
         self._index += 1
-        return self._importer.add(name, kind, inputs)
+        importer = self._importer
+        shares = importer.weight_layers.get(weight.name) if weight is not None else None
+        value = importer.add(name, kind, inputs, shares=shares)
+        if weight is not None and shares is None:
+            importer.weight_layers[weight.name] = value.layer
+        return value
 
     def unsupported(self, reason: str):
         """Reject this node (it is listed with the other unsupported nodes)."""
@@ -256,6 +265,7 @@ class _Importer:
         self.inplace_activations = inplace_activations
         self.env = {}
         self.params = {}
+        self.weight_layers = {}
         self.unsupported = []
         self.consumers = {}
         self.readers = {}
@@ -274,7 +284,7 @@ class _Importer:
             candidate, count = f"{name}_{count}", count + 1
         return candidate
 
-    def add(self, name, kind, inputs):
+    def add(self, name, kind, inputs, shares=None):
         names = []
         for value in inputs:
             if isinstance(value, Weight):
@@ -283,7 +293,7 @@ class _Importer:
                 raise _Unsupported(f"{kind.kind} input {_describe(value)} is not a tensor")
             names.append(value.layer)
         name = self.fresh(name)
-        self.net.add(name, kind, *names)
+        self.net.add(name, kind, *names, shares=shares)
         return TensorValue(name, self.net.shape(name))
 
     def parameter(self, weight):
@@ -494,7 +504,7 @@ def _conv(call):
     else:
         padding = _spatial_pads(call)
     kind = Conv2d(per_group * groups, out_channels, kernel, strides, padding, dilations, groups, bias is not None)
-    return call.add(kind, x)
+    return call.add(kind, x, weight=weight)
 
 
 def _pool_window(call):
@@ -532,14 +542,14 @@ def _global_avg_pool(call):
     return call.add(AdaptiveAvgPool2d(1), call.tensor(0))
 
 
-def _linear(call, x, weight_dims, transposed, bias):
-    """A Linear layer for ``x @ W`` with W of `weight_dims` (``[out, in]`` if `transposed`)."""
-    out_features, in_features = weight_dims if transposed else weight_dims[::-1]
+def _linear(call, x, weight, transposed, bias):
+    """A Linear layer for ``x @ W`` with W the initializer `weight` (``[out, in]`` if `transposed`)."""
+    out_features, in_features = weight.dims if transposed else weight.dims[::-1]
     if call._importer.lazy_linear and not sympy.sympify(x.shape[-1]).is_number:
         kind = Linear(None, out_features, bias)
     else:
         kind = Linear(in_features, out_features, bias)
-    return call.add(kind, x)
+    return call.add(kind, x, weight=weight)
 
 
 @_register("Gemm")
@@ -553,7 +563,7 @@ def _gemm(call):
         out_features = b.dims[0] if call.attr("transB", 0) else b.dims[1]
         if bias is not None and bias.dims not in ((out_features,), (1, out_features)):
             call.unsupported(f"a bias of shape {bias.dims} for {out_features} outputs")
-        return _linear(call, a, b.dims, bool(call.attr("transB", 0)), bias is not None)
+        return _linear(call, a, b, bool(call.attr("transB", 0)), bias is not None)
     call.unsupported("a Gemm whose matrix B is computed by the graph")
 
 
@@ -578,7 +588,7 @@ def _matmul(call):
     if isinstance(a, TensorValue) and isinstance(b, Weight) and len(b.dims) == 2:
         # exporters write nn.Linear on a 3-d input as MatMul then Add(bias): one Linear
         add = _bias_add(call, b.dims[1])
-        out = _linear(call, a, b.dims, False, add is not None)
+        out = _linear(call, a, b, False, add is not None)
         if add is not None:
             call._importer.fused[add] = out
         return out
