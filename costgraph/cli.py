@@ -282,6 +282,15 @@ def _cmd_sweep(args) -> int:
     return 0
 
 
+def _cmd_totals(args) -> int:
+    from . import fast
+
+    options = dict(fast._option(item) for item in args.option)
+    rows = fast.grid(args.model, _given_sizes(args, ranges=True), options=options, dtype=args.dtype)
+    sys.stdout.write(fast.format_rows(rows, args.format))
+    return 0
+
+
 def _cmd_plot(args) -> int:
     from .render.plot import layers_figure, require_matplotlib, resolution_figure, save_figure
 
@@ -391,6 +400,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--format", choices=("text", "latex", "md", "json"), default="text", help="output format (default text)")
     _add_dtype(sub)
     sub.set_defaults(run=_cmd_formula)
+
+    sub = commands.add_parser(
+        "totals",
+        help="exact totals at one or more sizes, in milliseconds (cached formulas, no sympy)",
+        description=(
+            "A zoo model's totals (params, activations, MACs, FLOPs) at every combination of the given sizes, "
+            "exact, from the model's formulas compiled to Python and cached (see costgraph.fast): after the "
+            "first run sympy is not even imported."
+        ),
+        epilog="Example: costgraph totals resnet50 --H 128:512:32 --batch 1,8",
+    )
+    sub.add_argument("model", help="a zoo model name (see: costgraph list)")
+    _add_sizes(sub, ranges=True)
+    _add_dtype(sub)
+    sub.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                     help="a build option of the model, e.g. adaptive_pool=true (repeatable)")  # fmt: skip
+    sub.add_argument("--format", choices=("text", "csv", "json"), default="text", help="output format (default text)")
+    sub.set_defaults(run=_cmd_totals)
 
     sub = commands.add_parser(
         "sweep",

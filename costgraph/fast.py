@@ -41,6 +41,7 @@ From the shell (``costgraph totals`` calls the same code)::
 
     python -m costgraph.fast vgg16 --H 224
     python -m costgraph.fast resnet50 --H 128:512:32 --format csv
+    python -m costgraph.fast vgg16 --H 256 --option adaptive_pool=true
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ import time
 from .dtypes import dtype_bytes
 from .errors import CostGraphError
 
-__all__ = ["totals", "sweep", "formulas", "cache_dir", "cache_key", "FIELDS", "Formulas"]
+__all__ = ["totals", "sweep", "grid", "formulas", "cache_dir", "cache_key", "FIELDS", "Formulas"]
 
 #: bump when the layout of a cached file changes
 FORMAT = 1
@@ -387,6 +388,38 @@ def sweep(model: str, points, *, dtype: str = "fp32", options: dict | None = Non
     return [compiled.row(point, dtype) for point in points]
 
 
+def grid(model: str, axes: dict, *, options: dict | None = None, dtype: str = "fp32") -> list[dict]:
+    """Rows at every combination of the values in `axes` (``{"H": [224, 256], "N": [1]}``).
+
+    Sizes not in `axes` take the model's usual values; ``H`` without ``W``
+    means a square input, as in `costgraph.Network.totals`.  The first axis
+    varies slowest.
+
+    Raises
+    ------
+    CostGraphError
+        As `totals` raises, at the first invalid point.
+
+    Examples
+    --------
+    >>> [(r["H"], r["W"], r["N"]) for r in grid("vgg16", {"H": [224, 256], "N": [1, 2]})]
+    [(224, 224, 1), (224, 224, 2), (256, 256, 1), (256, 256, 2)]
+    """
+    import itertools
+
+    compiled = formulas(model, options)
+    axes = {name: list(values) for name, values in axes.items()}
+    for name, values in axes.items():
+        if not values:
+            raise CostGraphError(f"size {name} has no values", value=name)
+    full = {name: [value] for name, value in compiled.defaults.items()}
+    if "H" in axes and "W" not in axes:
+        full.pop("W", None)
+    full.update(axes)
+    points = [dict(zip(full, combo)) for combo in itertools.product(*full.values())]
+    return [compiled.row(point, dtype) for point in points]
+
+
 # -- command line ---------------------------------------------------------------------------------
 def main(argv=None) -> int:
     """``python -m costgraph.fast MODEL [--H 224] [--W ...] [--batch ...] [--format text|csv|json]``.
@@ -396,7 +429,6 @@ def main(argv=None) -> int:
     combination.  Errors are one line on stderr and exit status 2.
     """
     import argparse
-    import itertools
 
     from .cli import parse_values
 
@@ -406,6 +438,7 @@ def main(argv=None) -> int:
     parser.add_argument("--W", type=parse_values)
     parser.add_argument("--batch", "-N", dest="N", type=parse_values)
     parser.add_argument("--size", action="append", default=[], metavar="NAME=VALUES", help="another size, e.g. S=128:1024:128")
+    parser.add_argument("--option", action="append", default=[], metavar="NAME=VALUE", help="a build option, e.g. adaptive_pool=true")
     parser.add_argument("--dtype", default="fp32")
     parser.add_argument("--format", choices=("text", "csv", "json"), default="text")
     args = parser.parse_args(argv)
@@ -414,19 +447,28 @@ def main(argv=None) -> int:
         for item in args.size:
             name, _, values = item.partition("=")
             given[name.strip()] = parse_values(values)
-        compiled = formulas(args.model)
-        # the model's usual sizes, overridden by those given; H alone means a square input
-        axes = {name: [value] for name, value in compiled.defaults.items()}
-        if "H" in given and "W" not in given:
-            axes.pop("W", None)
-        axes.update(given)
-        points = [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
-        rows = [compiled.row(point, args.dtype) for point in points]
+        options = dict(_option(item) for item in args.option)
+        rows = grid(args.model, given, options=options, dtype=args.dtype)
     except (CostGraphError, argparse.ArgumentTypeError) as error:
         print(f"costgraph: error: {error}", file=sys.stderr)
         return 2
     sys.stdout.write(format_rows(rows, args.format))
     return 0
+
+
+def _option(text: str) -> tuple:
+    """``NAME=VALUE`` as (name, value): true/false as bools, integers as ints, else the text."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise CostGraphError(f"--option {text!r} is not NAME=VALUE", value=text)
+    value = value.strip()
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return name.strip(), lowered == "true"
+    try:
+        return name.strip(), int(value)
+    except ValueError:
+        return name.strip(), value
 
 
 def format_rows(rows: list[dict], form: str = "text") -> str:

@@ -111,8 +111,10 @@ def test_an_edited_cache_file_is_not_used(private_cache):
     fast.formulas("vgg16")
     (path,) = private_cache.glob("vgg16-*.py")
     text = path.read_text()
-    assert "2097152*_a0*_a1" in text  # fc1's weights: 4096 * 512 = 2097152 per 32x32 block
-    path.write_text(text.replace("2097152*_a0*_a1 + 35597096", "2097152*_a0*_a1 + 35597097"))
+    # VGG16's parameters: 2097152*floor(H/32)*floor(W/32) + 35597096 (fc1's weights grow
+    # with the input, see costgraph.models.vgg); change the constant by one
+    assert text.count("35597096") == 1
+    path.write_text(text.replace("35597096", "35597097"))
     fast._LOADED.clear()
     again = fast.formulas("vgg16")
     assert not again.from_cache
@@ -154,6 +156,11 @@ def test_command_line(capsys):
     assert lines[2] == ",".join(str(v) for v in expected.values())
     assert fast.main(["vgg16", "--H", "31"]) == 2
     assert "pool5" in capsys.readouterr().err
+    assert fast.main(["vgg16", "--H", "256", "--option", "adaptive_pool=true", "--format", "csv"]) == 0
+    expected = build("vgg16", adaptive_pool=True).totals(H=256)
+    assert capsys.readouterr().out.splitlines()[1].split(",")[3] == str(expected.params)
+    assert fast.main(["vgg16", "--option", "adaptive_pool"]) == 2
+    assert "not NAME=VALUE" in capsys.readouterr().err
     assert fast.main(["resnet50"]) == 0  # the model's usual size, 224
     assert "4,089,184,256" in capsys.readouterr().out  # torchvision's 4.09 GMACs for ResNet-50
 
@@ -227,3 +234,15 @@ def test_remembered_source_hash_follows_every_edit(tmp_path, monkeypatch):
     assert again not in ("f" * 64, first)
     target.write_text(text)
     assert fast._sources_hash(str(cache)) == first
+
+
+def test_costgraph_totals_subcommand(capsys):
+    from costgraph.cli import main
+
+    assert main(["totals", "vgg16", "--H", "224,256", "--batch", "2", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2] == ",".join(str(v) for v in symbolic_row("vgg16", H=256, N=2).values())
+    assert main(["totals", "vgg16", "--H", "31"]) == 2
+    assert capsys.readouterr().err.startswith("costgraph: error: layer 'pool5'")
+    assert main(["totals", "vgg16", "--H", "256", "--option", "adaptive_pool=true", "--format", "json"]) == 0
+    assert f'"params": {build("vgg16", adaptive_pool=True).totals(H=256).params}' in capsys.readouterr().out
