@@ -354,3 +354,32 @@ def test_parameters_forward_never_uses_are_reported():
     with pytest.warns(UnusedParametersWarning, match=r"aux1\.conv"):
         net = from_torch(twin, (1, 3, 224, 200))
     assert net.totals().params == models.googlenet().totals().params
+
+
+def test_token_ids_embedding_rms_norm_and_causal_attention():
+    class TinyDecoder(nn.Module):
+        def __init__(self, vocab=50, dim=16, heads=2):
+            super().__init__()
+            self.heads = heads
+            self.wte = nn.Embedding(vocab, dim)
+            self.norm = nn.RMSNorm(dim)
+            self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+            self.lm_head = nn.Linear(dim, vocab, bias=False)
+
+        def forward(self, ids):
+            x = self.norm(self.wte(ids))
+            n, s, d = x.shape
+            q, k, v = self.qkv(x).split(d, dim=2)
+            q, k, v = (t.view(n, s, self.heads, d // self.heads).transpose(1, 2) for t in (q, k, v))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            return self.lm_head(y.transpose(1, 2).reshape(n, s, d))
+
+    with meta():
+        decoder = TinyDecoder()
+    ids = torch.zeros(2, 7, dtype=torch.long, device="meta")
+    net = from_torch(decoder, ids)                       # integer (N, S): both are sizes
+    assert net.shape("lm_head") == (N, S, 50)
+    # parameters by hand: table 50*16, RMSNorm scale 16, qkv 16*48, head 16*50
+    assert net.totals().params == sum(p.numel() for p in decoder.parameters()) == 800 + 16 + 768 + 800
+    # MACs per sample by hand: qkv 768 per token, head 800 per token, attention 2 heads x S*S x (8 + 8)
+    assert sympy.expand(net.totals().macs - N * (1568 * S + 32 * S**2)) == 0

@@ -72,6 +72,8 @@ from ..kinds import (
 from ..kinds.base import numel
 from ..kinds.attention import BatchMatMul, MatMul, ScaledDotProductAttention
 from ..kinds.attention import MultiheadAttention
+from ..kinds.embedding import Embedding
+from ..kinds.rmsnorm import RMSNorm
 from ..kinds.importer_ops import Contiguous, Div, Expand, Parameter, ScalarOp, Select, Sub, Sum
 from ..network import Network
 from ..symbols import N, size_symbol
@@ -515,10 +517,11 @@ def _python_call(target, args, kwargs):
     if target is operator.floordiv:
         a, b = args
         if isinstance(b, int) and b > 0:
-            return FloorDiv(sympy.sympify(a), sympy.Integer(b)) if isinstance(a, sympy.Basic) else a // b
+            return _py(FloorDiv(sympy.sympify(a), sympy.Integer(b))) if isinstance(a, sympy.Basic) else a // b
         raise _Unsupported(f"floor division of sizes by {b!r} (only by a positive int)")
     if target in _SIZE_ARITHMETIC:
-        return _SIZE_ARITHMETIC[target](*args)
+        result = _SIZE_ARITHMETIC[target](*args)
+        return _py(result) if isinstance(result, sympy.Basic) else result
     if target is operator.getitem:
         return args[0][args[1]]
     if target is getattr:
@@ -834,6 +837,30 @@ def _multihead_attention(call):
     return (out, None)
 
 
+@_register(nn.Embedding)
+def _embedding(call):
+    m = call.target
+    if m.max_norm is not None:
+        call.unsupported("max_norm (it renormalizes rows in place)")
+    return Embedding(m.num_embeddings, m.embedding_dim)
+
+
+@_register(F.embedding)
+def _f_embedding(call):
+    weight = call.arg(1, "weight")
+    if not isinstance(weight, _ParamValue):
+        call.unsupported("a table computed in forward (only parameters are supported)")
+    return call.add(Embedding(*weight.shape), call.args[0])
+
+
+@_register(nn.RMSNorm)
+def _rms_norm(call):
+    m = call.target
+    if len(m.normalized_shape) != 1:
+        call.unsupported(f"normalized_shape {tuple(m.normalized_shape)} (costgraph's RMSNorm takes the last dimension)")
+    return RMSNorm(m.normalized_shape[0], m.eps, m.elementwise_affine)
+
+
 @_register("expand")
 def _expand(call):
     sizes = _sizes_arg(call)
@@ -891,11 +918,17 @@ def _contiguous(call):
     return Contiguous()
 
 
+def _py(size):
+    """A size as a Python int when it is a number (as torch hands it to the code), else the formula."""
+    size = sympy.sympify(size)
+    return int(size) if size.is_Integer else size
+
+
 @_register("size")
 def _size(call):
     x = call.args[0]
     dim = call.arg(1, "dim")
-    return tuple(x.shape) if dim is None else x.shape[dim]
+    return tuple(_py(d) for d in x.shape) if dim is None else _py(x.shape[dim])
 
 
 @_register("dim")
@@ -907,7 +940,7 @@ def _dim(call):
 def _getattr(call):
     x, attribute = call.args[0], call.args[1]
     if isinstance(x, (TensorValue, _ParamValue)) and attribute == "shape":
-        return tuple(x.shape)
+        return tuple(_py(d) for d in x.shape)
     if isinstance(x, (TensorValue, _ParamValue)) and attribute == "ndim":
         return len(x.shape)
     call.unsupported(f"reading attribute {attribute!r} of a tensor")
@@ -1020,6 +1053,8 @@ def _input_shapes(examples, dynamic):
                 "(name -> dim, or (input index, dim) with several inputs)"
             )
         dynamic = DEFAULT_DYNAMIC[examples[0].dim()]
+        if examples[0].dim() == 2 and not examples[0].is_floating_point():
+            dynamic = {"N": 0, "S": 1}  # token ids
     shapes = [list(sympy.Integer(s) for s in x.shape) for x in examples]
     values = {}
     for name, where in dynamic.items():
@@ -1068,7 +1103,8 @@ def from_torch(module, example_input, dynamic=None, *, name=None, lazy_linear=Fa
         ``{"N": 0, "H": 2, "W": 3}``.  Names "N", "H", "W", "S" are
         costgraph's symbols; others become ``size_symbol(name)``.  Every
         other dimension is fixed at the example's size.  By default a 4-d
-        input has N, H, W at 0, 2, 3; a 3-d input N, S; a 2-d input N.
+        input has N, H, W at 0, 2, 3; a 3-d input N, S; a 2-d input N
+        (N, S for integer token ids).
     name : str, optional
         The network's name (default: the module's class name).
     lazy_linear : bool
