@@ -853,12 +853,15 @@ def _f_embedding(call):
     return call.add(Embedding(*weight.shape), call.args[0])
 
 
-@_register(nn.RMSNorm)
 def _rms_norm(call):
     m = call.target
     if len(m.normalized_shape) != 1:
         call.unsupported(f"normalized_shape {tuple(m.normalized_shape)} (costgraph's RMSNorm takes the last dimension)")
     return RMSNorm(m.normalized_shape[0], m.eps, m.elementwise_affine)
+
+
+if hasattr(nn, "RMSNorm"):  # torch >= 2.4
+    register_converter(nn.RMSNorm)(_rms_norm)
 
 
 @_register("expand")
