@@ -13,6 +13,7 @@ import pytest
 import sympy
 
 from costgraph import CostGraphError, H, N, S, W, models, size_symbol
+from costgraph import errors as costgraph_errors
 from costgraph.importers import ONNX_CONVERTERS, UnsupportedOperationError
 
 from .support import require, require_torch
@@ -302,3 +303,15 @@ def test_an_initializer_used_twice_is_counted_once():
     net = from_onnx(helper.make_model(graph))
     assert net.totals().params == 36                 # one 6x6 matrix
     assert net.totals().macs == 2 * 36 * N           # used twice per sample
+
+
+def test_a_declared_output_size_that_disagrees_is_an_error():
+    """A 2x2 max pool of stride 2 on 8 channels gives 8 channels; the file claims 9."""
+    graph = helper.make_graph(
+        [helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[2, 2], strides=[2, 2])],
+        "wrong",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 8, "height", "width"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 9, "h", "w"])],
+    )
+    with pytest.raises(costgraph_errors.ShapeError, match="dimension 1 is declared 9, costgraph computes 8"):
+        from_onnx(helper.make_model(graph))

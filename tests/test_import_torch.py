@@ -383,3 +383,14 @@ def test_token_ids_embedding_rms_norm_and_causal_attention():
     assert net.totals().params == sum(p.numel() for p in decoder.parameters()) == 800 + 16 + 768 + 800
     # MACs per sample by hand: qkv 768 per token, head 800 per token, attention 2 heads x S*S x (8 + 8)
     assert sympy.expand(net.totals().macs - N * (1568 * S + 32 * S**2)) == 0
+
+
+def test_a_cpu_module_in_training_mode_with_a_real_example():
+    """Real weights and a real tensor work too; the module's training mode is given back."""
+    module = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Dropout(0.1), nn.AdaptiveAvgPool2d(1))
+    module.train()
+    net = from_torch(module, torch.randn(2, 3, 10, 9))
+    assert module.training and all(m.training for m in module.modules())
+    assert net.shape("3") == (N, 4, 1, 1)
+    # 4*3*9 MACs per output position on (H-2)x(W-2)
+    assert sympy.expand(net.totals().macs - 108 * N * (H - 2) * (W - 2)) == 0
