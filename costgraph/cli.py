@@ -319,15 +319,23 @@ def _cmd_docs(args) -> int:
 def _cmd_reconcile(args) -> int:
     from .conventions import reconcile_json, reconcile_markdown
 
-    info, net = _build(args.model)
+    from .fast import _option
+
+    info = _model_info(args.model)
+    options = dict(_option(item) for item in args.option)
+    try:
+        net = info.builder(**options)
+    except TypeError as error:  # an option the builder does not take
+        raise CostGraphError(f"{args.model}: {error}", value=options) from None
     given = _given_sizes(args)
     if args.symbolic and given:
         raise CostGraphError("--symbolic shows formulas in every size; give no sizes with it")
     sizes = {} if args.symbolic else _with_defaults(given, info, net)
+    title = args.model + "".join(f" {k}={v}" for k, v in options.items())
     if args.format == "json":
         _write(json.dumps(reconcile_json(net, **sizes), indent=2))
     else:
-        _write(reconcile_markdown(net, args.model, **sizes))
+        _write(reconcile_markdown(net, title, **sizes))
     return 0
 
 
@@ -467,12 +475,14 @@ def build_parser() -> argparse.ArgumentParser:
             "the sizes and the formula of the terms that separate it from plain MACs (bias adds, "
             "BatchNorm, ReLU, pooling, ...). See costgraph.conventions."
         ),
-        epilog="Example: costgraph reconcile resnet50 --H 224",
+        epilog="Example: costgraph reconcile vgg16 --H 224 --option adaptive_pool=true",
     )
     sub.add_argument("model", help="a zoo model name (see: costgraph list)")
     _add_sizes(sub)
     sub.add_argument("--format", choices=("md", "json"), default="md", help="output format (default md)")
     sub.add_argument("--symbolic", action="store_true", help="formulas in the size symbols instead of numbers")
+    sub.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                     help="a build option of the model, e.g. adaptive_pool=true for torchvision's VGG (repeatable)")  # fmt: skip
     sub.set_defaults(run=_cmd_reconcile)
     return parser
 

@@ -261,6 +261,12 @@ def test_cli_reconcile(capsys):
     assert rows["fvcore"]["extra"] == 256 * 6 * 6
     assert main(["reconcile", "alexnet", "--symbolic", "--H", "224"]) == 2
     assert "give no sizes" in capsys.readouterr().err
+    # torchvision's VGG16 (the zoo's vgg16 is the seed's form, without the adaptive pool)
+    assert main(["reconcile", "vgg16", "--H", "224", "--option", "adaptive_pool=true", "--format", "json"]) == 0
+    rows = {r["convention"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
+    assert rows["fvcore"]["figure"] == 15_470_289_408  # the figure: MACs + 512 x 7 x 7
+    assert main(["reconcile", "vgg16", "--option", "bogus=1"]) == 2
+    assert "unexpected keyword argument 'bogus'" in capsys.readouterr().err
 
 
 def test_reconcile_marks_presets_checked_only_on_checked_families():
