@@ -488,13 +488,14 @@ class Network:
             sizes={s.name: _show_value(v) for s, v in values.items()},
         )
 
-    def flops(self, convention="fvcore", **sizes):
+    def flops(self, convention="costgraph", **sizes):
         """The network's figure under a counting convention: symbolic, or an exact int at `sizes`.
 
         Parameters
         ----------
         convention : str or costgraph.conventions.Convention
-            A preset name: ``"macs"``, ``"costgraph"``, ``"flopcountermode"``,
+            A preset name (default ``"costgraph"``, the figure `totals` reports as
+            ``flops``): ``"macs"``, ``"costgraph"``, ``"flopcountermode"``,
             ``"fvcore"``, ``"thop"``, ``"torchinfo"``, ``"ptflops"``,
             ``"ptflops-aten"`` (what each tool prints), or your own `Convention`.
         **sizes : int
