@@ -239,3 +239,34 @@ def test_min_size_of_vgg_is_32():
     # five 2x2 pools: H // 32 >= 1 needs H >= 32 (by hand)
     assert models.vgg16().min_size() == 32
     models.vgg16().totals(H=32)
+
+
+def test_a_second_kind_with_a_taken_name_is_refused():
+    from dataclasses import dataclass
+
+    from costgraph.kinds import LayerKind, register_kind
+
+    def make():
+        @dataclass(frozen=True)
+        class Conv2d(LayerKind):  # same name as the built-in kind, another module
+            def output_shape(self, x):
+                return x
+
+            def weights(self, x):
+                return 0
+
+            def biases(self, x):
+                return 0
+
+            def macs(self, out, x):
+                return 0
+
+            def other_flops(self, out, x):
+                return 0
+
+        return Conv2d
+
+    impostor = make()
+    impostor.__qualname__ = "Conv2d"  # even with the built-in's qualname
+    with pytest.raises(CostGraphError, match="already registered by costgraph.kinds.conv.Conv2d"):
+        register_kind(impostor)

@@ -270,7 +270,13 @@ def register_kind(cls: type[LayerKind]) -> type[LayerKind]:
         raise TypeError(f"register_kind expects a LayerKind subclass, got {cls!r}")
     name = cls.__name__
     existing = KINDS.get(name)
-    if existing is not None and existing is not cls and existing.__qualname__ != cls.__qualname__:
+    # The same class defined again by re-running its module (a reload, a notebook
+    # cell) may replace itself; a class from anywhere else may not.
+    same_definition = existing is not None and (existing.__module__, existing.__qualname__) == (
+        cls.__module__,
+        cls.__qualname__,
+    )
+    if existing is not None and existing is not cls and not same_definition:
         raise CostGraphError(
             f"layer kind {name!r} is already registered by {existing.__module__}.{existing.__qualname__}"
         )
