@@ -13,9 +13,9 @@ import sympy
 __all__ = ["LayerCost", "Row", "LayerTable", "Totals", "FLOP_CONVENTION"]
 
 FLOP_CONVENTION = (
-    "FLOPs = 2 per multiply-accumulate (bias adds included) "
-    "+ elementwise work: 1 per ReLU/add element, 2 per BatchNorm element, "
-    "5 per softmax element, k*k-1 per max-pool output, k*k per avg-pool output"
+    "FLOPs = 2 per multiply-accumulate (bias adds included) + each layer's elementwise work: "
+    "1 per ReLU/add/mul element, 2 per BatchNorm, 5 per softmax, 7 per LayerNorm, 8 per GELU element, "
+    "k*k-1 per max-pool and k*k per avg-pool output (full list: README, Counting conventions)"
 )
 
 
