@@ -10,7 +10,9 @@ without importing sympy, networkx or numpy.
 
 A cached file is used only if the key stored in it matches the key computed
 now: a hash of the content of every costgraph source file and of sympy's
-version file, the model's name, its build options and the cache format.  So
+version file, the model's name, its build options and the cache format.
+Only models built by costgraph's own code are cached (a model registered
+from elsewhere is derived every time, since the key cannot see its source).  So
 editing or upgrading costgraph (or sympy) can never make an old file answer;
 the file is regenerated.  The body's hash is stored too, and checked, so a
 truncated or edited file is regenerated as well.  Hashing ~50 source files
@@ -350,11 +352,27 @@ def formulas(model: str, options: dict | None = None) -> Formulas:
     path = os.path.join(directory, f"{_file_name(model)}-{key[:20]}.py")
     body = _read_cached(path, key)
     from_cache = body is not None
+    cacheable = from_cache
     if body is None:
         body = generate_source(model, options)
-        _write_atomically(path, _header(key, body) + body)
-    loaded = _LOADED[key] = Formulas(model, options, body, from_cache)
+        cacheable = _in_package(model)
+        if cacheable:
+            _write_atomically(path, _header(key, body) + body)
+    loaded = Formulas(model, options, body, from_cache)
+    if cacheable:
+        _LOADED[key] = loaded
     return loaded
+
+
+def _in_package(model: str) -> bool:
+    """Whether `model`'s builder is costgraph's own code, which the cache key covers.
+
+    A model registered from another package (a user's own) is derived in
+    memory every time: the key cannot see its source change.
+    """
+    from .models import MODELS
+
+    return MODELS[model].builder.__module__.startswith(__name__.rpartition(".")[0] + ".")
 
 
 def _file_name(model: str) -> str:

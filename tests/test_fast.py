@@ -246,3 +246,17 @@ def test_costgraph_totals_subcommand(capsys):
     assert capsys.readouterr().err.startswith("costgraph: error: layer 'pool5'")
     assert main(["totals", "vgg16", "--H", "256", "--option", "adaptive_pool=true", "--format", "json"]) == 0
     assert f'"params": {build("vgg16", adaptive_pool=True).totals(H=256).params}' in capsys.readouterr().out
+
+
+def test_models_from_outside_the_package_are_not_cached(private_cache, monkeypatch):
+    # the key hashes costgraph's sources only: a user's model could change unseen
+    from costgraph.models import ModelInfo
+
+    def my_vgg():
+        return build("vgg16")
+
+    monkeypatch.setitem(MODELS, "my_vgg", ModelInfo("my_vgg", my_vgg, 224, "a user's model"))
+    assert fast.totals("my_vgg", H=224)["params"] == 138357544  # the seed's VGG16
+    assert not list(private_cache.glob("my_vgg-*.py"))
+    assert not fast._LOADED  # not even in this process: the user may redefine it
+    assert not fast.formulas("my_vgg").from_cache
