@@ -124,3 +124,18 @@ def test_printing():
     assert str(FloorDiv(H - 1, 4)) == "floor((H + 3)/4) - 1"
     assert sympy.latex(FloorDiv(H, 2)) == r"\left\lfloor \frac{H}{2} \right\rfloor"
     assert sympy.pycode(FloorDiv(H * W, 2)) == "((H*W) // 2)"
+
+
+@given(st.integers(1, 2000), st.integers(1, 16))
+def test_adaptive_window_sum_equals_window_by_window(n, out):
+    """PyTorch's adaptive pooling windows [floor(i*n/o), ceil((i+1)*n/o)) summed one by one
+    (aten/src/ATen/native/AdaptivePooling.h, start_index / end_index)."""
+    from costgraph.kinds.pool import adaptive_window_sum
+
+    by_window = sum(-(-(i + 1) * n // out) - (i * n) // out for i in range(out))
+    assert adaptive_window_sum(n, out) == by_window
+    assert value(adaptive_window_sum(H, out), H=n) == by_window
+    # composed with a floor, as after a strided layer
+    assert value(adaptive_window_sum(FloorDiv(H + 1, 32), out), H=32 * n) == sum(
+        -(-(i + 1) * ((32 * n + 1) // 32) // out) - (i * ((32 * n + 1) // 32)) // out for i in range(out)
+    )
