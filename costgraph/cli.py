@@ -214,6 +214,10 @@ def _cmd_table(args) -> int:
     if training and (args.symbolic or args.format != "md"):
         raise CostGraphError("--training prints a Markdown breakdown of numbers: use it without --symbolic, with --format md")
     _write(table_document(args.model, rows, totals, fmt=args.format, all_layers=args.all, exact=args.exact))
+    if args.format == "md" and not args.symbolic and not training:
+        from .render.tables import memory_model_line
+
+        _write(memory_model_line(net, dtype=args.dtype, **sizes))
     if training:
         from .memory import breakdown_markdown
 

@@ -106,7 +106,7 @@ def test_main_job_prints_totals_flop_convention_and_memory_line(main_job):
     convention = out[out.index(flops_line) :].split("\n\n")[1]
     assert convention.startswith("FLOPs = 2 per multiply-accumulate")  # right below the FLOP figure
     # the seed: "15M * 4 bytes ~= 60MB / image (only forward! ~*2 for bwd)"; hand: 15,237,608 * 4 = 60,950,432
-    memory = out.strip().splitlines()[-1]
+    memory = next(line for line in out.splitlines() if line.startswith("memory: forward"))
     assert memory == (
         "memory: forward 61.0 MB (58.1 MiB = 15,237,608 activations x 4 bytes, fp32) for N=1; "
         "with backward about 2x (121.9 MB)"
