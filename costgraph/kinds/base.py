@@ -29,6 +29,8 @@ __all__ = [
     "ELEMENT_CLASSES",
     "wants_grad",
     "LayerKind",
+    "ParameterFree",
+    "View",
     "KINDS",
     "register_kind",
     "kind_named",
@@ -231,6 +233,94 @@ class LayerKind(abc.ABC):
                 f"got {len(shape)}-d {format_shape(shape)}",
                 value=shape,
             )
+
+
+class ParameterFree(LayerKind):
+    """Base of kinds with no parameters and no matrix products: activations, pools, views, ...
+
+    It states, once, the zeros such a kind would otherwise write out: no
+    weights, no biases, no multiply-accumulates, and so no backward
+    multiply-accumulates either (only the products counted as `macs` have
+    any).  A subclass still states its own `output_shape`, `other_flops`
+    and `saved_tensors` (and ``flop_terms`` for the conventions); a kind
+    with a parameter or a matrix product is not parameter-free and states
+    its own costs.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> from costgraph.kinds import ParameterFree, numel
+    >>> from costgraph.symbols import N
+    >>> @dataclass(frozen=True)
+    ... class Negate(ParameterFree):
+    ...     '''Elementwise -x: one FLOP per element.'''
+    ...     def output_shape(self, x): return x
+    ...     def other_flops(self, out, x): return numel(out)
+    ...     def saved_tensors(self, out, x, needs_input_grad=None): return ()
+    >>> x = (N, 8)
+    >>> Negate().weights(x), Negate().macs(x, x), Negate().backward_macs(x, x), Negate().other_flops(x, x)
+    (0, 0, 0, 8*N)
+    """
+
+    def weights(self, *inputs: Shape) -> sympy.Expr:
+        """None: the kind has no parameters."""
+        return sympy.Integer(0)
+
+    def biases(self, *inputs: Shape) -> sympy.Expr:
+        """None: the kind has no parameters."""
+        return sympy.Integer(0)
+
+    def macs(self, out: Shape, *inputs: Shape) -> sympy.Expr:
+        """None: the kind has no matrix product."""
+        return sympy.Integer(0)
+
+    def backward_macs(self, out: Shape, *inputs: Shape, needs_input_grad=None) -> sympy.Expr:
+        """None: without a forward product, the gradients have no products to accumulate."""
+        return sympy.Integer(0)
+
+
+class View(ParameterFree):
+    """Base of views (``Tensor.view``, ``permute``, ``transpose``, slicing): no new tensor, no arithmetic.
+
+    A view shares its input's storage (`materializes` is False, so in the
+    memory model `output_alias` is input 0), does no arithmetic
+    (`other_flops` 0, no cost terms for the conventions) and keeps nothing
+    for its backward, which only reshapes the gradient (or sums it, for an
+    expand).  A subclass states only its `output_shape`.
+
+    Examples
+    --------
+    >>> from dataclasses import dataclass
+    >>> from costgraph.kinds import View
+    >>> from costgraph.symbols import N
+    >>> @dataclass(frozen=True)
+    ... class Squeeze(View):
+    ...     '''``x.squeeze(dim)`` of a size-1 dimension.'''
+    ...     dim: int
+    ...     def output_shape(self, x): return x[: self.dim] + x[self.dim + 1 :]
+    >>> x = (N, 1, 768)
+    >>> Squeeze(1).output_shape(x), Squeeze(1).materializes, Squeeze(1).output_alias(training=True)
+    ((N, 768), False, 0)
+    >>> Squeeze(1).other_flops((N, 768), x), Squeeze(1).flop_terms((N, 768), x), Squeeze(1).saved_tensors((N, 768), x)
+    (0, {}, ())
+    """
+
+    @property
+    def materializes(self) -> bool:
+        """False: the output is the input's storage."""
+        return False
+
+    def other_flops(self, out: Shape, *inputs: Shape) -> sympy.Expr:
+        """None: a view does no arithmetic."""
+        return sympy.Integer(0)
+
+    def flop_terms(self, out: Shape, *inputs: Shape) -> dict:
+        """A view: no cost terms (`costgraph.conventions`)."""
+        return {}
+
+    def saved_tensors(self, out: Shape, *inputs: Shape, needs_input_grad=None) -> tuple:
+        """Nothing: a view's backward only reshapes the gradient (sums it, for an expand)."""
+        return ()
 
 
 KINDS: dict[str, type[LayerKind]] = {}
