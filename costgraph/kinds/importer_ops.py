@@ -20,21 +20,10 @@ import sympy
 
 from ..errors import CostGraphError, ShapeError
 from .activation import Elementwise
-from .base import LayerKind, Saved, format_shape, numel, register_kind, wants_grad
+from .base import LayerKind, ParameterFree, Saved, View, numel, register_kind, wants_grad
 from .merge import _Elementwise2, broadcast_shapes
 
 __all__ = ["Parameter", "ScalarOp", "Sub", "Div", "Sum", "Contiguous", "MatMul", "ScaledDotProductAttention"]
-
-
-class _NoCost(LayerKind):
-    def weights(self, *inputs):
-        return sympy.Integer(0)
-
-    def biases(self, *inputs):
-        return sympy.Integer(0)
-
-    def macs(self, out, *inputs):
-        return sympy.Integer(0)
 
 
 @register_kind
@@ -105,14 +94,6 @@ class ScalarOp(Elementwise):
     inplace: bool = False
 
     def saved_tensors(self, out, x, needs_input_grad=None):
-        """The input for ``pow`` (its derivative needs it), else nothing (a constant factor)."""
-        return (Saved.input(0),) if self.op == "pow" else ()
-
-    def backward_macs(self, out, x, needs_input_grad=None):
-        """None: elementwise."""
-        return sympy.Integer(0)
-
-    def saved_tensors(self, out, x, needs_input_grad=None):
         """Nothing for ``x + c``, ``x - c``, ``x * c``, ``x / c`` (their gradients need only ``c``).
 
         Raises
@@ -134,14 +115,6 @@ class Sub(_Elementwise2):
     inplace: bool = False
 
     def saved_tensors(self, out, *inputs, needs_input_grad=None):
-        """Nothing: the gradient passes through (negated for the second input)."""
-        return ()
-
-    def backward_macs(self, out, *inputs, needs_input_grad=None):
-        """None: elementwise."""
-        return sympy.Integer(0)
-
-    def saved_tensors(self, out, *inputs, needs_input_grad=None):
         """Nothing: the gradients are the output's, negated for the second input."""
         return ()
 
@@ -152,20 +125,6 @@ class Div(_Elementwise2):
     """Elementwise quotient with broadcasting: one FLOP per output element."""
 
     inplace: bool = False
-
-    def saved_tensors(self, out, *inputs, needs_input_grad=None):
-        """The divisor (for both gradients) and the dividend when the divisor needs a gradient.
-
-        ``div``'s derivative formula: ``grad / b`` and ``-grad * a / b**2``.
-        """
-        saved = [Saved.input(1)]
-        if wants_grad(needs_input_grad, 1):
-            saved.append(Saved.input(0))
-        return tuple(saved)
-
-    def backward_macs(self, out, *inputs, needs_input_grad=None):
-        """None: elementwise."""
-        return sympy.Integer(0)
 
     def saved_tensors(self, out, *inputs, needs_input_grad=None):
         """``a / b`` keeps ``b`` for either gradient and ``a`` for ``b``'s (``derivatives.yaml``).
@@ -190,7 +149,7 @@ class Div(_Elementwise2):
 
 @register_kind
 @dataclass(frozen=True)
-class Sum(_NoCost):
+class Sum(ParameterFree):
     """Sum over the dimensions `dims`, as ``Tensor.sum(dims, keepdim)``.
 
     FLOPs: ``numel(input) - numel(output)`` additions.
@@ -231,14 +190,10 @@ class Sum(_NoCost):
         """Nothing: ``sum``'s gradient needs only the input's sizes."""
         return ()
 
-    def backward_macs(self, out, x, needs_input_grad=None):
-        """None."""
-        return sympy.Integer(0)
-
 
 @register_kind
 @dataclass(frozen=True)
-class Contiguous(_NoCost):
+class Contiguous(ParameterFree):
     """``.contiguous()`` on a tensor whose memory is not in order: a copy, no arithmetic."""
 
     def output_shape(self, x):
@@ -251,31 +206,10 @@ class Contiguous(_NoCost):
         """Nothing: a copy's gradient is the output's."""
         return ()
 
-    def backward_macs(self, out, x, needs_input_grad=None):
-        """None."""
-        return sympy.Integer(0)
-
-
-class _ViewKind(_NoCost):
-    @property
-    def materializes(self):
-        return False
-
-    def other_flops(self, out, x):
-        return sympy.Integer(0)
-
-    def saved_tensors(self, out, x, needs_input_grad=None):
-        """Nothing: a view's backward only reshapes (sums, for an expand) the gradient."""
-        return ()
-
-    def backward_macs(self, out, x, needs_input_grad=None):
-        """None."""
-        return sympy.Integer(0)
-
 
 @register_kind
 @dataclass(frozen=True)
-class Expand(_ViewKind):
+class Expand(View):
     """Broadcast to `shape` without copying, as ``Tensor.expand`` (-1 keeps a size): a view.
 
     `shape` is the whole output shape (batch first); new dimensions go in
@@ -293,6 +227,10 @@ class Expand(_ViewKind):
     """
 
     shape: tuple
+
+    #: like the other importer-only kinds (Parameter, Sum, Contiguous) it declares no
+    #: convention terms, so a term-weighing convention refuses it rather than take View's
+    flop_terms = None
 
     def __post_init__(self):
         object.__setattr__(self, "shape", tuple(sympy.sympify(d) for d in self.shape))
@@ -317,7 +255,7 @@ class Expand(_ViewKind):
 
 @register_kind
 @dataclass(frozen=True)
-class Select(_ViewKind):
+class Select(View):
     """``x.select(dim, index)`` (``x[:, 0]``): a view without dimension `dim`.
 
     Raises
@@ -333,6 +271,10 @@ class Select(_ViewKind):
 
     dim: int
     index: int = 0
+
+    #: like the other importer-only kinds (Parameter, Sum, Contiguous) it declares no
+    #: convention terms, so a term-weighing convention refuses it rather than take View's
+    flop_terms = None
 
     def output_shape(self, x):
         if not -len(x) < self.dim < len(x) or self.dim % len(x) == 0:

@@ -9,14 +9,14 @@ import sympy
 from ..errors import CostGraphError, ShapeError
 from ..intmath import is_integer_valued
 from ..symbols import N
-from .base import LayerKind, numel, register_kind
+from .base import ParameterFree, View, numel, register_kind
 
 __all__ = ["Input", "Flatten", "Permute", "Transpose", "Reshape", "Slice"]
 
 
 @register_kind
 @dataclass(frozen=True)
-class Input(LayerKind):
+class Input(ParameterFree):
     """A network input of shape ``(batch, *shape)``; it is counted as an activation.
 
     >>> from costgraph.symbols import H, W
@@ -39,15 +39,6 @@ class Input(LayerKind):
     def output_shape(self):
         return (self.batch,) + self.shape
 
-    def weights(self):
-        return sympy.Integer(0)
-
-    def biases(self):
-        return sympy.Integer(0)
-
-    def macs(self, out):
-        return sympy.Integer(0)
-
     def other_flops(self, out):
         return sympy.Integer(0)
 
@@ -59,14 +50,10 @@ class Input(LayerKind):
         """Nothing: an input is data, not an operation autograd records."""
         return ()
 
-    def backward_macs(self, out, needs_input_grad=None):
-        """None."""
-        return sympy.Integer(0)
-
 
 @register_kind
 @dataclass(frozen=True)
-class Flatten(LayerKind):
+class Flatten(View):
     """Merge dimensions ``start_dim..end_dim`` into one, as ``torch.nn.Flatten``: a view.
 
     >>> from costgraph.symbols import N
@@ -76,10 +63,6 @@ class Flatten(LayerKind):
 
     start_dim: int = 1
     end_dim: int = -1
-
-    @property
-    def materializes(self):
-        return False
 
     def output_shape(self, x):
         rank = len(x)
@@ -91,62 +74,6 @@ class Flatten(LayerKind):
             )
         return tuple(x[:start]) + (sympy.expand(numel(x[start : end + 1])),) + tuple(x[end + 1 :])
 
-    def flop_terms(self, out, x):
-        """Flattening is a view: no cost terms (`costgraph.conventions`)."""
-        return {}
-
-    def weights(self, x):
-        return sympy.Integer(0)
-
-    def biases(self, x):
-        return sympy.Integer(0)
-
-    def macs(self, out, x):
-        return sympy.Integer(0)
-
-    def other_flops(self, out, x):
-        return sympy.Integer(0)
-
-    def saved_tensors(self, out, x, needs_input_grad=None):
-        """Nothing: a view's backward only reshapes the gradient."""
-        return ()
-
-    def backward_macs(self, out, x, needs_input_grad=None):
-        """None."""
-        return sympy.Integer(0)
-
-
-class _View(LayerKind):
-    """A view: no new tensor, no parameters, no arithmetic."""
-
-    def flop_terms(self, out, x):
-        """A view: no cost terms (`costgraph.conventions`)."""
-        return {}
-
-    @property
-    def materializes(self):
-        return False
-
-    def weights(self, x):
-        return sympy.Integer(0)
-
-    def biases(self, x):
-        return sympy.Integer(0)
-
-    def macs(self, out, x):
-        return sympy.Integer(0)
-
-    def other_flops(self, out, x):
-        return sympy.Integer(0)
-
-    def saved_tensors(self, out, x, needs_input_grad=None):
-        """Nothing: a view's backward only reshapes the gradient."""
-        return ()
-
-    def backward_macs(self, out, x, needs_input_grad=None):
-        """None."""
-        return sympy.Integer(0)
-
 
 def _axis(dim, rank, owner):
     if not -rank <= dim < rank:
@@ -156,7 +83,7 @@ def _axis(dim, rank, owner):
 
 @register_kind
 @dataclass(frozen=True)
-class Permute(_View):
+class Permute(View):
     """Reorder dimensions, as ``Tensor.permute``: a view.
 
     >>> from costgraph.symbols import N, H, W
@@ -178,7 +105,7 @@ class Permute(_View):
 
 @register_kind
 @dataclass(frozen=True)
-class Transpose(_View):
+class Transpose(View):
     """Swap two dimensions, as ``Tensor.transpose``: a view."""
 
     dim0: int
@@ -193,7 +120,7 @@ class Transpose(_View):
 
 @register_kind
 @dataclass(frozen=True)
-class Reshape(_View):
+class Reshape(View):
     """Reshape to `shape` (sizes may be formulas; one may be -1), as ``Tensor.view``.
 
     The batch dimension is kept: `shape` describes the dimensions after it.
@@ -229,7 +156,7 @@ class Reshape(_View):
 
 @register_kind
 @dataclass(frozen=True)
-class Slice(_View):
+class Slice(View):
     """``x[..., start:stop, ...]`` along `dim` (``chunk``/``split`` are slices): a view.
 
     `start` and `stop` are non-negative ints within the dimension; `stop=None`
