@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import sympy
 
 from ..errors import CostGraphError
-from .base import LayerKind, Saved, numel, register_kind
+from .base import ParameterFree, Saved, numel, register_kind
 
 __all__ = ["ReLU", "ReLU6", "Sigmoid", "Hardsigmoid", "Hardswish", "SiLU", "GELU", "Tanh", "Identity", "Softmax", "Dropout", "StochasticDepth", "Elementwise"]
 
 
-class Elementwise(LayerKind):
+class Elementwise(ParameterFree):
     """Base of one-input elementwise kinds: same shape out, no parameters, no MACs.
 
     Subclasses set `flops_per_element` (the convention's cost of one output
@@ -46,25 +46,12 @@ class Elementwise(LayerKind):
             return (Saved.extra(numel(x), "activation"),)
         return (Saved.input(0),)
 
-    def backward_macs(self, out, x, needs_input_grad=None):
-        """None: an elementwise gradient has no products to accumulate."""
-        return sympy.Integer(0)
-
     def output_shape(self, x):
         return tuple(x)
 
     @property
     def materializes(self):
         return not getattr(self, "inplace", False)
-
-    def weights(self, x):
-        return sympy.Integer(0)
-
-    def biases(self, x):
-        return sympy.Integer(0)
-
-    def macs(self, out, x):
-        return sympy.Integer(0)
 
     def other_flops(self, out, x):
         return numel(out) * self.flops_per_element

@@ -37,7 +37,7 @@ import sympy
 
 from ..errors import CostGraphError, ShapeError
 from ..intmath import FloorDiv
-from .base import LayerKind, Saved, format_shape, numel, positive_int, register_kind, wants_grad
+from .base import LayerKind, ParameterFree, Saved, format_shape, numel, positive_int, register_kind, wants_grad
 from .merge import broadcast_shapes
 
 __all__ = [
@@ -227,7 +227,7 @@ class BatchMatMul(LayerKind):
 
 @register_kind
 @dataclass(frozen=True)
-class Scale(LayerKind):
+class Scale(ParameterFree):
     """Multiply by a constant (attention scores by ``1/sqrt(d)``): 1 FLOP per element.
 
     `factor` only documents the constant; it never enters a count.
@@ -238,25 +238,12 @@ class Scale(LayerKind):
     def output_shape(self, x):
         return tuple(x)
 
-    def weights(self, x):
-        return sympy.Integer(0)
-
-    def biases(self, x):
-        return sympy.Integer(0)
-
-    def macs(self, out, x):
-        return sympy.Integer(0)
-
     def other_flops(self, out, x):
         return numel(out)
 
     def saved_tensors(self, out, x, needs_input_grad=None):
         """Nothing: the gradient is scaled by the same constant."""
         return ()
-
-    def backward_macs(self, out, x, needs_input_grad=None):
-        """None: elementwise."""
-        return sympy.Integer(0)
 
     def flop_terms(self, out, x):
         """One product per element (`costgraph.conventions`)."""
@@ -265,7 +252,7 @@ class Scale(LayerKind):
 
 @register_kind
 @dataclass(frozen=True)
-class CausalMask(LayerKind):
+class CausalMask(ParameterFree):
     """Add a causal mask (0 on and below the diagonal, -inf above) to ``(..., Sq, Sk)`` scores.
 
     As Hugging Face's eager attention adds ``attention_mask``: 1 FLOP per
@@ -277,25 +264,12 @@ class CausalMask(LayerKind):
         _matrix(x, "scores", "CausalMask")
         return tuple(x)
 
-    def weights(self, x):
-        return sympy.Integer(0)
-
-    def biases(self, x):
-        return sympy.Integer(0)
-
-    def macs(self, out, x):
-        return sympy.Integer(0)
-
     def other_flops(self, out, x):
         return numel(out)
 
     def saved_tensors(self, out, x, needs_input_grad=None):
         """Nothing: an add passes the gradient through."""
         return ()
-
-    def backward_macs(self, out, x, needs_input_grad=None):
-        """None: elementwise."""
-        return sympy.Integer(0)
 
     def flop_terms(self, out, x):
         """One add per element (`costgraph.conventions`)."""
@@ -556,7 +530,7 @@ class MultiheadAttention(LayerKind):
 
 @register_kind
 @dataclass(frozen=True)
-class RotaryEmbedding(LayerKind):
+class RotaryEmbedding(ParameterFree):
     """Rotary position embedding on ``(..., S, head_dim)``: ``x*cos + rotate_half(x)*sin``.
 
     As Hugging Face's ``apply_rotary_pos_emb`` (Llama): per element two
@@ -583,15 +557,6 @@ class RotaryEmbedding(LayerKind):
             raise ShapeError(f"RotaryEmbedding expects (..., S, {self.head_dim}), got {format_shape(x)}", value=x)
         return tuple(x)
 
-    def weights(self, x):
-        return sympy.Integer(0)
-
-    def biases(self, x):
-        return sympy.Integer(0)
-
-    def macs(self, out, x):
-        return sympy.Integer(0)
-
     def other_flops(self, out, x):
         return numel(out[:-1]) * (7 * self.head_dim // 2)
 
@@ -599,10 +564,6 @@ class RotaryEmbedding(LayerKind):
         """Nothing per layer: the gradient multiplies by the cos and sin tables, which are
         built once per forward and shared by all layers (``S * head_dim`` each, not counted)."""
         return ()
-
-    def backward_macs(self, out, x, needs_input_grad=None):
-        """None: elementwise."""
-        return sympy.Integer(0)
 
     def flop_terms(self, out, x):
         """Two products and an add per element (`costgraph.conventions`; the half-negation is not a term)."""

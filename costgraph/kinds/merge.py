@@ -8,7 +8,7 @@ import sympy
 
 from ..errors import ShapeError
 from ..errors import CostGraphError
-from .base import LayerKind, Saved, format_shape, numel, register_kind, wants_grad
+from .base import ParameterFree, Saved, format_shape, numel, register_kind, wants_grad
 
 __all__ = ["Add", "Mul", "Concat", "broadcast_shapes"]
 
@@ -38,7 +38,7 @@ def broadcast_shapes(kind: str, *shapes) -> tuple:
     return tuple(out)
 
 
-class _Elementwise2(LayerKind):
+class _Elementwise2(ParameterFree):
     arity = None  # two or more inputs
 
     def output_shape(self, *inputs):
@@ -50,15 +50,6 @@ class _Elementwise2(LayerKind):
     def materializes(self):
         return not getattr(self, "inplace", False)
 
-    def weights(self, *inputs):
-        return sympy.Integer(0)
-
-    def biases(self, *inputs):
-        return sympy.Integer(0)
-
-    def macs(self, out, *inputs):
-        return sympy.Integer(0)
-
     def other_flops(self, out, *inputs):
         # one operation per output element for each input after the first
         return numel(out) * (len(inputs) - 1)
@@ -66,10 +57,6 @@ class _Elementwise2(LayerKind):
     def flop_terms(self, out, *inputs):
         """Cost terms for `costgraph.conventions`: ``add`` or ``mul``, per output element per extra input."""
         return {self.kind.lower(): numel(out) * (len(inputs) - 1)}
-
-    def backward_macs(self, out, *inputs, needs_input_grad=None):
-        """None: elementwise gradients have no products to accumulate."""
-        return sympy.Integer(0)
 
 
 @register_kind
@@ -125,7 +112,7 @@ class Mul(_Elementwise2):
 
 @register_kind
 @dataclass(frozen=True)
-class Concat(LayerKind):
+class Concat(ParameterFree):
     """Concatenation along `dim` (default: channels), as ``torch.cat``.
 
     It writes a new tensor (counted as an activation) and does no arithmetic.
@@ -164,22 +151,9 @@ class Concat(LayerKind):
         """No arithmetic: no cost terms (`costgraph.conventions`)."""
         return {}
 
-    def weights(self, *inputs):
-        return sympy.Integer(0)
-
-    def biases(self, *inputs):
-        return sympy.Integer(0)
-
-    def macs(self, out, *inputs):
-        return sympy.Integer(0)
-
     def other_flops(self, out, *inputs):
         return sympy.Integer(0)
 
     def saved_tensors(self, out, *inputs, needs_input_grad=None):
         """Nothing: the gradient is sliced back into the inputs' parts."""
         return ()
-
-    def backward_macs(self, out, *inputs, needs_input_grad=None):
-        """None."""
-        return sympy.Integer(0)

@@ -10,13 +10,13 @@ import sympy
 
 from ..errors import CostGraphError
 from ..intmath import FloorDiv, pool_out
-from .base import LayerKind, Saved, numel, pair, register_kind
+from .base import ParameterFree, Saved, numel, pair, register_kind
 from .conv import show_pair
 
 __all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "adaptive_window_sum"]
 
 
-class _Pool2d(LayerKind):
+class _Pool2d(ParameterFree):
     """Shared shape rule of the windowed pools (PyTorch's ``pooling_output_shape``)."""
 
     def _setup(self, owner: str, dilation=1):
@@ -50,19 +50,6 @@ class _Pool2d(LayerKind):
             for a in (0, 1)
         )
         return (x[0], x[1]) + sizes
-
-    def weights(self, x):
-        return sympy.Integer(0)
-
-    def biases(self, x):
-        return sympy.Integer(0)
-
-    def macs(self, out, x):
-        return sympy.Integer(0)
-
-    def backward_macs(self, out, x, needs_input_grad=None):
-        """None: the gradient is scattered (max) or spread (average) without products."""
-        return sympy.Integer(0)
 
 
 @register_kind
@@ -180,7 +167,7 @@ def adaptive_window_sum(size, out: int) -> sympy.Expr:
 
 @register_kind
 @dataclass(frozen=True)
-class AdaptiveAvgPool2d(LayerKind):
+class AdaptiveAvgPool2d(ParameterFree):
     """Adaptive average pooling to a fixed output size, as ``torch.nn.AdaptiveAvgPool2d``.
 
     ``None`` in `output_size` keeps that input size.  FLOPs: one per element
@@ -209,15 +196,6 @@ class AdaptiveAvgPool2d(LayerKind):
         sizes = tuple(x[2 + a] if o is None else sympy.Integer(o) for a, o in enumerate(self.output_size))
         return (x[0], x[1]) + sizes
 
-    def weights(self, x):
-        return sympy.Integer(0)
-
-    def biases(self, x):
-        return sympy.Integer(0)
-
-    def macs(self, out, x):
-        return sympy.Integer(0)
-
     def saved_tensors(self, out, x, needs_input_grad=None):
         """The input, except for output size 1x1, which torch computes as ``mean`` (keeps nothing).
 
@@ -230,10 +208,6 @@ class AdaptiveAvgPool2d(LayerKind):
         if self.output_size == (1, 1):
             return ()
         return (Saved.input(0),)
-
-    def backward_macs(self, out, x, needs_input_grad=None):
-        """None: each output gradient is spread over its window without products."""
-        return sympy.Integer(0)
 
     def other_flops(self, out, x):
         sums = [

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 import sympy
 
 from ..errors import CostGraphError, ShapeError
-from .base import LayerKind, Saved, numel, positive_int, register_kind
+from .base import LayerKind, ParameterFree, Saved, numel, positive_int, register_kind
 
 __all__ = ["ChannelShuffle", "Mean", "LayerScale"]
 
 
 @register_kind
 @dataclass(frozen=True)
-class ChannelShuffle(LayerKind):
+class ChannelShuffle(ParameterFree):
     """Interleave `groups` channel groups, as ``torch.nn.ChannelShuffle``.
 
     torchvision's ``channel_shuffle`` views ``(N, C, H, W)`` as
@@ -60,15 +60,6 @@ class ChannelShuffle(LayerKind):
             )
         return tuple(x)
 
-    def weights(self, x):
-        return sympy.Integer(0)
-
-    def biases(self, x):
-        return sympy.Integer(0)
-
-    def macs(self, out, x):
-        return sympy.Integer(0)
-
     def other_flops(self, out, x):
         return sympy.Integer(0)
 
@@ -80,14 +71,10 @@ class ChannelShuffle(LayerKind):
         """Nothing: views and a copy; the gradient is shuffled back."""
         return ()
 
-    def backward_macs(self, out, x, needs_input_grad=None):
-        """None."""
-        return sympy.Integer(0)
-
 
 @register_kind
 @dataclass(frozen=True)
-class Mean(LayerKind):
+class Mean(ParameterFree):
     """Mean over the dimensions `dims`, as ``Tensor.mean(dims, keepdim)``.
 
     FLOPs: one per input element (each output element of ``n`` inputs takes
@@ -137,15 +124,6 @@ class Mean(LayerKind):
             return tuple(sympy.Integer(1) if a in axes else d for a, d in enumerate(x))
         return tuple(d for a, d in enumerate(x) if a not in axes)
 
-    def weights(self, x):
-        return sympy.Integer(0)
-
-    def biases(self, x):
-        return sympy.Integer(0)
-
-    def macs(self, out, x):
-        return sympy.Integer(0)
-
     def other_flops(self, out, x):
         return numel(x)
 
@@ -156,10 +134,6 @@ class Mean(LayerKind):
     def saved_tensors(self, out, x, needs_input_grad=None):
         """Nothing: ``mean``'s gradient needs only the input's sizes."""
         return ()
-
-    def backward_macs(self, out, x, needs_input_grad=None):
-        """None: the gradient is spread evenly, without products."""
-        return sympy.Integer(0)
 
 
 @register_kind
