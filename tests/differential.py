@@ -18,6 +18,12 @@ compares those with costgraph's own figures.
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
+
+import pytest
+from hypothesis import example, given, settings, strategies as st
+
+from costgraph import SizeError
 
 from .support import require_torch
 
@@ -282,3 +288,71 @@ class TrainingForward(nn.Module):
     def forward(self, *xs):
         self.module.train()
         return self.module(*xs)
+
+
+# -- the checks every zoo model's differential test file makes ----------------------
+
+#: sizes where conv and pool arithmetic goes wrong first, as (h, w, why); each file adds its smallest
+AWKWARD_SIZES = ((224, 224, "torchvision's size"), (225, 225, "odd"), (193, 193, "odd"), (161, 287, "odd, non-square"))
+
+
+def at_drawn_sizes(*, smallest, largest, max_examples, smallest_why="min_size"):
+    """Decorator: run ``test(..., h, w, n)`` at sizes hypothesis draws, and always at the awkward ones.
+
+    Each side is drawn from ``smallest..largest`` and the batch from 1..2,
+    `max_examples` times; `AWKWARD_SIZES` and ``smallest x smallest`` run
+    every time, at batch 1, in that order.
+    """
+
+    def decorate(test):
+        for h, w, why in reversed(AWKWARD_SIZES + ((smallest, smallest, smallest_why),)):
+            test = example(h=h, w=w, n=1).via(why)(test)  # applied last-first, so they run as listed
+        side = st.integers(smallest, largest)
+        return settings(max_examples=max_examples)(given(h=side, w=side, n=st.integers(1, 2))(test))
+
+    return decorate
+
+
+def net_and_twin_fixtures(build_net, build_twin):
+    """Module-scoped pytest fixtures: the zoo network, and its torch twin built on the meta device.
+
+    Assign them to the names the tests ask for: ``net, twin = net_and_twin_fixtures(...)``.
+    """
+
+    @pytest.fixture(scope="module")
+    def net():
+        return build_net()
+
+    @pytest.fixture(scope="module")
+    def twin():
+        with meta():
+            return build_twin()
+
+    return net, twin
+
+
+def assert_min_size_one_as_in_torch(net, twin):
+    """Assert that ``net.min_size()`` is 1, as torch says: it runs `twin` at 1x1 and refuses 0x0.
+
+    Torch refuses 0x0 because a kernel exceeds the padded input (its message
+    is matched); costgraph refuses a size of 0 itself.
+    """
+    assert net.min_size() == 1
+    torch_counts(twin, (1, 3, 1, 1))
+    with pytest.raises(RuntimeError, match="Kernel size can't be greater than actual input size"):
+        torch_counts(twin, (1, 3, 0, 0))
+    with pytest.raises(SizeError):
+        net.totals(H=0)
+
+
+def assert_published_figures(net, params, gflops, *, H=224):
+    """Assert torchvision's published figures: ``num_params``, and ``_ops`` at the digits given.
+
+    `gflops` is torchvision's "GFLOPS" string (multiply-accumulates of the
+    conv and linear layers, in 10^9): costgraph's MACs at `H` must be within
+    half a unit of its last digit.
+    """
+    totals = net.totals(H=H)
+    assert totals.params == params
+    digits = Decimal(gflops)
+    assert abs(Decimal(totals.macs) / 10**9 - digits) <= Decimal(5) / 10 ** (-digits.as_tuple().exponent + 1)

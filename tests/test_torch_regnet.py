@@ -1,12 +1,17 @@
 """RegNetY-400MF against a plain-torch twin of torchvision's, at sizes drawn by hypothesis."""
 
 import pytest
-from hypothesis import example, given, settings, strategies as st
 
-from costgraph import SizeError, models
+from costgraph import models
 from costgraph.models.regnet import regnet_block_params
 
-from .differential import assert_names_match_torch, assert_same_as_torch, meta, torch_counts
+from .differential import (
+    assert_min_size_one_as_in_torch,
+    assert_names_match_torch,
+    assert_same_as_torch,
+    at_drawn_sizes,
+    net_and_twin_fixtures,
+)
 from .support import require_torch
 from .twins.regnet import BlockParams, regnet_y_400mf
 
@@ -32,24 +37,10 @@ TORCHVISION_REGNETS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def net():
-    return models.regnet_y_400mf()
+net, twin = net_and_twin_fixtures(models.regnet_y_400mf, regnet_y_400mf)
 
 
-@pytest.fixture(scope="module")
-def twin():
-    with meta():
-        return regnet_y_400mf()
-
-
-@settings(max_examples=25)
-@given(h=st.integers(1, 400), w=st.integers(1, 400), n=st.integers(1, 2))
-@example(h=224, w=224, n=1).via("torchvision's size")
-@example(h=225, w=225, n=1).via("odd")
-@example(h=193, w=193, n=1).via("odd")
-@example(h=161, w=287, n=1).via("odd, non-square")
-@example(h=1, w=1, n=1).via("min_size")
+@at_drawn_sizes(smallest=1, largest=400, max_examples=25)
 def test_matches_torch_twin(net, twin, h, w, n):
     assert_same_as_torch(net, twin, H=h, W=w, N=n)
 
@@ -71,12 +62,7 @@ def test_stage_widths_agree_with_torch_float32(config):
 def test_min_size_is_what_torch_accepts(net, twin):
     """min_size() is 1: torch runs the twin at 1x1 and refuses 0x0 (the stem's
     3x3 kernel exceeds the padded 2x2 input); costgraph refuses 0 as a size."""
-    assert net.min_size() == 1
-    torch_counts(twin, (1, 3, 1, 1))
-    with pytest.raises(RuntimeError, match="Kernel size can't be greater than actual input size"):
-        torch_counts(twin, (1, 3, 0, 0))
-    with pytest.raises(SizeError):
-        net.totals(H=0)
+    assert_min_size_one_as_in_torch(net, twin)
 
 
 def test_published_figures(net):

@@ -1,13 +1,10 @@
 """ResNet-18 to -152 against plain-torch twins of torchvision's, at sizes drawn by hypothesis."""
 
-from decimal import Decimal
-
 import pytest
-from hypothesis import example, given, settings, strategies as st
 
 from costgraph import models
 
-from .differential import assert_names_match_torch, assert_same_as_torch, meta
+from .differential import assert_names_match_torch, assert_published_figures, assert_same_as_torch, at_drawn_sizes, meta
 from .twins.resnet import resnet
 
 NAMES = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
@@ -34,13 +31,7 @@ def twins():
 
 
 @pytest.mark.parametrize("name", NAMES)
-@settings(max_examples=12)
-@given(h=st.integers(1, 480), w=st.integers(1, 480), n=st.integers(1, 2))
-@example(h=224, w=224, n=1).via("torchvision's size")
-@example(h=225, w=225, n=1).via("odd")
-@example(h=193, w=193, n=1).via("odd")
-@example(h=161, w=287, n=1).via("odd, non-square")
-@example(h=1, w=1, n=1).via("min_size")
+@at_drawn_sizes(smallest=1, largest=480, max_examples=12)
 def test_matches_torch_twin(nets, twins, name, h, w, n):
     assert_same_as_torch(nets[name], twins[name], H=h, W=w, N=n)
 
@@ -53,12 +44,7 @@ def test_layer_names_are_torchvision_module_paths(nets, twins, name):
 @pytest.mark.parametrize("name", NAMES)
 def test_published_figures(nets, name):
     """Params equal torchvision's num_params; MACs round to its "_ops" GFLOPS (MACs) at the digits given."""
-    params, gflops = PUBLISHED[name]
-    totals = nets[name].totals(H=224)
-    assert totals.params == params
-    digits = Decimal(gflops)
-    # within half a unit of the last digit torchvision gives
-    assert abs(Decimal(totals.macs) / 10**9 - digits) <= Decimal(5) / 10 ** (-digits.as_tuple().exponent + 1)
+    assert_published_figures(nets[name], *PUBLISHED[name])
 
 
 def test_residual_add_is_in_place(nets):

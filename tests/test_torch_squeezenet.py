@@ -4,14 +4,12 @@ The three max pools run in ``ceil_mode``, where PyTorch's rule (a window
 must start inside the input) differs from a plain ceiling at some sizes.
 """
 
-from decimal import Decimal
-
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from costgraph import models
 
-from .differential import assert_names_match_torch, assert_same_as_torch, meta
+from .differential import assert_names_match_torch, assert_published_figures, assert_same_as_torch, at_drawn_sizes, meta
 from .twins.squeezenet import SqueezeNet
 
 VERSIONS = ["1_0", "1_1"]
@@ -32,13 +30,7 @@ def twins():
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-@settings(max_examples=25)
-@given(h=st.integers(21, 480), w=st.integers(21, 480), n=st.integers(1, 2))
-@example(h=224, w=224, n=1).via("torchvision's size")
-@example(h=225, w=225, n=1).via("odd")
-@example(h=193, w=193, n=1).via("odd")
-@example(h=161, w=287, n=1).via("odd, non-square")
-@example(h=21, w=21, n=1).via("squeezenet1_0's min_size")
+@at_drawn_sizes(smallest=21, largest=480, max_examples=25, smallest_why="squeezenet1_0's min_size")
 def test_matches_torch_twin(nets, twins, version, h, w, n):
     assert_same_as_torch(nets[version], twins[version], H=h, W=w, N=n)
 
@@ -57,9 +49,4 @@ def test_layer_names_are_torchvision_module_paths(nets, twins, version):
 @pytest.mark.parametrize("version", VERSIONS)
 def test_published_figures(nets, version):
     """Params equal torchvision's num_params; MACs round to its "_ops" GFLOPS (MACs) at the digits given."""
-    params, gflops = PUBLISHED[version]
-    totals = nets[version].totals(H=224)
-    assert totals.params == params
-    digits = Decimal(gflops)
-    # within half a unit of the last digit torchvision gives
-    assert abs(Decimal(totals.macs) / 10**9 - digits) <= Decimal(5) / 10 ** (-digits.as_tuple().exponent + 1)
+    assert_published_figures(nets[version], *PUBLISHED[version])
