@@ -296,16 +296,16 @@ class TrainingForward(nn.Module):
 AWKWARD_SIZES = ((224, 224, "torchvision's size"), (225, 225, "odd"), (193, 193, "odd"), (161, 287, "odd, non-square"))
 
 
-def at_drawn_sizes(*, smallest, largest, max_examples, smallest_why="min_size"):
+def at_drawn_sizes(*, smallest, largest, max_examples, smallest_why="min_size", more=()):
     """Decorator: run ``test(..., h, w, n)`` at sizes hypothesis draws, and always at the awkward ones.
 
     Each side is drawn from ``smallest..largest`` and the batch from 1..2,
-    `max_examples` times; `AWKWARD_SIZES` and ``smallest x smallest`` run
-    every time, at batch 1, in that order.
+    `max_examples` times; `AWKWARD_SIZES`, ``smallest x smallest`` and the
+    model's own `more` ``(h, w, why)`` run every time, at batch 1, in that order.
     """
 
     def decorate(test):
-        for h, w, why in reversed(AWKWARD_SIZES + ((smallest, smallest, smallest_why),)):
+        for h, w, why in reversed(AWKWARD_SIZES + ((smallest, smallest, smallest_why),) + tuple(more)):
             test = example(h=h, w=w, n=1).via(why)(test)  # applied last-first, so they run as listed
         side = st.integers(smallest, largest)
         return settings(max_examples=max_examples)(given(h=side, w=side, n=st.integers(1, 2))(test))

@@ -1,32 +1,15 @@
 """AlexNet against a plain-torch twin of torchvision's, at sizes drawn by hypothesis."""
 
-import pytest
-from hypothesis import example, given, settings, strategies as st
-
 from costgraph import models
 
-from .differential import assert_names_match_torch, assert_same_as_torch, meta
+from .differential import assert_names_match_torch, assert_same_as_torch, at_drawn_sizes, net_and_twin_fixtures
 from .twins.alexnet import AlexNet
 
 
-@pytest.fixture(scope="module")
-def net():
-    return models.alexnet()
+net, twin = net_and_twin_fixtures(models.alexnet, AlexNet)
 
 
-@pytest.fixture(scope="module")
-def twin():
-    with meta():
-        return AlexNet()
-
-
-@settings(max_examples=25)
-@given(h=st.integers(63, 480), w=st.integers(63, 480), n=st.integers(1, 2))
-@example(h=224, w=224, n=1).via("torchvision's size")
-@example(h=225, w=225, n=1).via("odd")
-@example(h=193, w=193, n=1).via("odd")
-@example(h=161, w=287, n=1).via("odd, non-square")
-@example(h=63, w=63, n=1).via("min_size")
+@at_drawn_sizes(smallest=63, largest=480, max_examples=25)
 def test_matches_torch_twin(net, twin, h, w, n):
     assert_same_as_torch(net, twin, H=h, W=w, N=n)
 

@@ -1,35 +1,28 @@
 """ConvNeXt-Tiny against a plain-torch twin of torchvision's, at sizes drawn by hypothesis."""
 
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from costgraph import DomainError, models
 
-from .differential import assert_names_match_torch, assert_same_as_torch, meta, to_torch, torch_counts
+from .differential import (
+    assert_names_match_torch,
+    assert_same_as_torch,
+    at_drawn_sizes,
+    net_and_twin_fixtures,
+    to_torch,
+    torch_counts,
+)
 from .support import require_torch
 from .twins.convnext import convnext_tiny
 
 torch = require_torch()
 
 
-@pytest.fixture(scope="module")
-def net():
-    return models.convnext_tiny()
+net, twin = net_and_twin_fixtures(models.convnext_tiny, convnext_tiny)
 
 
-@pytest.fixture(scope="module")
-def twin():
-    with meta():
-        return convnext_tiny()
-
-
-@settings(max_examples=20)
-@given(h=st.integers(32, 400), w=st.integers(32, 400), n=st.integers(1, 2))
-@example(h=224, w=224, n=1).via("torchvision's size")
-@example(h=225, w=225, n=1).via("odd")
-@example(h=193, w=193, n=1).via("odd")
-@example(h=161, w=287, n=1).via("odd, non-square")
-@example(h=32, w=32, n=1).via("min_size")
+@at_drawn_sizes(smallest=32, largest=400, max_examples=20)
 def test_matches_torch_twin(net, twin, h, w, n):
     assert_same_as_torch(net, twin, H=h, W=w, N=n)
 

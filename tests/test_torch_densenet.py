@@ -1,34 +1,21 @@
 """DenseNet-121 against a plain-torch twin of torchvision's, at sizes drawn by hypothesis."""
 
-from decimal import Decimal
-
-import pytest
-from hypothesis import example, given, settings, strategies as st
-
 from costgraph import models
 
-from .differential import assert_names_match_torch, assert_same_as_torch, meta
+from .differential import (
+    assert_names_match_torch,
+    assert_published_figures,
+    assert_same_as_torch,
+    at_drawn_sizes,
+    net_and_twin_fixtures,
+)
 from .twins.densenet import DenseNet
 
 
-@pytest.fixture(scope="module")
-def net():
-    return models.densenet121()
+net, twin = net_and_twin_fixtures(models.densenet121, DenseNet)
 
 
-@pytest.fixture(scope="module")
-def twin():
-    with meta():
-        return DenseNet()
-
-
-@settings(max_examples=15)
-@given(h=st.integers(29, 480), w=st.integers(29, 480), n=st.integers(1, 2))
-@example(h=224, w=224, n=1).via("torchvision's size")
-@example(h=225, w=225, n=1).via("odd")
-@example(h=193, w=193, n=1).via("odd")
-@example(h=161, w=287, n=1).via("odd, non-square")
-@example(h=29, w=29, n=1).via("min_size")
+@at_drawn_sizes(smallest=29, largest=480, max_examples=15)
 def test_matches_torch_twin(net, twin, h, w, n):
     assert_same_as_torch(net, twin, H=h, W=w, N=n)
 
@@ -39,9 +26,7 @@ def test_layer_names_are_torchvision_module_paths(net, twin):
 
 def test_published_figures(net):
     """torchvision's DenseNet121_Weights.IMAGENET1K_V1.meta: num_params 7978856, _ops 2.834 GFLOPS (MACs) at 224."""
-    totals = net.totals(H=224)
-    assert totals.params == 7978856
-    assert abs(Decimal(totals.macs) / 10**9 - Decimal("2.834")) <= Decimal("0.0005")
+    assert_published_figures(net, 7978856, "2.834")
 
 
 def test_every_dense_layer_concatenates_all_earlier_features(net):

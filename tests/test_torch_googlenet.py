@@ -1,34 +1,25 @@
 """GoogLeNet against a plain-torch twin of torchvision's, at sizes drawn by hypothesis."""
 
-from decimal import Decimal
-
-import pytest
 from hypothesis import example, given, settings, strategies as st
 
 from costgraph import models
 
-from .differential import TrainingForward, assert_names_match_torch, assert_same_as_torch, meta
+from .differential import (
+    TrainingForward,
+    assert_names_match_torch,
+    assert_published_figures,
+    assert_same_as_torch,
+    at_drawn_sizes,
+    meta,
+    net_and_twin_fixtures,
+)
 from .twins.googlenet import GoogLeNet
 
 
-@pytest.fixture(scope="module")
-def net():
-    return models.googlenet()
+net, twin = net_and_twin_fixtures(models.googlenet, GoogLeNet)
 
 
-@pytest.fixture(scope="module")
-def twin():
-    with meta():
-        return GoogLeNet()
-
-
-@settings(max_examples=20)
-@given(h=st.integers(15, 480), w=st.integers(15, 480), n=st.integers(1, 2))
-@example(h=224, w=224, n=1).via("torchvision's size")
-@example(h=225, w=225, n=1).via("odd")
-@example(h=193, w=193, n=1).via("odd")
-@example(h=161, w=287, n=1).via("odd, non-square")
-@example(h=15, w=15, n=1).via("min_size")
+@at_drawn_sizes(smallest=15, largest=480, max_examples=20)
 def test_matches_torch_twin(net, twin, h, w, n):
     assert_same_as_torch(net, twin, H=h, W=w, N=n)
 
@@ -54,9 +45,7 @@ def test_published_figures(net):
     torchvision's pretrained googlenet has no auxiliary heads: ``googlenet(weights=...)``
     deletes them, so the published count is the plain network's.
     """
-    totals = net.totals(H=224)
-    assert totals.params == 6624904
-    assert abs(Decimal(totals.macs) / 10**9 - Decimal("1.498")) <= Decimal("0.0005")
+    assert_published_figures(net, 6624904, "1.498")
 
 
 def test_aux_head_parameters():

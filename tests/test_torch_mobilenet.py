@@ -1,11 +1,16 @@
 """MobileNetV2 and MobileNetV3-Large against plain-torch twins of torchvision's, at sizes drawn by hypothesis."""
 
 import pytest
-from hypothesis import example, given, settings, strategies as st
 
-from costgraph import SizeError, models
+from costgraph import models
 
-from .differential import assert_names_match_torch, assert_same_as_torch, meta, torch_counts
+from .differential import (
+    assert_min_size_one_as_in_torch,
+    assert_names_match_torch,
+    assert_same_as_torch,
+    at_drawn_sizes,
+    meta,
+)
 from .support import require_torch
 from .twins import mobilenet as twins
 
@@ -22,14 +27,7 @@ def pair(request):
     return getattr(models, request.param)(), twin
 
 
-@settings(max_examples=20)
-@given(h=st.integers(1, 400), w=st.integers(1, 400), n=st.integers(1, 2))
-@example(h=224, w=224, n=1).via("torchvision's size")
-@example(h=225, w=225, n=1).via("odd")
-@example(h=193, w=193, n=1).via("odd")
-@example(h=161, w=287, n=1).via("odd, non-square")
-@example(h=1, w=1, n=1).via("min_size")
-@example(h=1, w=287, n=1).via("one pixel high")
+@at_drawn_sizes(smallest=1, largest=400, max_examples=20, more=[(1, 287, "one pixel high")])
 def test_matches_torch_twin(pair, h, w, n):
     net, twin = pair
     assert_same_as_torch(net, twin, H=h, W=w, N=n)
@@ -44,13 +42,7 @@ def test_layer_names_are_torchvision_module_paths(pair):
 def test_min_size_is_what_torch_accepts(pair):
     """min_size() is 1: torch runs the twin at 1x1 and refuses 0x0 (the stem's
     3x3 kernel exceeds the padded 2x2 input); costgraph refuses 0 as a size."""
-    net, twin = pair
-    assert net.min_size() == 1
-    torch_counts(twin, (1, 3, 1, 1))
-    with pytest.raises(RuntimeError, match="Kernel size can't be greater than actual input size"):
-        torch_counts(twin, (1, 3, 0, 0))
-    with pytest.raises(SizeError):
-        net.totals(H=0)
+    assert_min_size_one_as_in_torch(*pair)
 
 
 def test_mobilenet_v2_published_figures():
