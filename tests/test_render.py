@@ -377,3 +377,17 @@ def test_resolution_axis_for_images_and_sequences():
     sequence.add("ids", Input((S,)))
     sequence.add("wte", Embedding(10, 4))
     assert resolution_axis(sequence, {"S": 16}) == "S"
+
+
+def test_sweep_vectorized_equals_one_call_per_point():
+    """The vectorized sweep gives exactly what `Network.totals` gives point by point."""
+    from costgraph import models
+    from costgraph.render.sweep import evaluate_totals
+
+    net = models.resnet18()
+    points = [{"H": h, "W": w, "N": n} for h, w, n in [(32, 32, 1), (225, 193, 2), (161, 287, 3), (2**40 + 7, 33, 1)]]
+    together = evaluate_totals(net, points)
+    for point, totals in zip(points, together):
+        alone = net.totals(**point)
+        assert totals.as_dict() == alone.as_dict() and totals.sizes == alone.sizes
+        assert all(type(v) is int for v in totals.as_dict().values())

@@ -1,8 +1,7 @@
 """Totals over a grid of sizes: what ``costgraph sweep`` prints and the plots draw.
 
-Every point is evaluated exactly (Python ints).  All evaluation goes through
-`evaluate_totals`, the one function to swap for a vectorized path (numpy
-arrays into `Network.totals`) once the network accepts them.
+Every point is evaluated exactly (Python ints), through `evaluate_totals`:
+one vectorized call of `Network.totals` when numpy is installed.
 
 >>> from costgraph.models import vgg16
 >>> rows = sweep(vgg16(), {"H": [224, 256]})
@@ -49,16 +48,42 @@ def size_grid(axes: dict, fixed: dict | None = None) -> list[dict]:
 def evaluate_totals(net, points: list[dict], dtype: str = "fp32") -> list[Totals]:
     """`net.totals` at each point, exactly.
 
-    This is the single place a sweep evaluates; a vectorized implementation
-    (one call with integer arrays) can replace the loop without touching the
-    callers.
+    With numpy installed, all points go through one call of `Network.totals`
+    with integer arrays (its compiled, overflow-guarded vectorized path);
+    without numpy, one call per point.  Both give the same Python ints.
 
     Raises
     ------
     CostGraphError
         As `Network.totals` raises at the first invalid point.
+
+    Examples
+    --------
+    >>> from costgraph.models import vgg16
+    >>> # at 256, fc1 sees 8x8 instead of 7x7 positions: 138,357,544 + 2,097,152 * (64 - 49)
+    >>> [t.params for t in evaluate_totals(vgg16(), [{"H": 224}, {"H": 256}])]
+    [138357544, 169814824]
     """
-    return [net.totals(dtype=dtype, **point) for point in points]
+    try:
+        import numpy
+    except ImportError:
+        numpy = None
+    keys = set(points[0]) if points else set()
+    if numpy is None or len(points) < 2 or any(set(p) != keys for p in points):
+        return [net.totals(dtype=dtype, **point) for point in points]
+    arrays = {k: numpy.array([p[k] for p in points]) for k in keys}
+    together = net.totals(dtype=dtype, **arrays)
+    per_point = []
+    for i in range(len(points)):
+        pick = lambda v: int(v[i]) if hasattr(v, "shape") and getattr(v, "ndim", 0) else int(v)  # noqa: E731
+        per_point.append(
+            Totals(
+                **{field: pick(getattr(together, field)) for field in Totals.FIELDS},
+                dtype=together.dtype,
+                sizes={name: pick(value) for name, value in together.sizes.items()},
+            )
+        )
+    return per_point
 
 
 def sweep(net, axes: dict, fixed: dict | None = None, *, dtype: str = "fp32") -> list[dict]:
