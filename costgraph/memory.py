@@ -49,6 +49,7 @@ from .kinds.base import ELEMENT_CLASSES, numel
 
 __all__ = [
     "Memory",
+    "peak_inference_layer",
     "OPTIMIZER_STATES",
     "DEVICES",
     "network_memory",
@@ -388,6 +389,23 @@ def peak_inference_elements(net):
     if "memory_peak" not in net._cache:
         net._cache["memory_peak"] = _max_of([alive for _, alive in inference_steps(net)], net.symbols)
     return net._cache["memory_peak"]
+
+
+def peak_inference_layer(net, **sizes) -> tuple:
+    """``(layer, elements)``: where inference memory peaks at `sizes`, and how much is alive there.
+
+    Raises
+    ------
+    UnknownSizeError, SizeError, DomainError
+        As `Network.check_sizes` raises.
+
+    >>> from costgraph.models import vgg16
+    >>> peak_inference_layer(vgg16(), H=224)   # conv1_1's output and conv1_2's: 2 x 64 x 224 x 224
+    ('conv1_2', 6422528)
+    """
+    values = net.check_sizes(**sizes)
+    counts = [(layer, int(sympy.sympify(alive).xreplace(values))) for layer, alive in inference_steps(net)]
+    return max(counts, key=lambda step: step[1])  # the first of equal maxima, in schedule order
 
 
 @functools.lru_cache(maxsize=16384)

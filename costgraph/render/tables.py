@@ -633,19 +633,12 @@ def memory_model_line(net, dtype: str = "fp32", **sizes) -> str:
     >>> print(memory_model_line(vgg16(), H=224))
     memory model (CUDA): training keeps 73.2 MB for backward (15.2M activations + 1.5M int64 indices + 8.2K masks; --training for the whole step); inference peaks at 25.7 MB alive at once, at conv1_2
     """
-    import sympy
-
-    from ..memory import inference_steps
+    from ..memory import peak_inference_layer
 
     memory = net.memory(dtype=dtype, **sizes)
     labels = {"activation": "activations", "index": "int64 indices", "mask": "masks", "statistic": "statistics"}
     kept = " + ".join(f"{human_count(n)} {labels[k]}" for k, n in memory.saved_elements.items() if n)
-    values = net.check_sizes(**sizes)
-    peak_layer, peak = None, -1
-    for layer, alive in inference_steps(net):
-        count = int(sympy.sympify(alive).xreplace(values))
-        if count > peak:
-            peak_layer, peak = layer, count
+    peak_layer, _ = peak_inference_layer(net, **sizes)
     return (
         f"memory model ({memory.device.upper()}): training keeps {human_bytes(memory.saved_bytes, binary=False)} "
         f"for backward ({kept}; --training for the whole step); inference peaks at "
