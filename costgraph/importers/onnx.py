@@ -57,8 +57,9 @@ from ..kinds import (
     Tanh,
 )
 from ..kinds.base import numel
-from ..kinds.attention import MatMul
-from ..kinds.importer_ops import Div, Parameter, ScalarOp, Sub
+from ..kinds.matmul import MatMul
+from ..kinds.arithmetic import Div, ScalarOp, Sub
+from ..kinds.inputs import Parameter
 from ..network import Network
 from ..symbols import H, N, S, W, size_symbol
 from . import ONNX_CONVERTERS, UnsupportedOperationError, register_converter

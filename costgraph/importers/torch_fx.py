@@ -70,11 +70,15 @@ from ..kinds import (
     format_shape,
 )
 from ..kinds.base import numel
-from ..kinds.attention import BatchMatMul, MatMul, ScaledDotProductAttention
+from ..kinds.matmul import BatchMatMul, MatMul
+from ..kinds.attention import ScaledDotProductAttention
 from ..kinds.attention import MultiheadAttention
 from ..kinds.embedding import Embedding
-from ..kinds.rmsnorm import RMSNorm
-from ..kinds.importer_ops import Contiguous, Div, Expand, Parameter, ScalarOp, Select, Sub, Sum
+from ..kinds.norm import RMSNorm
+from ..kinds.arithmetic import Div, ScalarOp, Sub
+from ..kinds.inputs import Parameter
+from ..kinds.reduction import Sum
+from ..kinds.reshape import Contiguous, Expand, Select
 from ..network import Network
 from ..symbols import N, size_symbol
 from . import TORCH_CONVERTERS, UnsupportedOperationError, register_converter

@@ -31,25 +31,17 @@ from .activation import (
     StochasticDepth,
     Tanh,
 )
-from .merge import Add, Concat, Mul, broadcast_shapes
+from .arithmetic import Add, Div, LayerScale, Mul, ScalarOp, Scale, Sub, broadcast_shapes
+from .inputs import Input, Parameter
 from .conv import Conv2d
 from .linear import Linear
-from .norm import BatchNorm2d, LayerNorm, LayerNorm2d
+from .matmul import BatchMatMul, MatMul
+from .norm import BatchNorm2d, LayerNorm, LayerNorm2d, RMSNorm
 from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
-from .reshape import Flatten, Input, Permute, Reshape, Slice, Transpose
-from .zoo_b import ChannelShuffle, LayerScale, Mean
-from .importer_ops import Contiguous, Div, Expand, Parameter, ScalarOp, Select, Sub, Sum
+from .reduction import Mean, Sum
+from .reshape import ChannelShuffle, Concat, Contiguous, Expand, Flatten, Permute, Reshape, Select, Slice, Transpose
 from .embedding import ClassToken, Embedding, PositionalEmbedding
-from .attention import (
-    BatchMatMul,
-    CausalMask,
-    MatMul,
-    MultiheadAttention,
-    RotaryEmbedding,
-    Scale,
-    ScaledDotProductAttention,
-)
-from .rmsnorm import RMSNorm
+from .attention import CausalMask, MultiheadAttention, RotaryEmbedding, ScaledDotProductAttention
 from .mlp import GatedMLP
 
 __all__ = [

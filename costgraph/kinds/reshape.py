@@ -1,4 +1,4 @@
-"""Views and the network's inputs: layers that move no data."""
+"""Layout: views that move no data (flatten, permute, reshape, slice, expand, select), and copies that move data without arithmetic (contiguous, channel shuffle, concatenation)."""
 
 from __future__ import annotations
 
@@ -6,49 +6,11 @@ from dataclasses import dataclass
 
 import sympy
 
-from ..errors import CostGraphError, ShapeError
+from ..errors import ShapeError
 from ..intmath import is_integer_valued
-from ..symbols import N
-from .base import ParameterFree, View, numel, register_kind
+from .base import ParameterFree, View, format_shape, numel, positive_int, register_kind
 
-__all__ = ["Input", "Flatten", "Permute", "Transpose", "Reshape", "Slice"]
-
-
-@register_kind
-@dataclass(frozen=True)
-class Input(ParameterFree):
-    """A network input of shape ``(batch, *shape)``; it is counted as an activation.
-
-    >>> from costgraph.symbols import H, W
-    >>> Input((3, H, W)).output_shape()
-    (N, 3, H, W)
-    """
-
-    shape: tuple
-    batch: object = N
-    arity = 0
-
-    def __post_init__(self):
-        dims = tuple(sympy.sympify(d) for d in self.shape)
-        for d in dims:
-            if d.is_number and not (d.is_Integer and d >= 1):
-                raise CostGraphError(f"Input: sizes must be positive integers, got {d}", value=d)
-        object.__setattr__(self, "shape", dims)
-        object.__setattr__(self, "batch", sympy.sympify(self.batch))
-
-    def output_shape(self):
-        return (self.batch,) + self.shape
-
-    def other_flops(self, out):
-        return sympy.Integer(0)
-
-    def flop_terms(self, out):
-        """No arithmetic: no cost terms (`costgraph.conventions`)."""
-        return {}
-
-    def saved_tensors(self, out, needs_input_grad=None):
-        """Nothing: an input is data, not an operation autograd records."""
-        return ()
+__all__ = ['Flatten', 'Permute', 'Transpose', 'Reshape', 'Slice', 'Expand', 'Select', 'Contiguous', 'ChannelShuffle', 'Concat']
 
 
 @register_kind
@@ -177,3 +139,200 @@ class Slice(View):
         out = list(x)
         out[axis] = length
         return tuple(out)
+
+
+@register_kind
+@dataclass(frozen=True)
+class Expand(View):
+    """Broadcast to `shape` without copying, as ``Tensor.expand`` (-1 keeps a size): a view.
+
+    `shape` is the whole output shape (batch first); new dimensions go in
+    front, as torch puts them.
+
+    Raises
+    ------
+    ShapeError
+        If `shape` is shorter than the input, or an input size is neither 1
+        nor the requested size.
+
+    >>> from costgraph.symbols import N
+    >>> Expand((N, -1, -1)).output_shape((1, 1, 768))     # ViT's class token, per sample
+    (N, 1, 768)
+    """
+
+    shape: tuple
+
+    #: like the other importer-only kinds (Parameter, Sum, Contiguous) it declares no
+    #: convention terms, so a term-weighing convention refuses it rather than take View's
+    flop_terms = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", tuple(sympy.sympify(d) for d in self.shape))
+
+    def output_shape(self, x):
+        new = len(self.shape) - len(x)
+        if new < 0:
+            raise ShapeError(f"Expand: {len(self.shape)} sizes for a {len(x)}-d input", value=self.shape)
+        out = list(self.shape[:new])
+        for size, target in zip(x, self.shape[new:]):
+            size = sympy.sympify(size)
+            if target == -1 or sympy.expand(target - size) == 0:
+                out.append(size)
+            elif size == 1:
+                out.append(target)
+            else:
+                raise ShapeError(f"Expand: cannot expand size {size} to {target}", value=(size, target))
+        if any(d == -1 for d in out[:new]):
+            raise ShapeError(f"Expand: -1 is not allowed for a new dimension, got {self.shape}", value=self.shape)
+        return tuple(out)
+
+
+@register_kind
+@dataclass(frozen=True)
+class Select(View):
+    """``x.select(dim, index)`` (``x[:, 0]``): a view without dimension `dim`.
+
+    Raises
+    ------
+    ShapeError
+        If `dim` is out of range or the batch dimension, or `index` does
+        not fit a numeric size.
+
+    >>> from costgraph.symbols import N, S
+    >>> Select(1, 0).output_shape((N, S + 1, 768))            # ViT's class token out
+    (N, 768)
+    """
+
+    dim: int
+    index: int = 0
+
+    #: like the other importer-only kinds (Parameter, Sum, Contiguous) it declares no
+    #: convention terms, so a term-weighing convention refuses it rather than take View's
+    flop_terms = None
+
+    def output_shape(self, x):
+        if not -len(x) < self.dim < len(x) or self.dim % len(x) == 0:
+            raise ShapeError(f"Select: dim {self.dim} does not fit a {len(x)}-d input after its batch", value=self.dim)
+        axis = self.dim % len(x)
+        size = sympy.sympify(x[axis])
+        if self.index < 0 or (size.is_number and self.index >= size):
+            raise ShapeError(f"Select: index {self.index} out of range for size {size}", value=self.index)
+        return tuple(d for a, d in enumerate(x) if a != axis)
+
+
+@register_kind
+@dataclass(frozen=True)
+class Contiguous(ParameterFree):
+    """``.contiguous()`` on a tensor whose memory is not in order: a copy, no arithmetic."""
+
+    def output_shape(self, x):
+        return tuple(x)
+
+    def other_flops(self, out, x):
+        return sympy.Integer(0)
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing: a copy's gradient is the output's."""
+        return ()
+
+
+@register_kind
+@dataclass(frozen=True)
+class ChannelShuffle(ParameterFree):
+    """Interleave `groups` channel groups, as ``torch.nn.ChannelShuffle``.
+
+    torchvision's ``channel_shuffle`` views ``(N, C, H, W)`` as
+    ``(N, g, C/g, H, W)``, swaps the two channel axes and calls
+    ``.contiguous()``, which copies: the output is a new tensor (counted in
+    activations), made without arithmetic (0 FLOPs).
+
+    Raises
+    ------
+    CostGraphError
+        If `groups` is not a positive integer.
+    ShapeError
+        If the input is not 4-d or `groups` does not divide its channels.
+
+    Examples
+    --------
+    >>> from costgraph.symbols import N, H, W
+    >>> shuffle = ChannelShuffle(2)
+    >>> shuffle.output_shape((N, 116, H, W))
+    (N, 116, H, W)
+    >>> shuffle.materializes, shuffle.other_flops((N, 116, H, W), (N, 116, H, W))
+    (True, 0)
+    """
+
+    groups: int
+
+    def __post_init__(self):
+        positive_int(self.groups, "groups", "ChannelShuffle")
+
+    def output_shape(self, x):
+        self.check_rank(x, 4)
+        channels = sympy.sympify(x[1])
+        if not channels.is_Integer or int(channels) % self.groups:
+            raise ShapeError(
+                f"ChannelShuffle: groups={self.groups} must divide the channels, got {channels}", value=channels
+            )
+        return tuple(x)
+
+    def other_flops(self, out, x):
+        return sympy.Integer(0)
+
+    def flop_terms(self, out, x):
+        """A copy, no arithmetic: no cost terms (`costgraph.conventions`)."""
+        return {}
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing: views and a copy; the gradient is shuffled back."""
+        return ()
+
+
+@register_kind
+@dataclass(frozen=True)
+class Concat(ParameterFree):
+    """Concatenation along `dim` (default: channels), as ``torch.cat``.
+
+    It writes a new tensor (counted as an activation) and does no arithmetic.
+
+    >>> from costgraph.symbols import N, H, W
+    >>> Concat().output_shape((N, 64, H, W), (N, 32, H, W))
+    (N, 96, H, W)
+    """
+
+    dim: int = 1
+    arity = None
+
+    def output_shape(self, *inputs):
+        if not inputs:
+            raise ShapeError("Concat takes at least one input", value=0)
+        rank = len(inputs[0])
+        if any(len(s) != rank for s in inputs) or not -rank <= self.dim < rank:
+            raise ShapeError(
+                f"Concat along dim {self.dim} needs inputs of one rank, got "
+                f"{' and '.join(format_shape(s) for s in inputs)}",
+                value=inputs,
+            )
+        dim = self.dim % rank
+        for axis in range(rank):
+            if axis != dim and len({s[axis] for s in inputs}) > 1:
+                raise ShapeError(
+                    f"Concat along dim {dim}: dimension {axis} differs between inputs "
+                    f"{' and '.join(format_shape(s) for s in inputs)}",
+                    value=inputs,
+                )
+        out = list(inputs[0])
+        out[dim] = sympy.expand(sympy.Add(*[s[dim] for s in inputs]))
+        return tuple(out)
+
+    def flop_terms(self, out, *inputs):
+        """No arithmetic: no cost terms (`costgraph.conventions`)."""
+        return {}
+
+    def other_flops(self, out, *inputs):
+        return sympy.Integer(0)
+
+    def saved_tensors(self, out, *inputs, needs_input_grad=None):
+        """Nothing: the gradient is sliced back into the inputs' parts."""
+        return ()

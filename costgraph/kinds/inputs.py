@@ -1,0 +1,102 @@
+"""Where a network's tensors come from: its inputs (`Input`) and learned tensors used directly (`Parameter`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy
+
+from ..errors import CostGraphError
+from ..symbols import N
+from .base import LayerKind, ParameterFree, numel, register_kind
+
+__all__ = ['Input', 'Parameter']
+
+
+@register_kind
+@dataclass(frozen=True)
+class Input(ParameterFree):
+    """A network input of shape ``(batch, *shape)``; it is counted as an activation.
+
+    >>> from costgraph.symbols import H, W
+    >>> Input((3, H, W)).output_shape()
+    (N, 3, H, W)
+    """
+
+    shape: tuple
+    batch: object = N
+    arity = 0
+
+    def __post_init__(self):
+        dims = tuple(sympy.sympify(d) for d in self.shape)
+        for d in dims:
+            if d.is_number and not (d.is_Integer and d >= 1):
+                raise CostGraphError(f"Input: sizes must be positive integers, got {d}", value=d)
+        object.__setattr__(self, "shape", dims)
+        object.__setattr__(self, "batch", sympy.sympify(self.batch))
+
+    def output_shape(self):
+        return (self.batch,) + self.shape
+
+    def other_flops(self, out):
+        return sympy.Integer(0)
+
+    def flop_terms(self, out):
+        """No arithmetic: no cost terms (`costgraph.conventions`)."""
+        return {}
+
+    def saved_tensors(self, out, needs_input_grad=None):
+        """Nothing: an input is data, not an operation autograd records."""
+        return ()
+
+
+@register_kind
+@dataclass(frozen=True)
+class Parameter(LayerKind):
+    """A learned tensor of fixed `shape` fed to other layers (no batch dimension).
+
+    Its elements are weights when `trainable` (an ``nn.Parameter``), nothing
+    when not (a buffer).  It is not an activation: it exists once, whatever
+    the batch.
+
+    >>> scale = Parameter((96, 1, 1))
+    >>> scale.output_shape(), scale.weights(), scale.materializes
+    ((96, 1, 1), 96, False)
+    """
+
+    shape: tuple
+    trainable: bool = True
+    arity = 0
+
+    def __post_init__(self):
+        dims = tuple(sympy.Integer(d) for d in self.shape)
+        if any(d < 1 for d in dims):
+            raise CostGraphError(f"Parameter: sizes must be positive integers, got {self.shape}", value=self.shape)
+        object.__setattr__(self, "shape", dims)
+
+    @property
+    def materializes(self):
+        return False
+
+    def output_shape(self):
+        return self.shape
+
+    def weights(self):
+        return numel(self.shape) if self.trainable else sympy.Integer(0)
+
+    def biases(self):
+        return sympy.Integer(0)
+
+    def macs(self, out):
+        return sympy.Integer(0)
+
+    def other_flops(self, out):
+        return sympy.Integer(0)
+
+    def saved_tensors(self, out, needs_input_grad=None):
+        """Nothing: a parameter is data; its bytes are parameters, not activations."""
+        return ()
+
+    def backward_macs(self, out, needs_input_grad=None):
+        """None."""
+        return sympy.Integer(0)
