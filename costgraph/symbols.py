@@ -26,7 +26,7 @@ import sympy
 
 from .errors import SizeError, UnknownSizeError
 
-__all__ = ["H", "W", "N", "S", "size_symbol", "known_sizes", "resolve_sizes", "sort_symbols"]
+__all__ = ["H", "W", "N", "S", "size_symbol", "as_size", "known_sizes", "resolve_sizes", "sort_symbols"]
 
 _SYMBOLS: dict[str, sympy.Symbol] = {}
 
@@ -54,6 +54,48 @@ H = size_symbol("H")  #: input height
 W = size_symbol("W")  #: input width
 N = size_symbol("N")  #: batch size
 S = size_symbol("S")  #: sequence length
+
+
+def as_size(value, *, owner: str, what: str = "size") -> sympy.Expr:
+    """A size given to a layer, as a sympy expression: never code.
+
+    Accepted: a Python or numpy integer (not a bool), the *name* of a size
+    (an identifier, made the canonical symbol by `size_symbol`), or a sympy
+    expression whose symbols are all size symbols and which holds no float.
+    A string is never parsed: ``"H + 1"`` is refused, ``"H"`` is the size H.
+    This is the one door through which a kind turns a user's value into a
+    formula, so no string from a user or a file is ever evaluated.
+
+    Raises
+    ------
+    SizeError
+        If `value` is anything else; the message names `owner` and `what`.
+
+    Examples
+    --------
+    >>> from costgraph.symbols import H, as_size
+    >>> as_size(3, owner="Input"), as_size("H", owner="Input"), as_size(H + 1, owner="Input")
+    (3, H, H + 1)
+    >>> as_size("__import__('os')", owner="Input")
+    Traceback (most recent call last):
+    ...
+    costgraph.errors.SizeError: Input: size must be an integer, a size name or a formula in sizes, got "__import__('os')"
+    """
+    if isinstance(value, bool):
+        pass
+    elif isinstance(value, numbers.Integral):
+        return sympy.Integer(int(value))
+    elif isinstance(value, str):
+        if value.isidentifier():
+            return size_symbol(value)
+    elif isinstance(value, sympy.Expr):
+        canonical = set(_SYMBOLS.values())
+        if not value.atoms(sympy.Float) and all(s in canonical for s in value.free_symbols):
+            return value
+    raise SizeError(
+        f"{owner}: {what} must be an integer, a size name or a formula in sizes, got {value!r}",
+        value=value,
+    )
 
 
 def known_sizes() -> list[str]:
