@@ -84,6 +84,9 @@ class Network:
         self.graph = nx.DiGraph(name=name)
         self._order: list[str] = []
         self._cache: dict = {}
+        #: ``(function, options)`` that built this network, set by the transformer builders so
+        #: `decode_step` can rebuild it with a key/value cache; None for other networks
+        self.builder: tuple | None = None
 
     # -- building --------------------------------------------------------------
     def add(self, name: str, layer: LayerKind, *inputs: str, shares: str | None = None) -> str:
@@ -637,6 +640,72 @@ class Network:
             exprs.extend(node["shape"][1:])
             exprs.extend([cost.params, cost.weights, cost.biases, cost.activations, cost.macs, cost.flops])
         return exprs
+
+    # -- language models: serving (costgraph.inference) -------------------------------
+    def kv_cache_bytes(self, dtype="fp16", **sizes):
+        """Bytes of the key/value cache after ``S`` positions (`costgraph.inference.kv_cache_bytes`).
+
+        Raises
+        ------
+        CostGraphError
+            If the network has no attention keys and values, or for an
+            unknown dtype or keyword (the message lists what is accepted).
+        UnknownSizeError, SizeError, DomainError
+            As `totals` raises.
+
+        Examples
+        --------
+        >>> from costgraph.models import llama2_7b
+        >>> llama2_7b().kv_cache_bytes(S=4096)     # 2 (K, V) x 32 layers x 4096 x 4096 x 2 bytes (fp16)
+        2147483648
+        """
+        from .inference import kv_cache_bytes
+
+        return kv_cache_bytes(self, dtype, **sizes)
+
+    def decode_step(self, dtype="fp32", **sizes) -> Totals:
+        """`Totals` of one new token with ``S - 1`` cached (`costgraph.inference.decode_step`).
+
+        Raises
+        ------
+        CostGraphError
+            If the network was not built by a transformer builder, for
+            ``S < 2``, or an unknown keyword.
+        UnknownSizeError, SizeError, DomainError
+            As `totals` raises.
+
+        Examples
+        --------
+        >>> from costgraph.models import llama2_7b
+        >>> net = llama2_7b()
+        >>> net.decode_step(S=4096).macs - net.decode_step(S=4095).macs   # one more key: 32 x 2 x 4096
+        262144
+        """
+        from .inference import decode_step
+
+        return decode_step(self, dtype, **sizes)
+
+    def generation(self, dtype="fp32", **sizes) -> Totals:
+        """`Totals` of ``G`` tokens generated after a prompt of ``P`` (`costgraph.inference.generation`).
+
+        Raises
+        ------
+        CostGraphError
+            If the network was not built by a transformer builder, or for an
+            unknown keyword.
+        UnknownSizeError, SizeError, DomainError
+            For a missing or bad size, or a context beyond the model's.
+
+        Examples
+        --------
+        >>> from costgraph.models import llama2_7b
+        >>> net = llama2_7b()
+        >>> net.generation(P=4000, G=1).macs == net.totals(S=4000).macs - 3999 * 4096 * 32000
+        True
+        """
+        from .inference import generation
+
+        return generation(self, dtype, **sizes)
 
 
 def _show_value(value):

@@ -40,6 +40,7 @@ from ..kinds import (
     GELU,
     Add,
     CausalMask,
+    Concat,
     Dropout,
     Embedding,
     GatedMLP,
@@ -55,14 +56,16 @@ from ..kinds import (
     RMSNorm,
     RotaryEmbedding,
     Scale,
+    ScaledDotProductAttention,
     SiLU,
     Slice,
     Softmax,
     Tanh,
     Transpose,
 )
+from ..kinds.base import positive_int
 from ..network import Network
-from ..symbols import N, S
+from ..symbols import N, S, as_size
 from . import register_model
 
 __all__ = [
@@ -126,6 +129,8 @@ def attention(
     dropout: bool = False,
     blocks: str = "parts",
     names: dict | None = None,
+    kernel: str = "eager",
+    cached=None,
 ) -> str:
     """Add a self-attention block on `x` ``(N, S, d_model)``; return its output's name.
 
@@ -143,10 +148,31 @@ def attention(
     `names` maps ``qkv``, ``q``, ``k``, ``v``, ``out`` and ``attn_dropout``
     to module names (GPT-2's by default).
 
+    ``kernel="fused"`` replaces the eager core (scores, scale, mask,
+    softmax, dropout, weighted sum) by one `ScaledDotProductAttention` node,
+    as a fused kernel (FlashAttention, SDPA) runs it: the same MACs and
+    FLOPs, but no ``(Sq, Sk)`` score tensor among the activations or the
+    tensors kept for backward (the attention dropout is inside the kernel).
+
+    `cached` (a size formula, e.g. ``S - 1``) adds a key/value cache: the
+    keys and values of `cached` earlier tokens (inputs ``past_key`` and
+    ``past_value``) are concatenated before the new tokens' ones, as Hugging
+    Face's ``DynamicCache`` does, so the queries of `x` attend to
+    ``cached + Sq`` positions.  Every earlier position is visible to every
+    new query, so the decoder uses it with ``skip_masked=False`` only.
+
+    The nodes whose outputs are the keys and values attention reads carry
+    ``kv_cache="key"`` / ``"value"`` (what a cache keeps, `costgraph.inference`);
+    projections carry ``parallel="column"`` / ``"row"`` (how Megatron's
+    tensor parallelism shards them), and the nodes of the eager core
+    ``recompute="attention_core"`` (what selective recomputation drops;
+    both read by `costgraph.training`).
+
     Raises
     ------
     CostGraphError
-        For heads that do not divide, or an unknown `blocks`.
+        For heads that do not divide, an unknown `blocks` or `kernel`, or a
+        cache with ``blocks="fused"`` or ``skip_masked=True``.
 
     Examples
     --------
@@ -168,17 +194,26 @@ def attention(
         head_dim = d_model // heads
     if heads % kv_heads:
         raise CostGraphError(f"{prefix}: kv_heads={kv_heads} must divide heads={heads}", value=kv_heads)
+    _choice(kernel, ("eager", "fused"), "attention kernel")
     if _choice(blocks, ("parts", "fused"), "blocks") == "fused":
-        return net.add(
+        if cached is not None:
+            raise CostGraphError(f"{prefix}: a key/value cache needs blocks='parts'", value=blocks)
+        node = net.add(
             prefix,
             MultiheadAttention(d_model, heads, bias, kv_heads, head_dim, causal, skip_masked, rotary=rotary),
             x,
         )
+        net.graph.nodes[node]["parallel"] = "block"
+        return node
+    if cached is not None and skip_masked:
+        raise CostGraphError(f"{prefix}: skip_masked=True counts Sq = Sk pairs; a cache makes Sk longer", value=cached)
     group, seq = heads // kv_heads, net.shape(x)[1]
     q_width, kv_width = heads * head_dim, kv_heads * head_dim
     p = prefix + "."
+    nodes = net.graph.nodes
     if fused_qkv:
         packed = net.add(p + names["qkv"], Linear(d_model, q_width + 2 * kv_width, bias), x)
+        nodes[packed]["parallel"] = "column"
         q = net.add(p + "q", Slice(-1, 0, q_width), packed)
         k = net.add(p + "k", Slice(-1, q_width, q_width + kv_width), packed)
         v = net.add(p + "v", Slice(-1, q_width + kv_width, None), packed)
@@ -186,6 +221,8 @@ def attention(
         q = net.add(p + names["q"], Linear(d_model, q_width, bias), x)
         k = net.add(p + names["k"], Linear(d_model, kv_width, bias), x)
         v = net.add(p + names["v"], Linear(d_model, kv_width, bias), x)
+        for projection in (q, k, v):
+            nodes[projection]["parallel"] = "column"
     if group == 1:
         # (N, S, h*d) -> (N, h, S, d)
         split, to_heads, merge = (seq, heads, head_dim), (0, 2, 1, 3), (0, 2, 1, 3)
@@ -200,32 +237,60 @@ def attention(
     if rotary:
         q = net.add(p + "rope_q", RotaryEmbedding(head_dim), q)
         k = net.add(p + "rope_k", RotaryEmbedding(head_dim), k)
-    rank = len(net.shape(k))
-    k = net.add(p + "k_t", Transpose(rank - 2, rank - 1), k)
-    scores = net.add(p + "scores", MatMul("output" if skip_masked else None), q, k)
-    weights = net.add(p + "scale", Scale(head_dim**-0.5), scores)
-    if causal:
-        weights = net.add(p + "mask", CausalMask(), weights)
-    weights = net.add(p + "softmax", Softmax(-1), weights)
-    if dropout:
-        weights = net.add(p + names["attn_dropout"], Dropout(0.1), weights)
-    context = net.add(p + "context", MatMul("left" if skip_masked else None), weights, v)
+    if cached is not None:
+        # the cache holds keys and values after rotary, laid out as the new ones: (N, kv[, 1], cached, d)
+        past = tuple(net.shape(k)[1:-2]) + (cached, head_dim)
+        k = net.add(p + "cat_key", Concat(-2), net.add(p + "past_key", Input(past)), k)
+        v = net.add(p + "cat_value", Concat(-2), net.add(p + "past_value", Input(past)), v)
+    nodes[k]["kv_cache"], nodes[v]["kv_cache"] = "key", "value"
+    if kernel == "fused":
+        core = ScaledDotProductAttention(is_causal=causal, enable_gqa=group > 1, skip_masked=skip_masked)
+        if causal and cached is not None:
+            # is_causal aligns the mask top-left (query i sees keys 0..i); a cache needs bottom-right:
+            # with one query every key is visible, so no mask is applied (as Hugging Face's SDPA path)
+            core = ScaledDotProductAttention(is_causal=False, enable_gqa=group > 1)
+        context = net.add(p + "attention", core, q, k, v)
+    else:
+        rank = len(net.shape(k))
+        k = net.add(p + "k_t", Transpose(rank - 2, rank - 1), k)
+        scores = net.add(p + "scores", MatMul("output" if skip_masked else None), q, k)
+        weights = net.add(p + "scale", Scale(head_dim**-0.5), scores)
+        core = [scores, weights]
+        if causal:
+            weights = net.add(p + "mask", CausalMask(), weights)
+            core.append(weights)
+        weights = net.add(p + "softmax", Softmax(-1), weights)
+        core.append(weights)
+        if dropout:
+            weights = net.add(p + names["attn_dropout"], Dropout(0.1), weights)
+            core.append(weights)
+        for name in core:
+            nodes[name]["recompute"] = "attention_core"
+        context = net.add(p + "context", MatMul("left" if skip_masked else None), weights, v)
     merged = net.add(p + "merge", Reshape((seq, q_width)), net.add(p + "merge_heads", Permute(merge), context))
-    return net.add(p + names["out"], Linear(q_width, d_model, bias), merged)
+    out = net.add(p + names["out"], Linear(q_width, d_model, bias), merged)
+    nodes[out]["parallel"] = "row"
+    return out
 
 
 def _mlp(net, p, x, names, *, d_model, d_ff, kind, bias, dropout, blocks):
+    nodes = net.graph.nodes  # "parallel": how tensor parallelism shards each projection (`costgraph.training`)
     if kind == "swiglu":
         if blocks == "fused":
-            return net.add(p + names["mlp"], GatedMLP(d_model, d_ff, "silu", bias), x)
+            node = net.add(p + names["mlp"], GatedMLP(d_model, d_ff, "silu", bias), x)
+            nodes[node]["parallel"] = "block"
+            return node
         gate = net.add(p + names["gate"], Linear(d_model, d_ff, bias), x)
         up = net.add(p + names["up"], Linear(d_model, d_ff, bias), x)
+        nodes[gate]["parallel"] = nodes[up]["parallel"] = "column"
         act = net.add(p + names["act"], SiLU(), gate)
         hidden = net.add(p + "mlp.gated", Mul(), act, up)
     else:
         hidden = net.add(p + names["fc"], Linear(d_model, d_ff, bias), x)
+        nodes[hidden]["parallel"] = "column"
         hidden = net.add(p + names["act"], GELU("tanh" if kind == "gelu_tanh" else "none"), hidden)
     out = net.add(p + names["down"], Linear(d_ff, d_model, bias), hidden)
+    nodes[out]["parallel"] = "row"
     if dropout:
         out = net.add(p + names["mlp_dropout"], Dropout(0.1), out)
     return out
@@ -254,6 +319,9 @@ def decoder(
     skip_masked: bool = False,
     blocks: str = "parts",
     names: str = "gpt2",
+    attention_kernel: str = "eager",
+    query_length=None,
+    logits_to_keep: int = 0,
 ) -> Network:
     """A pre-norm decoder-only transformer language model on token ids ``(N, S)``.
 
@@ -291,6 +359,22 @@ def decoder(
         See `attention`.
     names : {"gpt2", "llama"}
         Module names to follow (Hugging Face's).
+    attention_kernel : {"eager", "fused"}
+        Attention as eager PyTorch runs it (an ``(N, heads, S, S)`` score
+        tensor, kept for backward) or as a fused kernel (FlashAttention,
+        SDPA: none); the same MACs.  See `attention`.
+    query_length : int or size formula, optional
+        New tokens this forward pass processes; the other ``S - query_length``
+        come from a key/value cache, so every attention reads ``S`` keys.
+        Default: all ``S`` (no cache).  ``query_length=1`` is one decode step
+        (`costgraph.Network.decode_step` builds it).
+    logits_to_keep : int
+        As Hugging Face's forward argument: 0 computes the head on every
+        position, k > 0 on the last k only (``generate`` passes 1 for the
+        prompt; `costgraph.Network.generation` builds it).
+
+    The returned network remembers how it was built (``net.builder``), so
+    `costgraph.Network.decode_step` can rebuild it with a cache.
 
     Raises
     ------
@@ -308,6 +392,7 @@ def decoder(
     >>> net.totals().params == 2 * per_layer + 2 * 100 * 64 + 64       # embed, head, final norm
     True
     """
+    config = dict(locals())  # every option, to rebuild with a cache (`Network.decode_step`)
     _choice(norm, ("layernorm", "rmsnorm"), "norm")
     _choice(mlp, ("gelu_tanh", "gelu", "swiglu"), "mlp")
     _choice(positions, ("learned", "rotary"), "positions")
@@ -319,8 +404,14 @@ def decoder(
         return LayerNorm(d_model, eps=eps) if norm == "layernorm" else RMSNorm(d_model, eps=eps)
 
     net = Network(name)
-    ids = net.add("input_ids", Input((S,)))
+    if query_length is None:
+        tokens, cached = S, None
+    else:
+        tokens = as_size(query_length, owner=name, what="query_length")
+        cached = sympy.expand(S - tokens)
+    ids = net.add("input_ids", Input((tokens,)))
     x = net.add(words["embed"], Embedding(vocab, d_model), ids)
+    net.graph.nodes[x]["parallel"] = "vocab"
     if positions == "learned":
         x = net.add(words["positions"], PositionalEmbedding(max_positions, d_model), x)
     if dropout:
@@ -328,11 +419,13 @@ def decoder(
     attn_names = {key: words[key] for key in ("qkv", "q", "k", "v", "out", "attn_dropout")}
     for i in range(layers):
         p = words["layer"].format(i=i) + "."
+        first = len(net)
         h = net.add(p + words["norm_1"], normalization(), x)
         a = attention(
             net, p + words["attn"], h, d_model=d_model, heads=heads, kv_heads=kv_heads, head_dim=head_dim,
             bias=bias, fused_qkv=fused_qkv, causal=causal, skip_masked=skip_masked,
             rotary=positions == "rotary", dropout=dropout, blocks=blocks, names=attn_names,
+            kernel=attention_kernel, cached=cached,
         )
         if dropout:
             a = net.add(p + words["resid_dropout"], Dropout(0.1), a)
@@ -340,9 +433,25 @@ def decoder(
         h = net.add(p + words["norm_2"], normalization(), x)
         m = _mlp(net, p, h, words, d_model=d_model, d_ff=d_ff, kind=mlp, bias=bias, dropout=dropout, blocks=blocks)
         x = net.add(p + "residual_2", Add(), x, m)
-    net.add(words["norm_f"], normalization(), x)
-    net.add(words["head"], Linear(d_model, vocab, bias=False), shares=words["embed"] if tied else None)
+        _mark_block(net, first, i)
+    x = net.add(words["norm_f"], normalization(), x)
+    if logits_to_keep:
+        # the last k positions (a view: which k positions does not change a count)
+        x = net.add("logits_to_keep", Slice(1, 0, positive_int(logits_to_keep, "logits_to_keep", name)), x)
+    head = net.add(words["head"], Linear(d_model, vocab, bias=False), x, shares=words["embed"] if tied else None)
+    net.graph.nodes[head]["parallel"] = "column"
+    net.builder = (decoder, config)
     return net
+
+
+def _mark_block(net: Network, first: int, index: int) -> None:
+    """Mark the nodes added since `first` (in insertion order) as transformer block `index`.
+
+    `costgraph.training` reads the marks to place blocks on pipeline stages
+    and to find what full recomputation keeps (each block's input).
+    """
+    for name in net._order[first:]:
+        net.graph.nodes[name]["block"] = index
 
 
 @register_model("gpt2", default_size=None, sizes={"S": 1024})
@@ -396,6 +505,7 @@ def encoder(
     eps: float = 1e-12,
     pooler: bool = True,
     blocks: str = "parts",
+    attention_kernel: str = "eager",
 ) -> Network:
     """A post-norm BERT encoder on ``input_ids`` and ``token_type_ids`` ``(N, S)``.
 
@@ -404,7 +514,8 @@ def encoder(
     ``x = LN(x + mlp(x))``) with separate query/key/value projections and
     exact GELU; with `pooler`, dense + tanh on the first token.  No padding
     mask: every token attends to every token.  Hugging Face's ``BertModel``
-    layout and names.
+    layout and names.  `attention_kernel` is "eager" (score tensors) or
+    "fused" (none), as for `decoder`.
 
     Raises
     ------
@@ -431,19 +542,23 @@ def encoder(
     attn_names = dict(q="self.query", k="self.key", v="self.value", out="output.dense", attn_dropout="self.dropout")
     for i in range(layers):
         p = f"encoder.layer.{i}."
+        first = len(net)
         a = attention(
             net, p + "attention", x, d_model=d_model, heads=heads, fused_qkv=False, dropout=True,
-            blocks=blocks, names=attn_names,
+            blocks=blocks, names=attn_names, kernel=attention_kernel,
         )
         a = net.add(p + "attention.output.dropout", Dropout(0.1), a)
         a = net.add(p + "attention.residual", Add(), a, x)
         x = net.add(p + "attention.output.LayerNorm", LayerNorm(d_model, eps=eps), a)
         h = net.add(p + "intermediate.dense", Linear(d_model, d_ff), x)
+        net.graph.nodes[h]["parallel"] = "column"
         h = net.add(p + "intermediate.intermediate_act_fn", GELU(), h)
         h = net.add(p + "output.dense", Linear(d_ff, d_model), h)
+        net.graph.nodes[h]["parallel"] = "row"
         h = net.add(p + "output.dropout", Dropout(0.1), h)
         h = net.add(p + "output.residual", Add(), h, x)
         x = net.add(p + "output.LayerNorm", LayerNorm(d_model, eps=eps), h)
+        _mark_block(net, first, i)
     if pooler:
         first = net.add("pooler.first_token", Reshape((d_model,)), net.add("pooler.slice", Slice(1, 0, 1), x))
         net.add("pooler.activation", Tanh(), net.add("pooler.dense", Linear(d_model, d_model), first))
