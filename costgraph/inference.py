@@ -90,13 +90,15 @@ def kv_cache_elements(net) -> sympy.Expr:
     return sympy.expand(sympy.Add(*counts))
 
 
-def _reject_unknown(method: str, symbols, sizes: dict, options=()):
-    """Raise for a keyword that is neither an option of `method` nor one of `symbols`."""
-    known = {s.name for s in symbols}
-    unknown = sorted(set(sizes) - known)
+def _reject_unknown(net, method: str, symbols, sizes: dict, options=("dtype",)):
+    """Raise for a keyword that is neither an option of `method` nor one of `symbols`, listing both."""
+    unknown = sorted(set(sizes) - {s.name for s in symbols})
     if unknown:
-        accepted = ", ".join(list(options) + [f"the sizes {', '.join(s.name for s in sort_symbols(symbols))}"])
-        raise UnknownSizeError(f"{method}() got an unknown keyword {unknown[0]!r}; it accepts {accepted}", value=unknown[0])
+        raise UnknownSizeError(
+            f"{net.name} has no size {unknown[0]!r}: {method}() accepts {', '.join(options)} and the sizes "
+            f"{', '.join(s.name for s in sort_symbols(symbols))}",
+            value=unknown[0],
+        )
 
 
 def kv_cache_bytes(net, dtype="fp16", **sizes):
@@ -117,7 +119,7 @@ def kv_cache_bytes(net, dtype="fp16", **sizes):
     elements = kv_cache_elements(net) * dtype_bytes(dtype)
     if not sizes:
         return sympy.expand(elements)
-    _reject_unknown("kv_cache_bytes", net.symbols, sizes, ["dtype"])
+    _reject_unknown(net, "kv_cache_bytes", net.symbols, sizes)
     values = net.check_sizes(**sizes)
     return int(elements.xreplace(values))
 
@@ -181,7 +183,7 @@ def decode_step(net, dtype="fp32", **sizes) -> Totals:
     step = decode_network(net)
     if not sizes:
         return step.totals(dtype)
-    _reject_unknown("decode_step", step.symbols, sizes, ["dtype"])
+    _reject_unknown(net, "decode_step", step.symbols, sizes)
     length = sizes.get("S")
     if isinstance(length, int) and not isinstance(length, bool) and length < 2:
         raise CostGraphError(
@@ -267,7 +269,7 @@ def generation(net, dtype="fp32", **sizes) -> Totals:
             activation_bytes=sympy.expand(formulas["activations"] * element),
             dtype=str(dtype),
         )
-    _reject_unknown("generation", symbols, sizes, ["dtype"])
+    _reject_unknown(net, "generation", symbols, sizes)
     values = resolve_sizes(symbols, sizes, network=net.name)
     _check_context(net, "generation", {k: v for k, v in sizes.items()}, values[P] + values[G] - 1)
     if "generation_fn" not in net._cache:

@@ -61,7 +61,7 @@ def test_decode_step_refuses_an_empty_cache_and_unknown_keywords():
     net = gpt2("small")
     with pytest.raises(CostGraphError, match="S >= 2"):
         net.decode_step(S=1)
-    with pytest.raises(UnknownSizeError, match="accepts dtype, the sizes S, N"):
+    with pytest.raises(UnknownSizeError, match="decode_step\\(\\) accepts dtype and the sizes S, N"):
         net.decode_step(S=8, master_dtype="bf16")
     with pytest.raises(CostGraphError, match="1025"):  # beyond GPT-2's 1024 learned positions
         net.decode_step(S=1025)
