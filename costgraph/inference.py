@@ -39,7 +39,7 @@ from .kinds.base import numel
 from .symbols import S, resolve_sizes, size_symbol, sort_symbols
 from .totals import Totals
 
-__all__ = ["P", "G", "kv_cache_elements", "kv_cache_bytes", "decode_network", "decode_step", "generation"]
+__all__ = ["P", "G", "kv_cache_elements", "kv_cache_bytes", "decode_network", "decode_step", "generation_formulas", "generation"]
 
 P = size_symbol("P")  #: prompt length of a generation
 G = size_symbol("G")  #: tokens a generation produces
@@ -47,7 +47,7 @@ G = size_symbol("G")  #: tokens a generation produces
 
 def _rebuilt(net, key: str, **changes):
     """`net` rebuilt by its builder with `changes` to its options (cached on `net`)."""
-    if net.builder is None:
+    if getattr(net, "builder", None) is None:
         raise CostGraphError(
             f"{net.name}: not built by a transformer builder (costgraph.models.decoder), so it cannot be "
             "rebuilt with a key/value cache",
@@ -61,7 +61,7 @@ def _rebuilt(net, key: str, **changes):
 
 def _cache_form(net):
     """A network of the same model whose attention is built from parts (keys and values are nodes)."""
-    if net.builder is not None and net.builder[1].get("blocks") == "fused":
+    if getattr(net, "builder", None) is not None and net.builder[1].get("blocks") == "fused":
         return _rebuilt(net, "inference_parts", blocks="parts")
     return net
 
@@ -218,7 +218,13 @@ def generation_formulas(net) -> dict:
     Raises
     ------
     CostGraphError
-        If a step's cost is not a polynomial in S (it cannot be folded).
+        If `net` was not built by a transformer builder, or a step's cost is
+        not a polynomial in S (it cannot be folded).
+
+    >>> from costgraph.models import decoder
+    >>> f = generation_formulas(decoder(1, 64, 8, vocab=100))
+    >>> sorted(s.name for s in f["macs"].free_symbols)
+    ['G', 'N', 'P']
     """
     if "generation" in net._cache:
         return net._cache["generation"]

@@ -167,6 +167,7 @@ class Network:
             self.graph.add_edge(source, name, index=index)
         self._order.append(name)
         self._cache.clear()
+        self.builder = None  # a layer added after the builder: rebuilding would lose it
         return name
 
     def _shared_owner(self, name: str, shares: str, cost: LayerCost) -> str:
@@ -626,6 +627,8 @@ class Network:
             raise CostGraphError("recipe, zero, dp, tp, sp, pp and recompute describe training; use training=True", value=training)
         if recipe is None:  # one dtype for everything, as without these options
             recipe = Recipe(dtype, dtype, None, dtype, dtype)
+        elif dtype != "fp32":
+            raise CostGraphError(f"give dtype={dtype!r} or recipe={recipe!r}, not both (a recipe sets every dtype)", value=dtype)
         return training_memory(self, recipe=recipe, optimizer=optimizer, device=device, **scale, **sizes)
 
     #: the keyword options of `memory` (its other keywords are sizes)

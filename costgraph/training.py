@@ -322,6 +322,18 @@ def training_memory(
     UnknownSizeError, SizeError, DomainError
         For unknown or bad sizes, as `Network.totals` raises; an unknown
         keyword's message lists the accepted ones.
+
+    Examples
+    --------
+    GPT-2 small on 4 tensor-parallel ranks: the token embedding split by
+    vocabulary, ``ceil(50257 * 768 / 4)`` weights a rank.
+
+    >>> from costgraph.models import gpt2
+    >>> net = gpt2("small")
+    >>> whole = training_memory(net, recipe="fp32", S=1024).params_bytes
+    >>> split = training_memory(net, recipe="fp32", tp=4, S=1024).params_bytes
+    >>> whole - split > 3 * 50257 * 768 // 4 * 4     # most of the model is split
+    True
     """
     kind = _recipe(recipe)
     if optimizer not in OPTIMIZER_STATES:

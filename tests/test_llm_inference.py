@@ -22,6 +22,7 @@ import sympy
 from costgraph import N, S
 from costgraph.errors import CostGraphError, UnknownSizeError
 from costgraph.inference import G, P, decode_network
+from costgraph.kinds import Linear
 from costgraph.models import decoder, gpt2, llama2_7b
 
 from .support import require, require_torch
@@ -69,6 +70,10 @@ def test_decode_step_refuses_an_empty_cache_and_unknown_keywords():
         from costgraph.models import vgg16
 
         vgg16().decode_step(S=4)
+    extended = gpt2("small")
+    extended.add("extra", Linear(50257, 10))  # no longer what the builder made: not rebuilt without it
+    with pytest.raises(CostGraphError, match="transformer builder"):
+        extended.decode_step(S=4)
 
 
 def test_generation_closed_form_equals_the_loop():

@@ -69,6 +69,8 @@ def test_existing_calls_are_unchanged_and_unknown_keywords_list_what_is_accepted
         net.memory(recipe="bf16-mixed", zero=4)
     with pytest.raises(CostGraphError, match="recompute"):
         net.memory(recipe="bf16-mixed", recompute="some")
+    with pytest.raises(CostGraphError, match="not both"):
+        net.memory(dtype="fp16", recipe="bf16-mixed")
     with pytest.raises(CostGraphError, match="use training=True"):
         net.memory(training=False, optimizer=None, tp=2)
 
