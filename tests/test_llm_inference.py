@@ -58,6 +58,17 @@ def test_decode_step_by_hand_and_why_totals_at_one_undercounts():
     assert decode_network(net).shape("h.0.attn.cat_key") == (N, 12, S, 64)
 
 
+@pytest.mark.parametrize("options", [dict(attention_kernel="fused"), dict(blocks="fused"), dict(skip_masked=True)])
+def test_decode_step_is_the_same_for_every_form_of_the_model(options):
+    """One query sees every cached key: a fused kernel, one-node blocks and a causal-aware count all
+    multiply it by S keys, so the step's MACs are those of the eager parts form (Llama-shaped, GQA)."""
+    shape = dict(norm="rmsnorm", mlp="swiglu", positions="rotary", tied=False, bias=False, fused_qkv=False,
+                 dropout=False, names="llama")
+    eager = decoder(2, 256, 8, 2, 688, 1000, **shape)
+    other = decoder(2, 256, 8, 2, 688, 1000, **shape, **options)
+    assert sympy.expand(other.decode_step().macs - eager.decode_step().macs) == 0
+
+
 def test_decode_step_refuses_an_empty_cache_and_unknown_keywords():
     net = gpt2("small")
     with pytest.raises(CostGraphError, match="S >= 2"):
