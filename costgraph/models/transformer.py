@@ -172,7 +172,8 @@ def attention(
     ------
     CostGraphError
         For heads that do not divide, an unknown `blocks` or `kernel`, or a
-        cache with ``blocks="fused"`` or ``skip_masked=True``.
+        cache with ``blocks="fused"``, ``skip_masked=True``, or a fused
+        causal kernel and more than one new token.
 
     Examples
     --------
@@ -248,6 +249,10 @@ def attention(
         if causal and cached is not None:
             # is_causal aligns the mask top-left (query i sees keys 0..i); a cache needs bottom-right:
             # with one query every key is visible, so no mask is applied (as Hugging Face's SDPA path)
+            if sympy.sympify(seq) != 1:
+                raise CostGraphError(
+                    f"{prefix}: a fused kernel over a cache is modelled for one new token (query_length=1)", value=seq
+                )
             core = ScaledDotProductAttention(is_causal=False, enable_gqa=group > 1)
         context = net.add(p + "attention", core, q, k, v)
     else:
