@@ -2,6 +2,14 @@
 
 Import a kind from here (``from costgraph.kinds import Conv2d``); register
 your own with `register_kind`.
+
+Kinds added for n-d models and ATen-level import (branch kinds-nd), with
+their constructors (torch's argument order; sizes are ints unless said):
+
+* conv.py: ``Conv1d``/``Conv2d``/``Conv3d(in_channels, out_channels, kernel_size=3,
+  stride=1, padding=0 | "same" | "valid", dilation=1, groups=1, bias=True)``;
+  ``ConvTranspose1d/2d/3d(in_channels, out_channels, kernel_size=3, stride=1,
+  padding=0, output_padding=0, groups=1, bias=True, dilation=1)``.
 """
 
 from .base import (
@@ -33,7 +41,7 @@ from .activation import (
 )
 from .arithmetic import Add, Div, LayerScale, Mul, ScalarOp, Scale, Sub, broadcast_shapes
 from .inputs import Input, Parameter
-from .conv import Conv2d
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .linear import Linear
 from .matmul import BatchMatMul, MatMul
 from .norm import BatchNorm2d, LayerNorm, LayerNorm2d, RMSNorm
@@ -109,4 +117,10 @@ __all__ = [
     "RotaryEmbedding",
     "RMSNorm",
     "GatedMLP",
+    # kinds-nd
+    "Conv1d",
+    "Conv3d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
 ]

@@ -1,0 +1,133 @@
+"""The kinds of costgraph/kinds against real PyTorch, one op at a time.
+
+Sources of truth, all PyTorch on the CPU or the meta device:
+
+* output shapes: the module (or functional op) run on meta tensors;
+* parameters: ``sum(p.numel() for p in module.parameters())``;
+* MACs: ``torch.utils.flop_counter.FlopCounterMode`` total // 2;
+* saved tensors: every tensor handed to the pack hook of
+  ``torch.autograd.graph.saved_tensors_hooks`` in a forward pass whose input
+  requires a gradient, deduplicated by storage, parameters left out, compared
+  as the multiset of (elements, dtype) costgraph's `Saved` entries describe
+  (CPU float32 activations: "statistic" and "mask" are float32 there too,
+  "index" int64, an input keeps its own dtype).
+
+Each kind's formulas are symbolic; they are evaluated at sizes chosen here,
+several per kind, square and not.
+"""
+
+import pytest
+import sympy
+
+from costgraph.kinds import (
+    Conv1d,
+    Conv2d,
+    Conv3d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    ConvTranspose3d,
+)
+from costgraph.symbols import size_symbol
+
+from .support import require_torch
+
+torch = require_torch()
+nn = torch.nn
+
+def evaluate(expr, values):
+    return int(sympy.sympify(expr).xreplace({s: sympy.Integer(v) for s, v in values.items()}))
+
+
+def spatial_symbols(n):
+    return [size_symbol(name) for name in ("T", "H", "W")[3 - n :]]
+
+
+def torch_macs(fn, *args):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn(*args)
+    total = counter.get_total_flops()
+    assert total % 2 == 0
+    return total // 2
+
+
+def saved_by_autograd(fn, *inputs, params=()):
+    """Sorted (numel, dtype name) of the distinct non-parameter storages autograd keeps for `fn(*inputs)`."""
+    state = {p.untyped_storage().data_ptr() for p in params}
+    kept = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in state:
+            kept[storage.data_ptr()] = (storage.nbytes() // tensor.element_size(), str(tensor.dtype).split(".")[1])
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn(*inputs)
+    return sorted(kept.values())
+
+
+ELEMENT_DTYPES = {"activation": "float32", "statistic": "float32", "mask": "float32", "index": "int64"}
+
+
+def saved_by_kind(kind, out, inputs, values, input_dtypes=None):
+    """The same list from `kind.saved_tensors`, at `values`; an input or the output keeps its dtype."""
+    dtypes = input_dtypes or ["float32"] * len(inputs)
+    entries = {}
+    for entry in kind.saved_tensors(out, *inputs):
+        if entry.source == "input":
+            key = ("input", entry.index)
+            entries[key] = (evaluate(sympy.Mul(*inputs[entry.index]), values), dtypes[entry.index])
+        elif entry.source == "output":
+            entries[("output",)] = (evaluate(sympy.Mul(*out), values), "float32")
+        else:
+            entries[("extra", len(entries))] = (evaluate(entry.numel, values), ELEMENT_DTYPES[entry.element])
+    return sorted(entries.values())
+
+
+# -- convolution -----------------------------------------------------------------------------
+
+CONVS = [
+    # (costgraph kind, torch module, spatial sizes to try)
+    (Conv1d(4, 6, 5, stride=2, padding=1, dilation=2, groups=2), nn.Conv1d(4, 6, 5, 2, 1, 2, 2), [(20,), (33,)]),
+    (Conv1d(3, 5, 3, padding="same"), nn.Conv1d(3, 5, 3, padding="same"), [(7,), (16,)]),
+    (Conv2d(4, 8, (3, 5), stride=(2, 1), padding=(1, 2), groups=4), nn.Conv2d(4, 8, (3, 5), (2, 1), (1, 2), groups=4), [(9, 12), (16, 7)]),
+    (Conv3d(2, 4, (3, 3, 3), stride=(1, 2, 2), padding=1, bias=False), nn.Conv3d(2, 4, 3, (1, 2, 2), 1, bias=False), [(4, 9, 10), (5, 6, 11)]),
+    (ConvTranspose1d(6, 4, 3, stride=2, groups=2), nn.ConvTranspose1d(6, 4, 3, 2, groups=2), [(10,), (17,)]),
+    (
+        ConvTranspose2d(4, 2, (3, 5), stride=(2, 3), padding=(1, 2), output_padding=(1, 2), dilation=(1, 2)),
+        nn.ConvTranspose2d(4, 2, (3, 5), (2, 3), (1, 2), (1, 2), dilation=(1, 2)),
+        [(5, 6), (8, 3)],
+    ),
+    (ConvTranspose3d(8, 4, 2, stride=2, bias=False), nn.ConvTranspose3d(8, 4, 2, 2, bias=False), [(2, 3, 4), (3, 5, 2)]),
+]
+
+
+@pytest.mark.parametrize("kind, module, sizes", CONVS, ids=lambda v: getattr(v, "kind", None))
+def test_convolution_matches_torch(kind, module, sizes):
+    n = len(sizes[0])
+    spatial = spatial_symbols(n)
+    N = size_symbol("N")
+    x = (N, sympy.Integer(kind.in_channels), *spatial)
+    out = kind.output_shape(x)
+    assert kind.weights(x) + kind.biases(x) == sum(p.numel() for p in module.parameters())
+    meta = module.to("meta")
+    for batch, size in zip((2, 3), sizes):
+        values = {N: batch, **dict(zip(spatial, size))}
+        tensor = torch.empty(batch, kind.in_channels, *size, device="meta")
+        result = meta(tensor)
+        assert tuple(result.shape) == tuple(evaluate(d, values) for d in out)
+        assert torch_macs(meta, tensor) == evaluate(kind.macs(out, x), values)
+
+
+def test_convolution_saves_its_input_as_autograd_does():
+    module = nn.ConvTranspose2d(3, 2, 3, stride=2)
+    x = torch.zeros(2, 3, 5, 4, requires_grad=True)
+    kind = ConvTranspose2d(3, 2, 3, stride=2)
+    N, H, W = (size_symbol(s) for s in "NHW")
+    shape = (N, 3, H, W)
+    values = {N: 2, H: 5, W: 4}
+    assert saved_by_autograd(module, x, params=list(module.parameters())) == saved_by_kind(
+        kind, kind.output_shape(shape), (shape,), values
+    )
