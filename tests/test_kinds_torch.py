@@ -20,6 +20,16 @@ import pytest
 import sympy
 
 from costgraph.kinds import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
+    AvgPool1d,
+    AvgPool3d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxPool3d,
     Conv1d,
     Conv2d,
     Conv3d,
@@ -131,3 +141,55 @@ def test_convolution_saves_its_input_as_autograd_does():
     assert saved_by_autograd(module, x, params=list(module.parameters())) == saved_by_kind(
         kind, kind.output_shape(shape), (shape,), values
     )
+
+
+# -- one parameter-free op: shapes at several sizes, and what autograd keeps ------------------
+
+
+def check_op(kind, fn, shapes, sizes, input_dtypes=None, make_inputs=None):
+    """`kind` against `fn` (a torch callable of the inputs) at each {symbol name: value} in `sizes`.
+
+    `shapes` are the kind's symbolic input shapes.  Output shapes are compared
+    on the meta device at every size; saved tensors on the CPU at the first
+    (inputs of float dtype require a gradient).
+    """
+    out = kind.output_shape(*shapes)
+    for i, named in enumerate(sizes):
+        values = {size_symbol(k): v for k, v in named.items()}
+        concrete = [tuple(evaluate(d, values) for d in shape) for shape in shapes]
+        device = "cpu" if i == 0 else "meta"
+        if make_inputs is not None:
+            tensors = make_inputs(concrete, device)
+        else:
+            tensors = [torch.zeros(s, device=device, requires_grad=(i == 0)) for s in concrete]
+        result = fn(*tensors)
+        assert tuple(result.shape) == tuple(evaluate(d, values) for d in out), (kind, named)
+        if i == 0:
+            dtypes = [str(t.dtype).split(".")[1] for t in tensors]
+            assert saved_by_autograd(fn, *tensors) == saved_by_kind(kind, out, shapes, values, dtypes), kind
+
+
+def sym(*names):
+    return tuple(size_symbol(n) if isinstance(n, str) else sympy.Integer(n) for n in names)
+
+
+POOLS = [
+    (MaxPool1d(3, stride=2, padding=1, ceil_mode=True), nn.MaxPool1d(3, 2, 1, ceil_mode=True), sym("N", 3, "W")),
+    (MaxPool2d(3, 2, ceil_mode=True), nn.MaxPool2d(3, 2, ceil_mode=True), sym("N", 3, "H", "W")),
+    (MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)), nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)), sym("N", 2, "T", "H", "W")),
+    (AvgPool1d(4, 2), nn.AvgPool1d(4, 2), sym("N", 3, "W")),
+    (AvgPool3d(2, padding=1, ceil_mode=True), nn.AvgPool3d(2, padding=1, ceil_mode=True), sym("N", 2, "T", "H", "W")),
+    (AdaptiveAvgPool1d(3), nn.AdaptiveAvgPool1d(3), sym("N", 3, "W")),
+    (AdaptiveAvgPool1d(1), nn.AdaptiveAvgPool1d(1), sym("N", 3, "W")),
+    (AdaptiveAvgPool3d(1), nn.AdaptiveAvgPool3d(1), sym("N", 2, "T", "H", "W")),
+    (AdaptiveAvgPool3d((2, None, 3)), nn.AdaptiveAvgPool3d((2, None, 3)), sym("N", 2, "T", "H", "W")),
+    (AdaptiveMaxPool1d(4), nn.AdaptiveMaxPool1d(4), sym("N", 3, "W")),
+    (AdaptiveMaxPool2d((2, 3)), nn.AdaptiveMaxPool2d((2, 3)), sym("N", 3, "H", "W")),
+    (AdaptiveMaxPool3d(2), nn.AdaptiveMaxPool3d(2), sym("N", 2, "T", "H", "W")),
+]
+POOL_SIZES = [dict(N=2, T=4, H=9, W=10), dict(N=1, T=5, H=16, W=7), dict(N=3, T=3, H=11, W=13)]
+
+
+@pytest.mark.parametrize("kind, module, shape", POOLS, ids=lambda v: getattr(v, "kind", None))
+def test_pooling_matches_torch(kind, module, shape):
+    check_op(kind, module, [shape], POOL_SIZES)

@@ -10,6 +10,10 @@ their constructors (torch's argument order; sizes are ints unless said):
   stride=1, padding=0 | "same" | "valid", dilation=1, groups=1, bias=True)``;
   ``ConvTranspose1d/2d/3d(in_channels, out_channels, kernel_size=3, stride=1,
   padding=0, output_padding=0, groups=1, bias=True, dilation=1)``.
+* pool.py: ``MaxPool1d/2d/3d(kernel_size, stride=None, padding=0, dilation=1,
+  ceil_mode=False)``; ``AvgPool1d/2d/3d(kernel_size, stride=None, padding=0,
+  ceil_mode=False, count_include_pad=True)``; ``AdaptiveAvgPool1d/2d/3d(output_size)``,
+  ``AdaptiveMaxPool1d/2d/3d(output_size)`` (an int, or one int or None per axis).
 """
 
 from .base import (
@@ -45,7 +49,20 @@ from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, Conv
 from .linear import Linear
 from .matmul import BatchMatMul, MatMul
 from .norm import BatchNorm2d, LayerNorm, LayerNorm2d, RMSNorm
-from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .pool import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
+    AvgPool1d,
+    AvgPool2d,
+    AvgPool3d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxPool3d,
+)
 from .reduction import Mean, Sum
 from .reshape import ChannelShuffle, Concat, Contiguous, Expand, Flatten, Permute, Reshape, Select, Slice, Transpose
 from .embedding import ClassToken, Embedding, PositionalEmbedding
@@ -123,4 +140,13 @@ __all__ = [
     "ConvTranspose1d",
     "ConvTranspose2d",
     "ConvTranspose3d",
+    "MaxPool1d",
+    "MaxPool3d",
+    "AvgPool1d",
+    "AvgPool3d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
 ]

@@ -30,17 +30,17 @@ __all__ = [
 
 
 def show_pair(value):
-    """A square pair as one int, for tables: ``(3, 3)`` -> ``3``."""
-    if value is None:
-        return None
-    return value[0] if value[0] == value[1] else value
+    """A square pair (or any tuple of equal ints) as one int, for tables: ``(3, 3)`` -> ``3``.
 
-
-def show_tuple(value):
-    """A tuple of equal ints as one int, for tables: ``(3, 3, 3)`` -> ``3``; else the tuple."""
+    >>> show_pair((3, 3)), show_pair((1, 2, 2)), show_pair(None)
+    (3, (1, 2, 2), None)
+    """
     if value is None:
         return None
     return value[0] if len(set(value)) == 1 else value
+
+
+show_tuple = show_pair  # the same rule, named for tuples of any length
 
 
 def ntuple(value, n: int, name: str, owner: str, *, allow_zero: bool = False) -> tuple:
