@@ -36,6 +36,7 @@ from costgraph.kinds import (
     ConvTranspose1d,
     ConvTranspose2d,
     ConvTranspose3d,
+    Upsample,
 )
 from costgraph.symbols import size_symbol
 
@@ -193,3 +194,23 @@ POOL_SIZES = [dict(N=2, T=4, H=9, W=10), dict(N=1, T=5, H=16, W=7), dict(N=3, T=
 @pytest.mark.parametrize("kind, module, shape", POOLS, ids=lambda v: getattr(v, "kind", None))
 def test_pooling_matches_torch(kind, module, shape):
     check_op(kind, module, [shape], POOL_SIZES)
+
+
+# -- upsampling -------------------------------------------------------------------------------
+
+F = torch.nn.functional
+
+UPSAMPLES = [
+    (Upsample(scale_factor=2, mode="nearest"), dict(scale_factor=2, mode="nearest"), sym("N", 3, "H", "W")),
+    (Upsample(scale_factor=1.5, mode="bilinear", align_corners=False), dict(scale_factor=1.5, mode="bilinear", align_corners=False), sym("N", 3, "H", "W")),
+    (Upsample(scale_factor=(0.5, 1.25), mode="bicubic", align_corners=True), dict(scale_factor=(0.5, 1.25), mode="bicubic", align_corners=True), sym("N", 3, "H", "W")),
+    (Upsample(scale_factor=0.75, mode="linear"), dict(scale_factor=0.75, mode="linear"), sym("N", 3, "W")),
+    (Upsample(scale_factor=(1, 2, 2), mode="trilinear"), dict(scale_factor=(1, 2, 2), mode="trilinear"), sym("N", 2, "T", "H", "W")),
+    (Upsample(scale_factor=2.5, mode="nearest-exact"), dict(scale_factor=2.5, mode="nearest-exact"), sym("N", 2, "T", "H", "W")),
+    (Upsample(size=(7, 12), mode="bilinear"), dict(size=(7, 12), mode="bilinear"), sym("N", 3, "H", "W")),
+]
+
+
+@pytest.mark.parametrize("kind, options, shape", UPSAMPLES, ids=lambda v: getattr(v, "mode", None))
+def test_upsampling_matches_torch(kind, options, shape):
+    check_op(kind, lambda x: F.interpolate(x, **options), [shape], POOL_SIZES)

@@ -14,6 +14,10 @@ their constructors (torch's argument order; sizes are ints unless said):
   ceil_mode=False)``; ``AvgPool1d/2d/3d(kernel_size, stride=None, padding=0,
   ceil_mode=False, count_include_pad=True)``; ``AdaptiveAvgPool1d/2d/3d(output_size)``,
   ``AdaptiveMaxPool1d/2d/3d(output_size)`` (an int, or one int or None per axis).
+* resample.py: ``Upsample(size=None, scale_factor=None, mode="nearest", align_corners=None)``,
+  modes nearest, nearest-exact, linear, bilinear, bicubic, trilinear; `size` an int/size
+  name/formula or one per axis; `scale_factor` a number or one per axis (short binary
+  fractions only: 2.0, 0.5, 1.5, ...).
 """
 
 from .base import (
@@ -64,6 +68,7 @@ from .pool import (
     MaxPool3d,
 )
 from .reduction import Mean, Sum
+from .resample import Upsample
 from .reshape import ChannelShuffle, Concat, Contiguous, Expand, Flatten, Permute, Reshape, Select, Slice, Transpose
 from .embedding import ClassToken, Embedding, PositionalEmbedding
 from .attention import CausalMask, MultiheadAttention, RotaryEmbedding, ScaledDotProductAttention
@@ -149,4 +154,5 @@ __all__ = [
     "AdaptiveMaxPool1d",
     "AdaptiveMaxPool2d",
     "AdaptiveMaxPool3d",
+    "Upsample",
 ]
