@@ -27,6 +27,13 @@ from costgraph.kinds import (
     AdaptiveMaxPool3d,
     AvgPool1d,
     AvgPool3d,
+    BatchNorm1d,
+    BatchNorm3d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LayerNorm,
     MaxPool1d,
     MaxPool2d,
     MaxPool3d,
@@ -214,3 +221,46 @@ UPSAMPLES = [
 @pytest.mark.parametrize("kind, options, shape", UPSAMPLES, ids=lambda v: getattr(v, "mode", None))
 def test_upsampling_matches_torch(kind, options, shape):
     check_op(kind, lambda x: F.interpolate(x, **options), [shape], POOL_SIZES)
+
+
+# -- normalization ----------------------------------------------------------------------------
+
+
+def check_module(kind, module, shape, sizes):
+    """`kind` against an nn module: parameters, buffers, output shapes, and (training) saved tensors."""
+    x = shape
+    assert kind.weights(x) + kind.biases(x) == sum(p.numel() for p in module.parameters())
+    assert sum(evaluate(n, {}) for n, _ in kind.buffers(x)) == sum(b.numel() for b in module.buffers())
+    module.train()
+    state = [*module.parameters(), *module.buffers()]
+    out = kind.output_shape(x)
+    for i, named in enumerate(sizes):
+        values = {size_symbol(k): v for k, v in named.items()}
+        concrete = tuple(evaluate(d, values) for d in x)
+        tensor = torch.zeros(concrete, requires_grad=True)
+        result = module(tensor)
+        assert tuple(result.shape) == tuple(evaluate(d, values) for d in out)
+        if i == 0:
+            assert saved_by_autograd(module, tensor, params=state) == saved_by_kind(kind, out, (x,), values)
+
+
+NORMS = [
+    (BatchNorm1d(4), nn.BatchNorm1d(4), sym("N", 4)),
+    (BatchNorm1d(4, affine=False), nn.BatchNorm1d(4, affine=False), sym("N", 4, "W")),
+    (BatchNorm3d(3), nn.BatchNorm3d(3), sym("N", 3, "T", "H", "W")),
+    (GroupNorm(2, 6), nn.GroupNorm(2, 6), sym("N", 6, "H", "W")),
+    (GroupNorm(3, 6, affine=False), nn.GroupNorm(3, 6, affine=False), sym("N", 6, "T", "H", "W")),
+    (InstanceNorm1d(3), nn.InstanceNorm1d(3), sym("N", 3, "W")),
+    (InstanceNorm2d(3, affine=True), nn.InstanceNorm2d(3, affine=True), sym("N", 3, "H", "W")),
+    (
+        InstanceNorm3d(2, affine=True, track_running_stats=True),
+        nn.InstanceNorm3d(2, affine=True, track_running_stats=True),
+        sym("N", 2, "T", "H", "W"),
+    ),
+    (LayerNorm((3, 4)), nn.LayerNorm((3, 4)), sym("N", 2, 3, 4)),
+]
+
+
+@pytest.mark.parametrize("kind, module, shape", NORMS, ids=lambda v: getattr(v, "kind", None))
+def test_normalization_matches_torch(kind, module, shape):
+    check_module(kind, module, shape, [POOL_SIZES[0], POOL_SIZES[2]])  # batch > 1: training batch norm
