@@ -43,6 +43,7 @@ from costgraph.kinds import (
     ConvTranspose1d,
     ConvTranspose2d,
     ConvTranspose3d,
+    Einsum,
     Upsample,
 )
 from costgraph.symbols import size_symbol
@@ -264,3 +265,28 @@ NORMS = [
 @pytest.mark.parametrize("kind, module, shape", NORMS, ids=lambda v: getattr(v, "kind", None))
 def test_normalization_matches_torch(kind, module, shape):
     check_module(kind, module, shape, [POOL_SIZES[0], POOL_SIZES[2]])  # batch > 1: training batch norm
+
+
+# -- einsum -----------------------------------------------------------------------------------
+
+EINSUMS = [
+    ("bhqd,bhkd->bhqk", [sym("N", 3, "H", 4), sym("N", 3, "W", 4)]),
+    ("bij,bjk->bik", [sym("N", "H", 5), sym("N", 5, "W")]),
+    ("ijk,jl->il", [sym("H", 4, 2), sym(4, "W")]),
+    ("...ij,jk->...ik", [sym("N", 2, "H", 4), sym(4, "W")]),
+    ("nchw,oc->nohw", [sym("N", 3, "H", "W"), sym(6, 3)]),
+    ("i,j->ij", [sym("H"), sym("W")]),
+    ("bi,bi->b", [sym("N", "H"), sym("N", "H")]),
+    ("ij->", [sym("H", "W")]),
+]
+
+
+@pytest.mark.parametrize("equation, shapes", EINSUMS, ids=[e for e, _ in EINSUMS])
+def test_einsum_matches_torch(equation, shapes):
+    kind = Einsum(equation)
+    check_op(kind, lambda *xs: torch.einsum(equation, *xs), shapes, POOL_SIZES)
+    out = kind.output_shape(*shapes)
+    for named in POOL_SIZES[1:]:
+        values = {size_symbol(k): v for k, v in named.items()}
+        tensors = [torch.empty([evaluate(d, values) for d in s], device="meta") for s in shapes]
+        assert torch_macs(lambda *xs: torch.einsum(equation, *xs), *tensors) == evaluate(kind.macs(out, *shapes), values)

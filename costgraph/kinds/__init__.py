@@ -18,6 +18,13 @@ their constructors (torch's argument order; sizes are ints unless said):
   modes nearest, nearest-exact, linear, bilinear, bicubic, trilinear; `size` an int/size
   name/formula or one per axis; `scale_factor` a number or one per axis (short binary
   fractions only: 2.0, 0.5, 1.5, ...).
+* norm.py: ``BatchNorm1d/3d(num_features, eps=1e-5, momentum=0.1, affine=True)`` (as
+  BatchNorm2d; 1d takes (N, C) or (N, C, L)); ``GroupNorm(num_groups, num_channels,
+  eps=1e-5, affine=True, bias=True)``; ``InstanceNorm1d/2d/3d(num_features, eps=1e-5,
+  momentum=0.1, affine=False, track_running_stats=False, bias=True)``.  LayerNorm already
+  takes any trailing dims: ``LayerNorm((S, D))``.
+* matmul.py: ``Einsum(equation)``, one or two operands (``"bhqd,bhkd->bhqk"``, ``"...ij,jk"``);
+  MatMul already broadcasts batch dims.
 """
 
 from .base import (
@@ -51,8 +58,19 @@ from .arithmetic import Add, Div, LayerScale, Mul, ScalarOp, Scale, Sub, broadca
 from .inputs import Input, Parameter
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .linear import Linear
-from .matmul import BatchMatMul, MatMul
-from .norm import BatchNorm2d, LayerNorm, LayerNorm2d, RMSNorm
+from .matmul import BatchMatMul, Einsum, MatMul
+from .norm import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LayerNorm,
+    LayerNorm2d,
+    RMSNorm,
+)
 from .pool import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -155,4 +173,11 @@ __all__ = [
     "AdaptiveMaxPool2d",
     "AdaptiveMaxPool3d",
     "Upsample",
+    "BatchNorm1d",
+    "BatchNorm3d",
+    "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "Einsum",
 ]
