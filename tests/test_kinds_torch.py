@@ -20,6 +20,16 @@ import pytest
 import sympy
 
 from costgraph.kinds import (
+    ELU,
+    Clamp,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    Mish,
+    PowScalar,
+    PReLU,
+    Softplus,
+    Unary,
     AdaptiveAvgPool1d,
     AdaptiveAvgPool3d,
     AdaptiveMaxPool1d,
@@ -290,3 +300,46 @@ def test_einsum_matches_torch(equation, shapes):
         values = {size_symbol(k): v for k, v in named.items()}
         tensors = [torch.empty([evaluate(d, values) for d in s], device="meta") for s in shapes]
         assert torch_macs(lambda *xs: torch.einsum(equation, *xs), *tensors) == evaluate(kind.macs(out, *shapes), values)
+
+
+# -- activations and unary math: shapes, and what autograd keeps ------------------------------
+
+
+def plus_zero_then(fn):
+    """`fn` applied in place to ``x + 0`` (an in-place op cannot overwrite a leaf; ``add`` keeps nothing)."""
+    return lambda x: fn(x + 0)
+
+
+ELEMENTWISE = [
+    (LeakyReLU(0.2), lambda x: F.leaky_relu(x, 0.2)),
+    (LeakyReLU(0.2, inplace=True), plus_zero_then(lambda x: F.leaky_relu(x, 0.2, inplace=True))),
+    (ELU(), F.elu),
+    (ELU(inplace=True), plus_zero_then(lambda x: F.elu(x, inplace=True))),
+    (Hardtanh(), F.hardtanh),
+    (Softplus(), F.softplus),
+    (Mish(), F.mish),
+    (LogSoftmax(1), lambda x: F.log_softmax(x, 1)),
+    (Unary("exp"), torch.exp),
+    (Unary("log"), torch.log),
+    (Unary("sqrt"), torch.sqrt),
+    (Unary("rsqrt"), torch.rsqrt),
+    (Unary("reciprocal"), torch.reciprocal),
+    (Unary("neg"), torch.neg),
+    (Unary("abs"), torch.abs),
+    (Unary("sin"), torch.sin),
+    (Unary("cos"), torch.cos),
+    (Unary("erf"), torch.erf),
+    (Unary("sin", inplace=True), plus_zero_then(torch.sin_)),
+    (PowScalar(3), lambda x: x**3),
+    (Clamp(0, 6), lambda x: x.clamp(0, 6)),
+    (Clamp(min=0), lambda x: x.clamp(min=0)),
+]
+
+
+@pytest.mark.parametrize("kind, fn", ELEMENTWISE, ids=repr)
+def test_elementwise_saves_what_autograd_keeps(kind, fn):
+    check_op(kind, fn, [sym("N", 3, "H", "W")], POOL_SIZES[:2])
+
+
+def test_prelu_matches_torch():
+    check_module(PReLU(3), nn.PReLU(3), sym("N", 3, "H", "W"), POOL_SIZES[:2])

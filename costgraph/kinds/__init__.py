@@ -25,6 +25,14 @@ their constructors (torch's argument order; sizes are ints unless said):
   takes any trailing dims: ``LayerNorm((S, D))``.
 * matmul.py: ``Einsum(equation)``, one or two operands (``"bhqd,bhkd->bhqk"``, ``"...ij,jk"``);
   MatMul already broadcasts batch dims.
+* activation.py: ``LeakyReLU(negative_slope=0.01, inplace=False)``, ``ELU(alpha=1.0,
+  inplace=False)``, ``Hardtanh(min_val=-1.0, max_val=1.0, inplace=False)``,
+  ``Softplus(beta=1.0, threshold=20.0)``, ``Mish(inplace=False)``, ``LogSoftmax(dim=-1)``,
+  ``PReLU(num_parameters=1, init=0.25)`` (has parameters).  GELU's tanh form is
+  ``GELU(approximate="tanh")``.
+* unary.py: ``Unary(op, inplace=False)`` with op in exp, log, sqrt, rsqrt, reciprocal, neg,
+  abs, sin, cos, erf; ``PowScalar(exponent=2, inplace=False)``; ``Clamp(min=None, max=None,
+  inplace=False)``.
 """
 
 from .base import (
@@ -40,9 +48,16 @@ from .base import (
     register_kind,
 )
 from .activation import (
+    ELU,
     GELU,
     Dropout,
     Elementwise,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    Mish,
+    PReLU,
+    Softplus,
     Hardsigmoid,
     Hardswish,
     Identity,
@@ -87,6 +102,7 @@ from .pool import (
 )
 from .reduction import Mean, Sum
 from .resample import Upsample
+from .unary import Clamp, PowScalar, Unary
 from .reshape import ChannelShuffle, Concat, Contiguous, Expand, Flatten, Permute, Reshape, Select, Slice, Transpose
 from .embedding import ClassToken, Embedding, PositionalEmbedding
 from .attention import CausalMask, MultiheadAttention, RotaryEmbedding, ScaledDotProductAttention
@@ -180,4 +196,14 @@ __all__ = [
     "InstanceNorm2d",
     "InstanceNorm3d",
     "Einsum",
+    "LeakyReLU",
+    "ELU",
+    "Hardtanh",
+    "Softplus",
+    "Mish",
+    "LogSoftmax",
+    "PReLU",
+    "Unary",
+    "PowScalar",
+    "Clamp",
 ]
