@@ -20,6 +20,14 @@ import pytest
 import sympy
 
 from costgraph.kinds import (
+    Gather,
+    IndexSelect,
+    IndexTensor,
+    MaskedFill,
+    Pad,
+    Roll,
+    StridedSlice,
+    Where,
     ELU,
     Clamp,
     Hardtanh,
@@ -343,3 +351,44 @@ def test_elementwise_saves_what_autograd_keeps(kind, fn):
 
 def test_prelu_matches_torch():
     check_module(PReLU(3), nn.PReLU(3), sym("N", 3, "H", "W"), POOL_SIZES[:2])
+
+
+# -- padding, rolling, slicing, indexing ------------------------------------------------------
+
+
+def with_index(kinds):
+    """Inputs for check_op: float tensors, then int64 zeros / bool zeros where `kinds` says."""
+
+    def make(concrete, device):
+        tensors = []
+        for shape, kind in zip(concrete, kinds):
+            if kind == "float":
+                tensors.append(torch.zeros(shape, device=device, requires_grad=device == "cpu"))
+            else:
+                tensors.append(torch.zeros(shape, device=device, dtype=torch.int64 if kind == "index" else torch.bool))
+        return tensors
+
+    return make
+
+
+LAYOUT = [
+    (Pad((1, 2, 2, 1)), lambda x: F.pad(x, (1, 2, 2, 1)), [sym("N", 3, "H", "W")], None),
+    (Pad((-1, 2)), lambda x: F.pad(x, (-1, 2)), [sym("N", 3, "H", "W")], None),
+    (Pad((1, 2, 2, 1), "reflect"), lambda x: F.pad(x, (1, 2, 2, 1), mode="reflect"), [sym("N", 3, "H", "W")], None),
+    (Pad((1, 1, 1, 1, 2, 0), "replicate"), lambda x: F.pad(x, (1, 1, 1, 1, 2, 0), mode="replicate"), [sym("N", 2, "T", "H", "W")], None),
+    (Pad((1, 2), "circular"), lambda x: F.pad(x, (1, 2), mode="circular"), [sym("N", 3, "W")], None),
+    (Roll((1, -2), (2, 3)), lambda x: torch.roll(x, (1, -2), (2, 3)), [sym("N", 3, "H", "W")], None),
+    (StridedSlice(2, 1, None, 2), lambda x: x[:, :, 1::2], [sym("N", 3, "H", "W")], None),
+    (StridedSlice(3, -3), lambda x: x[..., -3:], [sym("N", 3, "H", "W")], None),
+    (IndexSelect(2), lambda x, i: torch.index_select(x, 2, i), [sym("N", 3, "H", "W"), sym(4)], ["float", "index"]),
+    (IndexTensor(1), lambda x, i: x[:, i], [sym("N", 3, "H", "W"), sym(2, 5)], ["float", "index"]),
+    (Gather(2), lambda x, i: torch.gather(x, 2, i), [sym("N", 3, "H", "W"), sym("N", 3, 2, "W")], ["float", "index"]),
+    (MaskedFill(0.0), lambda x, m: x.masked_fill(m, 0.0), [sym("N", 3, "H", "W"), sym(1, 1, "H", "W")], ["float", "mask"]),
+    (Where(), lambda m, a, b: torch.where(m, a, b), [sym(1, 1, "H", "W"), sym("N", 3, "H", "W"), sym(3, 1, 1)], ["mask", "float", "float"]),
+    (Where(), lambda m, a: torch.where(m, a, 0.0), [sym(1, 1, "H", "W"), sym("N", 3, "H", "W")], ["mask", "float"]),
+]
+
+
+@pytest.mark.parametrize("kind, fn, shapes, kinds", LAYOUT, ids=[repr(k) for k, *_ in LAYOUT])
+def test_layout_and_indexing_match_torch(kind, fn, shapes, kinds):
+    check_op(kind, fn, shapes, POOL_SIZES, make_inputs=with_index(kinds) if kinds else None)

@@ -33,6 +33,14 @@ their constructors (torch's argument order; sizes are ints unless said):
 * unary.py: ``Unary(op, inplace=False)`` with op in exp, log, sqrt, rsqrt, reciprocal, neg,
   abs, sin, cos, erf; ``PowScalar(exponent=2, inplace=False)``; ``Clamp(min=None, max=None,
   inplace=False)``.
+* indexing.py: ``Pad(pad, mode="constant", value=0.0)`` (torch's pad tuple; constant,
+  reflect, replicate, circular; any rank); ``Roll(shifts, dims=None)``;
+  ``StridedSlice(dim, start=0, stop=None, step=1)`` (a view; bounds may be size formulas,
+  negative ints count from the end, stop >= 2**62 means the end); ``IndexSelect(dim)``
+  (inputs x, 1-d index); ``IndexTensor(dim)`` (inputs x, integer index of any shape:
+  ``aten.index.Tensor`` with one index); ``Gather(dim)`` (inputs x, index);
+  ``MaskedFill(value=0.0, inplace=False)`` (inputs x, bool mask); ``Where()`` (inputs
+  condition, a[, b]).
 """
 
 from .base import (
@@ -103,6 +111,7 @@ from .pool import (
 from .reduction import Mean, Sum
 from .resample import Upsample
 from .unary import Clamp, PowScalar, Unary
+from .indexing import Gather, IndexSelect, IndexTensor, MaskedFill, Pad, Roll, StridedSlice, Where
 from .reshape import ChannelShuffle, Concat, Contiguous, Expand, Flatten, Permute, Reshape, Select, Slice, Transpose
 from .embedding import ClassToken, Embedding, PositionalEmbedding
 from .attention import CausalMask, MultiheadAttention, RotaryEmbedding, ScaledDotProductAttention
@@ -206,4 +215,12 @@ __all__ = [
     "Unary",
     "PowScalar",
     "Clamp",
+    "Pad",
+    "Roll",
+    "StridedSlice",
+    "IndexSelect",
+    "IndexTensor",
+    "Gather",
+    "MaskedFill",
+    "Where",
 ]
