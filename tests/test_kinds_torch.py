@@ -20,6 +20,17 @@ import pytest
 import sympy
 
 from costgraph.kinds import (
+    Amax,
+    Amin,
+    Cumprod,
+    Cumsum,
+    LogSumExp,
+    MaxDim,
+    MinDim,
+    Prod,
+    Std,
+    Var,
+    VectorNorm,
     Gather,
     IndexSelect,
     IndexTensor,
@@ -392,3 +403,26 @@ LAYOUT = [
 @pytest.mark.parametrize("kind, fn, shapes, kinds", LAYOUT, ids=[repr(k) for k, *_ in LAYOUT])
 def test_layout_and_indexing_match_torch(kind, fn, shapes, kinds):
     check_op(kind, fn, shapes, POOL_SIZES, make_inputs=with_index(kinds) if kinds else None)
+
+
+# -- reductions and scans ---------------------------------------------------------------------
+
+REDUCTIONS = [
+    (Amax((2, 3)), lambda x: x.amax((2, 3))),
+    (Amin(keepdim=True), lambda x: x.amin(dim=(0, 1, 2, 3), keepdim=True)),
+    (MaxDim(2), lambda x: x.max(2).values),
+    (MinDim(-1, keepdim=True), lambda x: x.min(-1, keepdim=True).values),
+    (Prod(2), lambda x: x.prod(2)),
+    (Var((2, 3)), lambda x: x.var((2, 3))),
+    (Std(1, keepdim=True), lambda x: x.std(1, keepdim=True)),
+    (LogSumExp((2, 3)), lambda x: torch.logsumexp(x, (2, 3))),
+    (VectorNorm(2, (2, 3)), lambda x: torch.linalg.vector_norm(x, 2, (2, 3))),
+    (VectorNorm(1, -1), lambda x: torch.linalg.vector_norm(x, 1, -1)),
+    (Cumsum(2), lambda x: torch.cumsum(x, 2)),
+    (Cumprod(-1), lambda x: torch.cumprod(x, -1)),
+]
+
+
+@pytest.mark.parametrize("kind, fn", REDUCTIONS, ids=repr)
+def test_reductions_match_torch(kind, fn):
+    check_op(kind, fn, [sym("N", 3, "H", "W")], POOL_SIZES)

@@ -41,6 +41,12 @@ their constructors (torch's argument order; sizes are ints unless said):
   ``aten.index.Tensor`` with one index); ``Gather(dim)`` (inputs x, index);
   ``MaskedFill(value=0.0, inplace=False)`` (inputs x, bool mask); ``Where()`` (inputs
   condition, a[, b]).
+* reduction.py: ``Amax(dims=None, keepdim=False)``, ``Amin(...)``, ``Prod(dims=None,
+  keepdim=False)``, ``LogSumExp(dims=None, keepdim=False)``, ``Var(dims=None, correction=1,
+  keepdim=False)``, ``Std(...)``, ``VectorNorm(ord=2, dims=None, keepdim=False)`` (dims: an
+  int, ints, or None for all, the batch allowed); ``MaxDim(dims, keepdim=False)``,
+  ``MinDim(...)`` (one dim; the values output; keeps int64 indices); ``Cumsum(dim)``,
+  ``Cumprod(dim)``.
 """
 
 from .base import (
@@ -108,7 +114,7 @@ from .pool import (
     MaxPool2d,
     MaxPool3d,
 )
-from .reduction import Mean, Sum
+from .reduction import Amax, Amin, Cumprod, Cumsum, LogSumExp, MaxDim, Mean, MinDim, Prod, Std, Sum, Var, VectorNorm
 from .resample import Upsample
 from .unary import Clamp, PowScalar, Unary
 from .indexing import Gather, IndexSelect, IndexTensor, MaskedFill, Pad, Roll, StridedSlice, Where
@@ -223,4 +229,15 @@ __all__ = [
     "Gather",
     "MaskedFill",
     "Where",
+    "Amax",
+    "Amin",
+    "MaxDim",
+    "MinDim",
+    "Prod",
+    "Var",
+    "Std",
+    "LogSumExp",
+    "VectorNorm",
+    "Cumsum",
+    "Cumprod",
 ]
