@@ -426,3 +426,68 @@ REDUCTIONS = [
 @pytest.mark.parametrize("kind, fn", REDUCTIONS, ids=repr)
 def test_reductions_match_torch(kind, fn):
     check_op(kind, fn, [sym("N", 3, "H", "W")], POOL_SIZES)
+
+
+# -- the kinds together: a small U-Net built by hand, against its torch twin ------------------
+
+
+class TinyUNet(nn.Module):
+    """Conv, GroupNorm, LeakyReLU, max pool, ConvTranspose2d, skip concatenation, bilinear upsampling."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.GroupNorm(2, 8), nn.LeakyReLU(0.2))
+        self.pool = nn.MaxPool2d(2)
+        self.mid = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.GroupNorm(4, 16), nn.LeakyReLU(0.2))
+        self.up = nn.ConvTranspose2d(16, 8, 2, stride=2)
+        self.dec = nn.Conv2d(16, 8, 3, padding=1)
+        self.head = nn.Conv2d(8, 1, 1)
+
+    def forward(self, x):
+        e = self.enc(x)
+        m = self.mid(self.pool(e))
+        d = self.dec(torch.cat([self.up(m), e], 1))
+        return self.head(F.interpolate(d, scale_factor=2, mode="bilinear", align_corners=False))
+
+
+def tiny_unet_network():
+    from costgraph.kinds import Concat, Conv2d, Input
+    from costgraph.network import Network
+
+    H, W = size_symbol("H"), size_symbol("W")
+    net = Network("tiny_unet")
+    # the skip connection needs even sizes: the input is (2H, 2W), as export's guards would say
+    net.add("x", Input((3, 2 * H, 2 * W)))
+    net.add("enc.0", Conv2d(3, 8, 3, padding=1))
+    net.add("enc.1", GroupNorm(2, 8))
+    net.add("enc.2", LeakyReLU(0.2))
+    net.add("pool", MaxPool2d(2))
+    net.add("mid.0", Conv2d(8, 16, 3, padding=1))
+    net.add("mid.1", GroupNorm(4, 16))
+    net.add("mid.2", LeakyReLU(0.2))
+    net.add("up", ConvTranspose2d(16, 8, 2, stride=2))
+    net.add("cat", Concat(1), "up", "enc.2")
+    net.add("dec", Conv2d(16, 8, 3, padding=1))
+    net.add("interpolate", Upsample(scale_factor=2, mode="bilinear", align_corners=False))
+    net.add("head", Conv2d(8, 1, 1))
+    return net
+
+
+@pytest.mark.parametrize("n, h, w", [(2, 8, 12), (1, 16, 6)])
+def test_a_small_unet_matches_torch(n, h, w):
+    net = tiny_unet_network()
+    module = TinyUNet().train()
+    x = torch.zeros(n, 3, h, w)
+    totals = net.totals(N=n, H=h // 2, W=w // 2)
+    assert totals.params == sum(p.numel() for p in module.parameters())
+    assert totals.macs == torch_macs(module, x)
+    assert tuple(module(x).shape) == (n, 1, 2 * h, 2 * w)
+    theirs = saved_by_autograd(module, x, params=list(module.parameters()))
+    bytes_theirs = sum(count * (8 if dtype == "int64" else 4) for count, dtype in theirs)
+    assert net.memory(N=n, H=h // 2, W=w // 2, device="cpu").saved_bytes == bytes_theirs
+    # forward and backward products (groups = 1 everywhere; the image needs no gradient)
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        module(x).sum().backward()
+    assert counter.get_total_flops() == 2 * net.totals(N=n, H=h // 2, W=w // 2, backward=True).training_macs
