@@ -491,3 +491,107 @@ def test_a_small_unet_matches_torch(n, h, w):
     with FlopCounterMode(display=False) as counter:
         module(x).sum().backward()
     assert counter.get_total_flops() == 2 * net.totals(N=n, H=h // 2, W=w // 2, backward=True).training_macs
+
+
+class TinyAudioNet(nn.Module):
+    """Whisper-like 1-d stem: Conv1d, GELU, strided Conv1d, BatchNorm1d, max pool, adaptive average pool."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv1d(4, 8, 3, padding=1),
+            nn.GELU(),
+            nn.Conv1d(8, 8, 3, stride=2, padding=1, groups=1),
+            nn.BatchNorm1d(8),
+            nn.MaxPool1d(3, 2, ceil_mode=True),
+            nn.AdaptiveAvgPool1d(5),
+        )
+
+    def forward(self, x):
+        return self.body(x)
+
+
+class TinyVideoNet(nn.Module):
+    """r3d-like: Conv3d stem, BatchNorm3d, ReLU, MaxPool3d, a transposed conv, AdaptiveAvgPool3d(1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv3d(3, 6, (3, 5, 5), stride=(1, 2, 2), padding=(1, 2, 2), bias=False),
+            nn.BatchNorm3d(6),
+            nn.ReLU(),
+            nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)),
+            nn.ConvTranspose3d(6, 4, 2, stride=2),
+            nn.AdaptiveAvgPool3d(1),
+        )
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def sequential_network(name, input_shape, layers):
+    from costgraph.kinds import Input
+    from costgraph.network import Network
+
+    net = Network(name)
+    net.add("x", Input(input_shape))
+    for i, layer in enumerate(layers):
+        net.add(f"body.{i}", layer)
+    return net
+
+
+def audio_network():
+    from costgraph.kinds import GELU, BatchNorm1d
+
+    layers = [
+        Conv1d(4, 8, 3, padding=1),
+        GELU(),
+        Conv1d(8, 8, 3, stride=2, padding=1),
+        BatchNorm1d(8),
+        MaxPool1d(3, 2, ceil_mode=True),
+        AdaptiveAvgPool1d(5),
+    ]
+    return sequential_network("tiny_audio", (4, size_symbol("W")), layers)
+
+
+def video_network():
+    from costgraph.kinds import ReLU
+
+    layers = [
+        Conv3d(3, 6, (3, 5, 5), stride=(1, 2, 2), padding=(1, 2, 2), bias=False),
+        BatchNorm3d(6),
+        ReLU(),
+        MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)),
+        ConvTranspose3d(6, 4, 2, stride=2),
+        AdaptiveAvgPool3d(1),
+    ]
+    return sequential_network("tiny_video", (3, *(size_symbol(s) for s in "THW")), layers)
+
+
+@pytest.mark.parametrize(
+    "make_net, make_module, sizes",
+    [
+        (audio_network, TinyAudioNet, [dict(N=2, W=37), dict(N=3, W=64)]),
+        (video_network, TinyVideoNet, [dict(N=2, T=3, H=9, W=14), dict(N=2, T=4, H=16, W=11)]),
+    ],
+    ids=["audio-1d", "video-3d"],
+)
+def test_small_1d_and_3d_nets_match_torch(make_net, make_module, sizes):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net, module = make_net(), make_module().train()
+    for named in sizes:
+        shape = [named["N"], 4 if "T" not in named else 3] + [named[k] for k in "THW" if k in named]
+        x = torch.zeros(shape)
+        totals = net.totals(**named)
+        assert totals.params == sum(p.numel() for p in module.parameters())
+        with FlopCounterMode(display=False) as counter:
+            out = module(x)
+        assert counter.get_total_flops() == 2 * totals.macs
+        last = net.graph.nodes[list(net)[-1]]["shape"]
+        values = {size_symbol(k): v for k, v in named.items()}
+        assert tuple(out.shape) == tuple(evaluate(d, values) for d in last)
+        state = [*module.parameters(), *module.buffers()]
+        theirs = saved_by_autograd(module, x, params=state)
+        bytes_theirs = sum(count * (8 if dtype == "int64" else 4) for count, dtype in theirs)
+        assert net.memory(**named, device="cpu").saved_bytes == bytes_theirs
