@@ -5,7 +5,7 @@ import pytest
 
 from costgraph.conventions import ConventionError
 from costgraph.errors import CostGraphError, ShapeError
-from costgraph.kinds import ELU, Clamp, Hardtanh, Input, LeakyReLU, LogSoftmax, Mish, PowScalar, PReLU, Softplus, Unary
+from costgraph.kinds import ELU, GELU, Clamp, Hardtanh, Input, LeakyReLU, LogSoftmax, Mish, PowScalar, PReLU, Softplus, Unary
 from costgraph.network import Network
 from costgraph.symbols import H, N, W
 
@@ -61,6 +61,7 @@ def test_prelu_parameters():
         (lambda: Clamp(min="0"), "must be a number"),
         (lambda: PowScalar("2"), "must be a number"),
         (lambda: PReLU(0), "positive integer"),
+        (lambda: GELU(approximate="sigmoid"), "approximate must be"),
     ],
 )
 def test_bad_arguments(make, message):

@@ -595,3 +595,9 @@ def test_small_1d_and_3d_nets_match_torch(make_net, make_module, sizes):
         theirs = saved_by_autograd(module, x, params=state)
         bytes_theirs = sum(count * (8 if dtype == "int64" else 4) for count, dtype in theirs)
         assert net.memory(**named, device="cpu").saved_bytes == bytes_theirs
+
+
+def test_tanh_gelu_keeps_its_input():
+    from costgraph.kinds import GELU
+
+    check_op(GELU(approximate="tanh"), lambda x: F.gelu(x, approximate="tanh"), [sym("N", 3, "W")], POOL_SIZES[:1])

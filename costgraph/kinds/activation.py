@@ -141,6 +141,10 @@ class GELU(Elementwise):
     flops_per_element = 8
     saves = "input"
 
+    def __post_init__(self):
+        if self.approximate not in ("none", "tanh"):
+            raise CostGraphError(f"GELU: approximate must be 'none' or 'tanh', got {self.approximate!r}", value=self.approximate)
+
 
 @register_kind
 @dataclass(frozen=True)
