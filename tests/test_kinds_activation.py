@@ -76,3 +76,19 @@ def test_presets_that_weigh_terms_refuse_rather_than_guess():
     assert net.flops("macs", H=8, W=8) == 0
     with pytest.raises(ConventionError, match="LeakyReLU"):
         net.flops("fvcore", H=8, W=8)
+
+
+@pytest.mark.parametrize(
+    "op, saves",
+    [("log1p", "input"), ("log2", "input"), ("expm1", "output"), ("exp2", "output"), ("tan", "output"), ("atan", "input")],
+)
+def test_more_unary_ops(op, saves):
+    (saved,) = Unary(op).saved_tensors(X, X)
+    assert saved.source == saves
+
+
+@pytest.mark.parametrize("op", ["sign", "floor", "ceil", "round", "trunc"])
+def test_roundings_keep_nothing(op):
+    # derivatives.yaml: zeros_like(grad)
+    assert Unary(op).saved_tensors(X, X) == ()
+    assert Unary(op).other_flops(X, X) == ELEMENTS

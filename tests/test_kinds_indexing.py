@@ -113,3 +113,25 @@ def test_masked_fill_and_where_by_hand():
     assert [e.index for e in where.saved_tensors(x, mask, x)] == [0]
     with pytest.raises(ShapeError, match="condition and one or two"):
         where.output_shape(x)
+
+
+def test_triangular_stack_repeat_compare_by_hand():
+    from costgraph.kinds import Compare, Repeat, Stack, Triangular
+
+    # tril of S x S: one select per element; nothing kept
+    assert Triangular().other_flops((S, S), (S, S)) == S**2
+    with pytest.raises(ShapeError, match="rank >= 2"):
+        Triangular().output_shape((S,))
+    # stack of 3 (N, S) tensors along dim -1: (N, S, 3)
+    assert Stack(-1).output_shape((N, S), (N, S), (N, S)) == (N, S, 3)
+    with pytest.raises(ShapeError, match="one shape"):
+        Stack().output_shape((N, S), (N, 2))
+    # repeat (2, 1, 3) of (S, 4): a new leading 2, then S*1, 4*3
+    assert Repeat((2, 1, 3)).output_shape((S, 4)) == (2, S, 12)
+    with pytest.raises(ShapeError, match="2 repeats for a 3-d input"):
+        Repeat((1, 2)).output_shape((N, S, 4))
+    # a causal mask from broadcast positions: (S, 1) < (1, S) -> S x S booleans
+    assert Compare("lt").output_shape((S, 1), (1, S)) == (S, S)
+    assert Compare("logical_not").saved_tensors((S,), (S,)) == ()
+    with pytest.raises(CostGraphError, match="op must be one of"):
+        Compare("is")

@@ -47,6 +47,10 @@ their constructors (torch's argument order; sizes are ints unless said):
   int, ints, or None for all, the batch allowed); ``MaxDim(dims, keepdim=False)``,
   ``MinDim(...)`` (one dim; the values output; keeps int64 indices); ``Cumsum(dim)``,
   ``Cumprod(dim)``.
+* arithmetic.py: ``Compare(op="eq")`` (eq ne lt le gt ge logical_and/or/xor/not; one or two
+  inputs, broadcast; bool result).  indexing.py: ``Triangular(diagonal=0, upper=False)``
+  (tril/triu).  reshape.py: ``Stack(dim=0)`` (any number of inputs), ``Repeat(repeats)``.
+* unary.py also: log1p, log2, expm1, exp2, tan, atan, sign, floor, ceil, round, trunc.
 """
 
 from .base import (
@@ -83,7 +87,7 @@ from .activation import (
     StochasticDepth,
     Tanh,
 )
-from .arithmetic import Add, Div, LayerScale, Mul, ScalarOp, Scale, Sub, broadcast_shapes
+from .arithmetic import Add, Compare, Div, LayerScale, Mul, ScalarOp, Scale, Sub, broadcast_shapes
 from .inputs import Input, Parameter
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .linear import Linear
@@ -117,8 +121,21 @@ from .pool import (
 from .reduction import Amax, Amin, Cumprod, Cumsum, LogSumExp, MaxDim, Mean, MinDim, Prod, Std, Sum, Var, VectorNorm
 from .resample import Upsample
 from .unary import Clamp, PowScalar, Unary
-from .indexing import Gather, IndexSelect, IndexTensor, MaskedFill, Pad, Roll, StridedSlice, Where
-from .reshape import ChannelShuffle, Concat, Contiguous, Expand, Flatten, Permute, Reshape, Select, Slice, Transpose
+from .indexing import Gather, IndexSelect, IndexTensor, MaskedFill, Pad, Roll, StridedSlice, Triangular, Where
+from .reshape import (
+    ChannelShuffle,
+    Concat,
+    Contiguous,
+    Expand,
+    Flatten,
+    Permute,
+    Repeat,
+    Reshape,
+    Select,
+    Slice,
+    Stack,
+    Transpose,
+)
 from .embedding import ClassToken, Embedding, PositionalEmbedding
 from .attention import CausalMask, MultiheadAttention, RotaryEmbedding, ScaledDotProductAttention
 from .mlp import GatedMLP
@@ -240,4 +257,8 @@ __all__ = [
     "VectorNorm",
     "Cumsum",
     "Cumprod",
+    "Compare",
+    "Triangular",
+    "Stack",
+    "Repeat",
 ]

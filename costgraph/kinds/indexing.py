@@ -23,7 +23,7 @@ from ..symbols import as_size
 from .arithmetic import broadcast_shapes
 from .base import Constraint, ParameterFree, Saved, View, format_shape, numel, register_kind
 
-__all__ = ["Pad", "Roll", "StridedSlice", "IndexSelect", "IndexTensor", "Gather", "MaskedFill", "Where"]
+__all__ = ["Pad", "Roll", "StridedSlice", "IndexSelect", "IndexTensor", "Gather", "MaskedFill", "Where", "Triangular"]
 
 
 def _int(value, name: str, owner: str) -> int:
@@ -393,3 +393,36 @@ class Where(ParameterFree):
     def saved_tensors(self, out, *inputs, needs_input_grad=None):
         """The condition (``where(condition, grad, 0)``)."""
         return (Saved.input(0),)
+
+
+@register_kind
+@dataclass(frozen=True)
+class Triangular(ParameterFree):
+    """``torch.tril(x, diagonal)`` or ``torch.triu`` (`upper`): zero one side of the last two
+    dimensions' diagonal; 1 FLOP (a select) per output element.  Keeps nothing for backward
+    (the gradient is masked the same way).
+
+    >>> from costgraph.symbols import S
+    >>> Triangular().output_shape((S, S)), Triangular(upper=True, diagonal=1).saved_tensors((S, S), (S, S))
+    ((S, S), ())
+    """
+
+    diagonal: int = 0
+    upper: bool = False
+
+    def __post_init__(self):
+        _int(self.diagonal, "diagonal", "Triangular")
+
+    def output_shape(self, x):
+        if len(x) < 2:
+            raise ShapeError(f"Triangular expects a matrix (rank >= 2), got {format_shape(x)}", value=x)
+        return tuple(x)
+
+    def other_flops(self, out, x):
+        return numel(out)
+
+    flop_terms = None  # a select: no preset weighs it yet
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing."""
+        return ()

@@ -2,9 +2,10 @@
 
 FLOPs: each operation 1 per element, a transcendental (exp, log, sin, erf)
 1 as well (as `costgraph.kinds.Tanh` counts).  What backward keeps follows
-each op's formula in PyTorch's ``derivatives.yaml``: ``exp``, ``sqrt``,
-``rsqrt`` and ``reciprocal`` use their result, ``log``, ``abs``, ``sin``,
-``cos``, ``erf``, ``pow`` and ``clamp`` their input, ``neg`` nothing.  An
+each op's formula in PyTorch's ``derivatives.yaml`` (see `UNARY_OPS`): ``exp``,
+``sqrt``, ``rsqrt``, ``reciprocal``, ``tan`` use their result, ``log``, ``abs``,
+``sin``, ``cos``, ``erf``, ``pow`` and ``clamp`` their input, ``neg`` and the
+roundings (zero gradient) nothing.  An
 in-place op whose formula takes its input keeps a copy of it (autograd's
 ``original_self``).  No convention preset weighs these yet
 (`costgraph.conventions` has no term for them), so they declare no cost
@@ -34,6 +35,17 @@ UNARY_OPS = {
     "sin": (1, "input"),  # grad * self.cos()
     "cos": (1, "input"),  # grad * -self.sin()
     "erf": (1, "input"),  # 2/sqrt(pi) * exp(-self**2) * grad
+    "log1p": (1, "input"),  # log1p_backward(grad, self)
+    "log2": (1, "input"),  # grad / (self * ln 2)
+    "expm1": (1, "output"),  # grad * (result + 1)
+    "exp2": (1, "output"),  # grad * result * ln 2
+    "tan": (1, "output"),  # grad * (1 + result**2)
+    "atan": (1, "input"),  # grad / (self * self + 1)
+    "sign": (1, "nothing"),  # zeros_like(grad)
+    "floor": (1, "nothing"),
+    "ceil": (1, "nothing"),
+    "round": (1, "nothing"),
+    "trunc": (1, "nothing"),
 }
 
 
