@@ -22,7 +22,7 @@ their constructors (torch's argument order; sizes are ints unless said):
   BatchNorm2d; 1d takes (N, C) or (N, C, L)); ``GroupNorm(num_groups, num_channels,
   eps=1e-5, affine=True, bias=True)``; ``InstanceNorm1d/2d/3d(num_features, eps=1e-5,
   momentum=0.1, affine=False, track_running_stats=False, bias=True)``.  LayerNorm already
-  takes any trailing dims: ``LayerNorm((S, D))``.
+  takes any trailing dims (ints): ``LayerNorm((7, 7, 96))``.
 * matmul.py: ``Einsum(equation)``, one or two operands (``"bhqd,bhkd->bhqk"``, ``"...ij,jk"``);
   MatMul already broadcasts batch dims.
 * activation.py: ``LeakyReLU(negative_slope=0.01, inplace=False)``, ``ELU(alpha=1.0,
@@ -51,6 +51,13 @@ their constructors (torch's argument order; sizes are ints unless said):
   inputs, broadcast; bool result).  indexing.py: ``Triangular(diagonal=0, upper=False)``
   (tril/triu).  reshape.py: ``Stack(dim=0)`` (any number of inputs), ``Repeat(repeats)``.
 * unary.py also: log1p, log2, expm1, exp2, tan, atan, sign, floor, ceil, round, trunc.
+
+MACs (what the "macs" and "flopcountermode" presets count) come only from Conv*,
+ConvTranspose*, Einsum with a contracted label, and the existing Linear/MatMul/
+BatchMatMul/attention kinds.  Kinds no convention preset weighs yet (Upsample, the new
+activations, Unary/PowScalar/Clamp, MaskedFill, Where, Triangular, Compare, the new
+reductions and scans) set ``flop_terms = None``: "macs", "costgraph" and "flopcountermode"
+count them; term-weighing presets (fvcore, thop, ...) refuse the layer by name.
 """
 
 from .base import (
