@@ -115,8 +115,8 @@ def test_masked_fill_and_where_by_hand():
         where.output_shape(x)
 
 
-def test_triangular_stack_repeat_compare_by_hand():
-    from costgraph.kinds import Compare, Repeat, Stack, Triangular
+def test_triangular_stack_repeat_by_hand():
+    from costgraph.kinds import Repeat, Stack, Triangular
 
     # tril of S x S: one select per element; nothing kept
     assert Triangular().other_flops((S, S), (S, S)) == S**2
@@ -130,8 +130,3 @@ def test_triangular_stack_repeat_compare_by_hand():
     assert Repeat((2, 1, 3)).output_shape((S, 4)) == (2, S, 12)
     with pytest.raises(ShapeError, match="2 repeats for a 3-d input"):
         Repeat((1, 2)).output_shape((N, S, 4))
-    # a causal mask from broadcast positions: (S, 1) < (1, S) -> S x S booleans
-    assert Compare("lt").output_shape((S, 1), (1, S)) == (S, S)
-    assert Compare("logical_not").saved_tensors((S,), (S,)) == ()
-    with pytest.raises(CostGraphError, match="op must be one of"):
-        Compare("is")

@@ -47,15 +47,13 @@ their constructors (torch's argument order; sizes are ints unless said):
   int, ints, or None for all, the batch allowed); ``MaxDim(dims, keepdim=False)``,
   ``MinDim(...)`` (one dim; the values output; keeps int64 indices); ``Cumsum(dim)``,
   ``Cumprod(dim)``.
-* arithmetic.py: ``Compare(op="eq")`` (eq ne lt le gt ge logical_and/or/xor/not; one or two
-  inputs, broadcast; bool result).  indexing.py: ``Triangular(diagonal=0, upper=False)``
-  (tril/triu).  reshape.py: ``Stack(dim=0)`` (any number of inputs), ``Repeat(repeats)``.
+* indexing.py: ``Triangular(diagonal=0, upper=False)`` (tril/triu).  reshape.py: ``Stack(dim=0)`` (any number of inputs), ``Repeat(repeats)``.
 * unary.py also: log1p, log2, expm1, exp2, tan, atan, sign, floor, ceil, round, trunc.
 
 MACs (what the "macs" and "flopcountermode" presets count) come only from Conv*,
 ConvTranspose*, Einsum with a contracted label, and the existing Linear/MatMul/
 BatchMatMul/attention kinds.  Kinds no convention preset weighs yet (Upsample, the new
-activations, Unary/PowScalar/Clamp, MaskedFill, Where, Triangular, Compare, the new
+activations, Unary/PowScalar/Clamp, MaskedFill, Where, Triangular, the new
 reductions and scans) set ``flop_terms = None``: "macs", "costgraph" and "flopcountermode"
 count them; term-weighing presets (fvcore, thop, ...) refuse the layer by name.
 """
@@ -94,7 +92,7 @@ from .activation import (
     StochasticDepth,
     Tanh,
 )
-from .arithmetic import Add, Compare, Div, LayerScale, Mul, ScalarOp, Scale, Sub, broadcast_shapes
+from .arithmetic import Add, Div, LayerScale, Mul, ScalarOp, Scale, Sub, broadcast_shapes
 from .inputs import Input, Parameter
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .linear import Linear
@@ -264,7 +262,6 @@ __all__ = [
     "VectorNorm",
     "Cumsum",
     "Cumprod",
-    "Compare",
     "Triangular",
     "Stack",
     "Repeat",

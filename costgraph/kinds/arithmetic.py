@@ -16,7 +16,7 @@ from ..errors import CostGraphError, ShapeError
 from .activation import Elementwise
 from .base import LayerKind, ParameterFree, Saved, format_shape, numel, positive_int, register_kind, wants_grad
 
-__all__ = ['Add', 'Sub', 'Mul', 'Div', 'ScalarOp', 'Scale', 'LayerScale', 'Compare', 'broadcast_shapes']
+__all__ = ['Add', 'Sub', 'Mul', 'Div', 'ScalarOp', 'Scale', 'LayerScale', 'broadcast_shapes']
 
 
 def broadcast_shapes(kind: str, *shapes) -> tuple:
@@ -273,47 +273,3 @@ class LayerScale(LayerKind):
         """None: elementwise products and per-channel sums."""
         return sympy.Integer(0)
 
-
-#: comparisons and logical operations: boolean results, no gradient
-COMPARE_OPS = ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not")
-
-
-@register_kind
-@dataclass(frozen=True)
-class Compare(ParameterFree):
-    """An elementwise comparison or logical op (`op` in `COMPARE_OPS`) with broadcasting: a bool tensor.
-
-    Inputs: two tensors, or one (compared with a number, or ``logical_not``).
-    1 FLOP per output element; not differentiable, so nothing is saved.
-    No preset weighs comparisons yet, so no cost terms are declared.
-
-    Raises
-    ------
-    CostGraphError
-        For an unknown `op`.
-
-    >>> from costgraph.symbols import S
-    >>> Compare("lt").output_shape((S, 1), (1, S)), Compare("lt").other_flops((S, S), (S, 1), (1, S))
-    ((S, S), S**2)
-    """
-
-    op: str = "eq"
-    arity = None
-
-    def __post_init__(self):
-        if self.op not in COMPARE_OPS:
-            raise CostGraphError(f"Compare: op must be one of {', '.join(COMPARE_OPS)}, got {self.op!r}", value=self.op)
-
-    def output_shape(self, *inputs):
-        if len(inputs) not in (1, 2):
-            raise ShapeError(f"Compare takes one or two inputs, got {len(inputs)}", value=len(inputs))
-        return broadcast_shapes("Compare", *inputs)
-
-    def other_flops(self, out, *inputs):
-        return numel(out)
-
-    flop_terms = None
-
-    def saved_tensors(self, out, *inputs, needs_input_grad=None):
-        """Nothing: the result has no gradient."""
-        return ()
