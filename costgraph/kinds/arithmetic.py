@@ -272,4 +272,3 @@ class LayerScale(LayerKind):
     def backward_macs(self, out, x, needs_input_grad=None):
         """None: elementwise products and per-channel sums."""
         return sympy.Integer(0)
-
