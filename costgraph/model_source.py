@@ -224,7 +224,7 @@ def _from_object(obj, name: str, sizes: dict, options: dict, dynamic=None, input
         used = {s.name for s in net.symbols}
         usual = {}
         if isinstance(example, tuple) and len(example) == 4 and all(isinstance(d, int) for d in example):
-            usual = {"H": example[2], "W": example[3]}
+            usual = {"H": example[2], "W": example[3], "N": example[0]}  # evaluated where it was traced
         return Source(name, net, {k: v for k, v in usual.items() if k in used}, None, options)
     raise CostGraphError(
         f"{name}: expected a costgraph Network or a torch.nn.Module, got {type(obj).__name__}", value=type(obj).__name__
