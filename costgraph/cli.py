@@ -430,7 +430,7 @@ def _setup_plot(parser) -> None:
     parser.add_argument("--kind", choices=("layers", "resolution"), default="layers", help="which plot (default layers)")
     parser.add_argument("--depth", type=int, metavar="D",
                         help="layers plot: group layers into modules to this depth (default: by layer, "
-                        "or depth 1 for networks of more than 60 shown layers)")  # fmt: skip
+                        "or by module for networks of more than 40 shown layers)")  # fmt: skip
     add_size_arguments(parser)
     add_option_argument(parser)
     _add_dtype(parser)

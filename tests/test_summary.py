@@ -68,7 +68,7 @@ def test_a_tied_parameter_is_counted_once():
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_every_zoo_model_counts_tied_parameters_once_in_every_grouping(name):
     """The GPT-2 plot said 163.0M (the tied head twice); every per-module and per-bar sum must be the total."""
-    from costgraph.render.plot import plot_groups
+    from costgraph.render.plot import MAX_BARS, plot_groups
     from costgraph.render.tables import rows_csv
 
     info = MODELS[name]
@@ -77,7 +77,9 @@ def test_every_zoo_model_counts_tied_parameters_once_in_every_grouping(name):
     params = net.totals(**info.sizes()).params
     for depth in (1, 3):
         assert sum(m.params for m in group_rows(rows, depth, all_layers=True) if m.depth == 1) == params
-    assert sum(plot_groups(rows)[2]) == params
+    labels, _, bars, _ = plot_groups(rows)
+    assert sum(bars) == params
+    assert len(labels) <= MAX_BARS and len(set(labels)) == len(labels)  # every bar labelled, none twice
     records = list(csv.DictReader(io.StringIO(rows_csv(rows))))
     assert sum(int(r["params"]) for r in records if not r["shares"]) == params
 

@@ -152,7 +152,7 @@ def _margins(figure, *, left: float, right: float, top: float, bottom: float, hs
 
 
 #: most bars a layers plot draws; deeper networks are grouped by module (dotted-name prefix)
-MAX_BARS = 60
+MAX_BARS = 40
 
 
 def _group_key(name: str, depth: int | None) -> str:
@@ -245,7 +245,7 @@ def layers_figure(model: str, rows, totals, *, depth: int | None = None):
             share = [100.0 * v / total if total else 0.0 for v in values]
             _bars(axes, x, share, color)
             axes.set_ylim(0, max(share + [1.0]) * 1.08)
-            axes.set_ylabel("% of total, per layer (bars)", color=color)
+            axes.set_ylabel("% of total, per bar", color=color)
             axes.tick_params(axis="y", colors=color)
             axes.grid(axis="y", color="0.92", linewidth=0.6)
             axes.set_axisbelow(True)
@@ -263,8 +263,8 @@ def layers_figure(model: str, rows, totals, *, depth: int | None = None):
         bottom.set_xticks(x)  # every bar labelled: at most MAX_BARS of them
         bottom.set_xticklabels([_short_label(n) for n in names], rotation=90, fontsize=7)
         bottom.set_xlim(-0.7, count - 0.3)
-        unit = "layer" if depth is None else f"module (layers grouped by name to depth {depth})"
-        figure.suptitle(f"{model} at {sizes_text(totals.sizes)}: where memory and parameters live, per {unit}", x=0.01, ha="left")
+        unit = "per layer" if depth is None else f"per module (names to depth {depth})"
+        figure.suptitle(f"{model} at {sizes_text(totals.sizes)}: memory and parameters {unit}", x=0.01, ha="left", fontsize=10)
         top_inches, gap_inches = 0.95, 0.75  # room for the suptitle and the two-line panel titles
         area = height - top_inches - label_inches - 0.1
         _margins(figure, left=0.75, right=0.7, top=top_inches, bottom=label_inches + 0.1, hspace=2 * gap_inches / (area - gap_inches))
