@@ -375,7 +375,7 @@ def _cmd_totals(args) -> int:
     compiled to Python and cached (costgraph.fast): after the first run
     sympy is not even imported.
     """
-    from .render.sweep import sweep_rows
+    from .render.totals_rows import sweep_rows
 
     given = given_sizes(args)
     options = _text_options(args)
@@ -385,7 +385,7 @@ def _cmd_totals(args) -> int:
         raise CostGraphError(rows[0]["error"])
     if args.skip_invalid:
         rows = valid
-    from .render.sweep import format_sweep
+    from .render.totals_rows import format_sweep
 
     _write(format_sweep(rows, args.format, title=args.model))
     return 0

@@ -32,6 +32,8 @@ from collections import Counter
 import sympy
 
 from ..totals import FLOP_CONVENTION
+from .grid import latex_escape
+from .grid import markdown_grid as _markdown_grid
 from .units import human_bytes, human_count, shape_text, thousands
 
 __all__ = [
@@ -138,14 +140,6 @@ def hidden_summary(rows) -> str:
 def sizes_text(sizes: dict) -> str:
     """``H=224, W=224, N=1``; "symbolic" when there are no sizes."""
     return ", ".join(f"{k}={v}" for k, v in sizes.items()) if sizes else "symbolic"
-
-
-def latex_escape(text: str) -> str:
-    r"""Text safe inside LaTeX: ``conv1_1`` -> ``conv1\_1``."""
-    for char, escaped in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"),
-                          ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}")):  # fmt: skip
-        text = text.replace(char, escaped)
-    return text
 
 
 # -- cells --------------------------------------------------------------------------
@@ -257,18 +251,6 @@ def _total_cells(rows, target: str, exact: bool) -> list:
 
 def _rows_symbolic(rows) -> bool:
     return any(_is_formula(r.activations) or _is_formula(r.macs) for r in rows)
-
-
-def _markdown_grid(header, align, body) -> str:
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *body)]
-    widths = [max(w, 3) for w in widths]
-
-    def line(cells):
-        padded = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(cells, widths, align)]
-        return "| " + " | ".join(padded) + " |"
-
-    rule = "|" + "|".join(":" + "-" * (w + 1) if a == "l" else "-" * (w + 1) + ":" for w, a in zip(widths, align)) + "|"
-    return "\n".join([line(header), rule] + [line(cells) for cells in body])
 
 
 # -- per-layer tables ------------------------------------------------------------------
