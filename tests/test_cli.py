@@ -485,3 +485,15 @@ def test_subcommands_are_registered_in_one_list(capsys, monkeypatch):
     assert capsys.readouterr().out == "vgg16 {'H': 64}\n"
     with pytest.raises(cli.CostGraphError):
         cli.register_command("table", setup, run_hello)
+
+
+def test_a_cached_sweep_imports_no_sympy(tmp_path, monkeypatch):
+    """totals and sweep on a zoo model read cached formulas: the second run never imports sympy."""
+    script = (
+        "import sys, io, contextlib; from costgraph.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()): status = main(['sweep', 'resnet18', '--H', '128:256:64'])\n"
+        "print(status, 'sympy' in sys.modules)"
+    )
+    monkeypatch.setenv("COSTGRAPH_CACHE_DIR", str(tmp_path))  # `run` passes the environment on
+    run(python_code=script)  # derives and caches the formulas
+    assert run(python_code=script).stdout.split() == ["0", "False"]
