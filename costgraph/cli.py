@@ -507,7 +507,19 @@ def _cmd_reconcile(args) -> int:
         if args.format == "json":
             _write(json.dumps(reconcile_json(source.net, **sizes), indent=2))
         elif args.format in ("csv", "latex"):
-            raise CostGraphError(f"reconcile prints md or json, not {args.format}")
+            # one row per convention, the columns of the json rows (terms written as text)
+            columns = ("convention", "figure", "extra", "checked", "terms", "description")
+            rows = []
+            for row in reconcile_json(source.net, **sizes)["rows"]:
+                terms = "; ".join(f"{t['weight']:+} x {t['term']} = {t['formula'] if t.get('value') is None else t['value']}"
+                                  for t in row["terms"])  # fmt: skip
+                rows.append([row["convention"], row["figure"], row["extra"], row["checked"], terms, row["description"]])
+            if args.format == "csv":
+                _write(_csv(rows, columns))
+            else:
+                from .render.grid import latex_escape
+
+                _write(_latex_grid(columns, "lrrlll", rows, latex_escape))
         else:
             _write(reconcile_markdown(source.net, source.name, **sizes))
     except CostGraphError as error:

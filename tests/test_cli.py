@@ -497,3 +497,11 @@ def test_a_cached_sweep_imports_no_sympy(tmp_path, monkeypatch):
     monkeypatch.setenv("COSTGRAPH_CACHE_DIR", str(tmp_path))  # `run` passes the environment on
     run(python_code=script)  # derives and caches the formulas
     assert run(python_code=script).stdout.split() == ["0", "False"]
+
+
+def test_reconcile_speaks_every_format():
+    records = {r["convention"]: r for r in csv.DictReader(io.StringIO(run("reconcile", "vgg16", "--H", "224", "--format", "csv").stdout))}
+    assert int(records["macs"]["figure"]) == VGG16_MACS  # issue 2's MACs
+    assert int(records["flopcountermode"]["figure"]) == 2 * VGG16_MACS  # FlopCounterMode: 2 per MAC, nothing else
+    tex = run("reconcile", "vgg16", "--H", "224", "--format", "latex").stdout
+    assert tex.startswith(r"\begin{tabular}") and r"\bottomrule" in tex
