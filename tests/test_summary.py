@@ -220,3 +220,11 @@ def test_summary_does_not_import_torch_for_a_zoo_model():
     script = "import sys, costgraph; costgraph.summary('resnet18'); print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_public_names_the_readme_uses():
+    from costgraph import conventions, models
+
+    assert costgraph.Convention is conventions.Convention  # the README writes Convention("mine", ...) bare
+    assert models.encoder is models.transformer.encoder and "encoder" in models.__all__
+    assert costgraph.summary is costgraph.model_summary.summary
