@@ -43,6 +43,19 @@ def run(*args, check: bool = True, cwd=None, python_code: str | None = None) -> 
     return result
 
 
+def call(*args) -> subprocess.CompletedProcess:
+    """`main(args)` in this process (cheaper than `run`); asserts success and no traceback like `run`."""
+    import contextlib
+
+    from costgraph.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(list(args))
+    assert status == 0, err.getvalue()
+    return subprocess.CompletedProcess(list(args), status, out.getvalue(), err.getvalue())
+
+
 def total_row(table: list[list[str]]) -> list[str]:
     """The ``**total**`` line of the per-layer table."""
     return next(row for row in table if row[0] == "**total**")
@@ -374,30 +387,30 @@ def test_a_full_disk_is_one_line_and_status_two():
 
 # -- issue 16: sweeps with invalid sizes, options, models from files and modules ------------------------
 def test_a_sweep_reports_invalid_sizes_as_rows_with_the_reason():
-    records = list(csv.DictReader(io.StringIO(run("sweep", "vgg16", "--H", "30:40:2", "--format", "csv").stdout)))
+    records = list(csv.DictReader(io.StringIO(call("sweep", "vgg16", "--H", "30:40:2", "--format", "csv").stdout)))
     assert [int(r["H"]) for r in records] == [30, 32, 34, 36, 38, 40]
     # hand: 30 -> 15 -> 7 -> 3 -> 1 -> 0 through the five 2x2 pools; 32 is 2**5, the smallest valid size
     assert records[0]["params"] == "" and records[0]["error"].startswith("layer 'pool5' (MaxPool2d) at H=30")
     assert records[0]["error"].endswith("the smallest valid square input is H = W = 32")
     # hand: at 32 fc1 sees 512 x 1 x 1 features instead of 512 x 7 x 7
     assert int(records[1]["params"]) == VGG16_PARAMS - 512 * 4096 * (49 - 1) and records[1]["error"] == ""
-    skipped = list(csv.DictReader(io.StringIO(run("totals", "vgg16", "--H", "30:40:2", "--format", "csv", "--skip-invalid").stdout)))
+    skipped = list(csv.DictReader(io.StringIO(call("totals", "vgg16", "--H", "30:40:2", "--format", "csv", "--skip-invalid").stdout)))
     assert [int(r["H"]) for r in skipped] == [32, 34, 36, 38, 40] and "error" not in skipped[0]
 
 
 def test_totals_and_sweep_are_one_command_with_the_same_columns_in_every_format():
-    outputs = {fmt: run("totals", "vgg16", "--H", "224", "--batch", "1,2", "--format", fmt).stdout for fmt in ("md", "csv", "json")}
+    outputs = {fmt: call("totals", "vgg16", "--H", "224", "--batch", "1,2", "--format", fmt).stdout for fmt in ("md", "csv", "json")}
     md_header = markdown_rows(outputs["md"])[0]
     csv_header = outputs["csv"].splitlines()[0].split(",")
     json_keys = list(json.loads(outputs["json"])[0])
     assert md_header == csv_header == json_keys == ["H", "W", "N", *vgg16().totals().as_dict()]
-    assert run("sweep", "vgg16", "--H", "224", "--batch", "1,2", "--format", "csv").stdout == outputs["csv"]
+    assert call("sweep", "vgg16", "--H", "224", "--batch", "1,2", "--format", "csv").stdout == outputs["csv"]
 
 
 def test_table_columns_are_named_alike_in_every_format():
-    md = markdown_rows(run("table", "vgg16", "--H", "224").stdout)[0]
-    csv_header = run("table", "vgg16", "--H", "224", "--format", "csv").stdout.splitlines()[0].split(",")
-    layer = json.loads(run("table", "vgg16", "--H", "224", "--format", "json").stdout)["layers"][0]
+    md = markdown_rows(call("table", "vgg16", "--H", "224").stdout)[0]
+    csv_header = call("table", "vgg16", "--H", "224", "--format", "csv").stdout.splitlines()[0].split(",")
+    layer = json.loads(call("table", "vgg16", "--H", "224", "--format", "json").stdout)["layers"][0]
     assert set(md) <= set(csv_header) and set(md) <= set(layer)
 
 
@@ -405,18 +418,18 @@ def test_options_take_booleans_as_words_or_digits():
     # torchvision's VGG16 (adaptive pool to 7x7) keeps 138,357,544 parameters at any input size
     # (VGG16_Weights.IMAGENET1K_V1 num_params); the seed's form grows fc1 with the input
     for spelling in ("true", "yes", "1", "TRUE"):
-        doc = json.loads(run("totals", "vgg16", "--H", "256", "--option", f"adaptive_pool={spelling}", "--format", "json").stdout)
+        doc = json.loads(call("totals", "vgg16", "--H", "256", "--option", f"adaptive_pool={spelling}", "--format", "json").stdout)
         assert doc[0]["params"] == VGG16_PARAMS, spelling
-    doc = json.loads(run("totals", "vgg16", "--H", "256", "--option", "adaptive_pool=no", "--format", "json").stdout)
+    doc = json.loads(call("totals", "vgg16", "--H", "256", "--option", "adaptive_pool=no", "--format", "json").stdout)
     assert doc[0]["params"] == VGG16_PARAMS + 512 * 4096 * (64 - 49)  # hand: 8x8 instead of 7x7 positions
-    table = markdown_rows(run("table", "vgg16", "--H", "256", "--option", "adaptive_pool=yes", "--exact").stdout)
+    table = markdown_rows(call("table", "vgg16", "--H", "256", "--option", "adaptive_pool=yes", "--exact").stdout)
     assert total_row(table)[7] == f"{VGG16_PARAMS:,}"
 
 
 def test_batch_and_n_are_the_same_flag():
-    one = run("totals", "vgg16", "--batch", "3", "--format", "csv").stdout
-    assert run("totals", "vgg16", "--N", "3", "--format", "csv").stdout == one
-    assert run("totals", "vgg16", "--size", "N=3", "--format", "csv").stdout == one
+    one = call("totals", "vgg16", "--batch", "3", "--format", "csv").stdout
+    assert call("totals", "vgg16", "--N", "3", "--format", "csv").stdout == one
+    assert call("totals", "vgg16", "--size", "N=3", "--format", "csv").stdout == one
 
 
 TINY_MODULE = '''
@@ -460,10 +473,10 @@ def test_an_onnx_path_is_a_model_everywhere(tmp_path):
     )
     path = tmp_path / "tiny.onnx"
     onnx.save(helper.make_model(graph), str(path))
-    doc = json.loads(run("totals", str(path), "--H", "32", "--format", "json").stdout)
+    doc = json.loads(call("totals", str(path), "--H", "32", "--format", "json").stdout)
     # hand: (32 - 3)//2 + 1 = 15 positions per side, 8 x 27 MACs each; 216 weights
     assert (doc[0]["params"], doc[0]["macs"]) == (216, 8 * 27 * 15 * 15)
-    table = markdown_rows(run("table", str(path), "--H", "32", "--exact").stdout)
+    table = markdown_rows(call("table", str(path), "--H", "32", "--exact").stdout)
     assert total_row(table)[9] == f"{8 * 27 * 15 * 15:,}"
 
 
@@ -500,8 +513,8 @@ def test_a_cached_sweep_imports_no_sympy(tmp_path, monkeypatch):
 
 
 def test_reconcile_speaks_every_format():
-    records = {r["convention"]: r for r in csv.DictReader(io.StringIO(run("reconcile", "vgg16", "--H", "224", "--format", "csv").stdout))}
+    records = {r["convention"]: r for r in csv.DictReader(io.StringIO(call("reconcile", "vgg16", "--H", "224", "--format", "csv").stdout))}
     assert int(records["macs"]["figure"]) == VGG16_MACS  # issue 2's MACs
     assert int(records["flopcountermode"]["figure"]) == 2 * VGG16_MACS  # FlopCounterMode: 2 per MAC, nothing else
-    tex = run("reconcile", "vgg16", "--H", "224", "--format", "latex").stdout
+    tex = call("reconcile", "vgg16", "--H", "224", "--format", "latex").stdout
     assert tex.startswith(r"\begin{tabular}") and r"\bottomrule" in tex
