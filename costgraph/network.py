@@ -466,6 +466,8 @@ class Network:
             return self._with_backward(self.totals(dtype, **sizes), sizes)
         element = dtype_bytes(dtype)
         sums = self._symbolic()
+        from .traffic import total_bytes  # bytes moved build on this module's graph
+
         if not sizes:
             return Totals(
                 params=sums["params"],
@@ -476,6 +478,7 @@ class Network:
                 macs=sums["macs"],
                 flops=sums["flops"],
                 dtype=str(dtype),
+                bytes_moved=total_bytes(self, dtype),
             )
         values = self.check_sizes(**sizes)
         names = ("params", "weights", "biases", "activations", "macs", "flops")
@@ -486,6 +489,7 @@ class Network:
             activation_bytes=exact_scale(result["activations"], element),
             dtype=str(dtype),
             sizes={s.name: _show_value(v) for s, v in values.items()},
+            bytes_moved=total_bytes(self, dtype, _values=values),
         )
 
     def flops(self, convention="costgraph", **sizes):
@@ -530,13 +534,16 @@ class Network:
         if "backward_sum" not in self._cache:
             self._cache["backward_sum"] = sympy.expand(sympy.Add(*backward_macs(self).values()))
         total = self._cache["backward_sum"]
+        from .traffic import total_bytes
+
+        moved = total_bytes(self, totals.dtype, backward=True, **sizes)
         if sizes:
             values = self.check_sizes(**sizes)
             total = self._compiled("backward_fn", lambda: [total])(*[values[s] for s in self.symbols])[0]
             step = totals.macs + total
         else:
             step = sympy.expand(totals.macs + total)
-        return dataclasses.replace(totals, backward_macs=total, training_macs=step)
+        return dataclasses.replace(totals, backward_macs=total, training_macs=step, backward_bytes_moved=moved)
 
     def memory(self, dtype="fp32", training: bool = True, optimizer: str | None = "sgd", device: str = "cuda", **sizes):
         """Memory of a training step and of inference, in bytes (`costgraph.memory.Memory`).
@@ -591,12 +598,15 @@ class Network:
         UnknownSizeError, SizeError, DomainError
             As `totals` raises.
         """
+        from .traffic import layer_bytes
+
         rows = []
         symbolic = not sizes
         if not symbolic:
             values = self.check_sizes(**sizes)
             evaluate = self._compiled("rows_fn", self._row_exprs)
             flat = list(evaluate(*[values[s] for s in self.symbols]))
+        moved = layer_bytes(self, **sizes)
         for name in self._order:
             node = self.graph.nodes[name]
             layer, cost, shape = node["layer"], node["cost"], node["shape"]
@@ -625,6 +635,7 @@ class Network:
                     flops=numbers[5],
                     inputs=node["inputs"],
                     shares=node.get("shares"),
+                    bytes_moved=moved[name],
                 )
             )
         return LayerTable(rows)
