@@ -640,6 +640,69 @@ class Network:
             )
         return LayerTable(rows)
 
+    def roofline(self, device, dtype="bf16", *, training: bool = False, fused_attention: bool = False, compute_dtype=None, **sizes):
+        """Roofline time on `device`, an ideal lower bound (`costgraph.roofline.Roofline`).
+
+        Per layer ``max(flops / peak, bytes / bandwidth)`` and whether it is
+        compute- or memory-bound; the total is their sum, an exact
+        ``Fraction`` of seconds at sizes (a sum of ``Max`` terms without).
+
+        Parameters
+        ----------
+        device : str or costgraph.hardware.Device
+            A profile name (``"h100"``, ``"a100-80gb"``, ... or a saved one).
+        dtype : str
+            Element type of activations and parameters; its peak is used
+            unless `compute_dtype` names another (``"tf32"`` for fp32 tensors).
+        training : bool
+            A training step: forward plus backward FLOPs (2 per backward MAC)
+            and bytes (`costgraph.traffic`).
+        fused_attention : bool
+            Attention nodes as one fused kernel (no score matrix in memory).
+        **sizes : int
+            As for `totals`.
+
+        Raises
+        ------
+        CostGraphError
+            For an unknown device or a dtype the device has no peak for.
+        UnknownSizeError, SizeError, DomainError
+            As `totals` raises.
+
+        Examples
+        --------
+        >>> from costgraph.models import vgg16
+        >>> r = vgg16().roofline("h100", "bf16", H=224, N=64)
+        >>> [(row.name, row.bound) for row in r.rows[1:3]]
+        [('conv1_1', 'memory'), ('relu1_1', 'memory')]
+        >>> r.seconds == sum(row.seconds for row in r.rows)       # exact Fractions
+        True
+        """
+        from .roofline import roofline
+
+        return roofline(self, device, dtype, training=training, fused_attention=fused_attention, compute_dtype=compute_dtype, **sizes)
+
+    def max_size(self, size: str, *, memory=None, macs=None, seconds=None, device=None, **fixed):
+        """The largest value of size `size` within every budget given, the other sizes fixed; None if none fits.
+
+        See `costgraph.fit.max_size` (which this calls) for the budgets and keywords.
+
+        Examples
+        --------
+        VGG16's bf16 training step with Adam holds 4 x 2 bytes per parameter
+        (weights, gradients, two states) and 1,367,703,552 / 32 = 42,740,736
+        bytes saved per image (the README's batch-32 figure), so in 80 GB:
+
+        >>> from costgraph.models import vgg16
+        >>> vgg16().max_size("N", memory=80 * 10**9, H=224, dtype="bf16", optimizer="adam")
+        1845
+        >>> (80 * 10**9 - 8 * 138357544) // 42740736
+        1845
+        """
+        from .fit import max_size
+
+        return max_size(self, size, memory=memory, macs=macs, seconds=seconds, device=device, **fixed)
+
     def _row_exprs(self):
         exprs = []
         for name in self._order:
