@@ -488,6 +488,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                      help="a build option of the model, e.g. adaptive_pool=true for torchvision's VGG (repeatable)")  # fmt: skip
     sub.set_defaults(run=_cmd_reconcile)
+
+    from .cli_fit import add_commands  # fit and hardware: their own module, their own arguments
+
+    add_commands(commands)
     return parser
 
 
