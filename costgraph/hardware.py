@@ -450,11 +450,27 @@ def _physical_memory() -> int:
         return 1
 
 
-def measure(name: str = "local-cpu", *, gemm_size: int = 2048, stream_bytes: int = 1 << 27, repeats: int = 5) -> Device:
-    """Measure this machine's CPU: achieved GEMM FLOP/s (numpy matmul) and streaming bandwidth.
+def _torch_gemm(dtype_name: str, n: int, repeats: int):
+    """(seconds, version) of the best ``torch.mm`` of two n x n matrices, or None without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    dtype = {"fp32": torch.float32, "fp64": torch.float64}[dtype_name]
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(n, n, dtype=dtype, generator=generator)
+    b = torch.randn(n, n, dtype=dtype, generator=generator)
+    torch.mm(a, b)
+    return _best_seconds(lambda: torch.mm(a, b), repeats), torch.__version__
+
+
+def measure(name: str = "local-cpu", *, gemm_size: int = 2048, stream_bytes: int = 1 << 27, repeats: int = 5, use_torch: bool = True) -> Device:
+    """Measure this machine's CPU: achieved GEMM FLOP/s (numpy, and torch if installed) and streaming bandwidth.
 
     GEMM: the best of `repeats` runs of an ``n x n`` by ``n x n`` product
-    (``2 n**3`` FLOPs) in float32 and float64.  Bandwidth: the best of
+    (``2 n**3`` FLOPs) in float32 and float64, with numpy's matmul and (with
+    `use_torch`, when torch imports) ``torch.mm``; the faster library's
+    figure is kept, and the source says which.  Bandwidth: the best of
     `repeats` runs of ``c = a + b`` over float64 arrays of `stream_bytes`
     each (STREAM's "add": two arrays read, one written, ``3 * stream_bytes``
     bytes), and of a copy (one read, one written); the faster of the two.
@@ -481,8 +497,12 @@ def measure(name: str = "local-cpu", *, gemm_size: int = 2048, stream_bytes: int
         b = rng.standard_normal((gemm_size, gemm_size)).astype(dtype)
         a @ b  # warm up the BLAS threads
         seconds = _best_seconds(lambda: a @ b, repeats)
+        library = f"numpy {np.__version__} matmul"
+        other = _torch_gemm(label, gemm_size, repeats) if use_torch else None
+        if other is not None and other[0] < seconds:
+            seconds, library = other[0], f"torch {other[1]} mm"
         peaks[label] = max(1, round(2 * gemm_size**3 / seconds))
-        sources[label] = f"measured: numpy {np.__version__} matmul {gemm_size}x{gemm_size} {label}, best of {repeats}: {seconds:.6f} s"
+        sources[label] = f"measured: {library} {gemm_size}x{gemm_size} {label} (the faster library), best of {repeats}: {seconds:.6f} s"
     count = max(1, stream_bytes // 8)
     a, b, c = np.ones(count), np.ones(count), np.empty(count)
     np.add(a, b, out=c)

@@ -172,11 +172,12 @@ def _layer_forward(layer, out, in_shapes, params, fused_attention) -> LayerTraff
     return rule(layer, out, in_shapes, params, fused_attention)
 
 
-def _node_parts(net, name):
-    node = net.graph.nodes[name]
-    in_shapes = tuple(net.graph.nodes[s]["shape"] for s in node["inputs"])
+def _node_parts(nodes, name):
+    """(node data, input shapes, parameter count) of layer `name`; `nodes` is ``net.graph.nodes``."""
+    node = nodes[name]
+    in_shapes = tuple(nodes[s]["shape"] for s in node["inputs"])
     cost = node["cost"]
-    return node, in_shapes, sympy.expand(cost.weights + cost.biases)
+    return node, in_shapes, cost.weights + cost.biases  # both expanded: Add collects like terms
 
 
 def forward_elements(net, fused_attention: bool = False) -> dict:
@@ -195,9 +196,9 @@ def forward_elements(net, fused_attention: bool = False) -> dict:
     """
     key = ("traffic_forward", bool(fused_attention))
     if key not in net._cache:
-        result = {}
+        result, nodes = {}, net.graph.nodes
         for name in net:
-            node, in_shapes, params = _node_parts(net, name)
+            node, in_shapes, params = _node_parts(nodes, name)
             try:
                 result[name] = _layer_forward(node["layer"], node["shape"], in_shapes, params, bool(fused_attention))
             except CostGraphError as error:
@@ -231,9 +232,9 @@ def backward_elements(net) -> dict:
     from .memory import _check_kind_rule, _requires_grad
 
     needs = _requires_grad(net)
-    result = {}
+    result, nodes = {}, net.graph.nodes
     for name in net:
-        node, in_shapes, params = _node_parts(net, name)
+        node, in_shapes, params = _node_parts(nodes, name)
         layer, out = node["layer"], node["shape"]
         if not needs[name] or moves_nothing(layer, out, in_shapes, training=True):
             continue
@@ -274,7 +275,7 @@ def bytes_formula(elements: dict, dtype="fp32", device: str = "cuda") -> sympy.E
     28*N
     """
     size = dtype_bytes(dtype)
-    return sympy.expand(sympy.Add(*[count * _element_size(e, size, device) for e, count in elements.items()]))
+    return expand_sizes(sympy.Add(*[count * _element_size(e, size, device) for e, count in elements.items()]))
 
 
 def _evaluated(net, key, exprs_fn, sizes, values=None):
