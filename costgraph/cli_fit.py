@@ -87,9 +87,17 @@ def _size_pair(text: str) -> tuple:
 
 
 def _model(name: str):
-    from .cli import _build  # the one place the CLI turns a name into a zoo model
+    """(ModelInfo, Network) of a zoo model, or a one-line error naming close matches."""
+    import difflib
 
-    return _build(name)
+    from .models import MODELS
+
+    info = MODELS.get(name)
+    if info is None:
+        close = difflib.get_close_matches(name, list(MODELS), n=3)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise CostGraphError(f"unknown model {name!r}{hint} (costgraph list shows the {len(MODELS)} models)", value=name)
+    return info, info.builder()
 
 
 def _fixed_sizes(args, info, net, searched: str) -> dict:

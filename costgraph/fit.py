@@ -193,8 +193,6 @@ def fit(
         raise CostGraphError("a seconds budget needs a device profile: device='h100', 'a100-80gb', ...", value=device)
     options = {"fixed": dict(fixed), "dtype": dtype, "training": training, "optimizer": optimizer,
                "memory_device": memory_device, "fused_attention": fused_attention, "compute_dtype": compute_dtype}  # fmt: skip
-    if not training and optimizer not in (None, "sgd"):
-        options["optimizer"] = optimizer  # network_memory says why this is an error
     evaluate = _figures(net, size, budgets, profile, options)
 
     def attempt(value: int):

@@ -40,6 +40,7 @@ from .compile import compile_exprs
 from .dtypes import dtype_bytes
 from .errors import CostGraphError
 from .hardware import Device, device as find_device
+from .symbols import N
 from .traffic import LayerTraffic, backward_elements, forward_elements
 
 __all__ = ["Roofline", "RooflineRow", "LABEL", "roofline", "roofline_seconds", "pass_seconds", "llm_figures"]
@@ -218,13 +219,14 @@ def pass_seconds(totals, device, dtype="bf16", *, compute_dtype=None) -> Fractio
     For a pass known only by its totals (one LLM decode step,
     ``net.decode_step(S=..., N=...)``): the layers are not separated, so
     this bound is no larger than the per-layer sum `roofline` gives, and
-    still a lower bound.  `totals` needs ``flops`` and ``bytes_moved`` at
-    sizes (ints), computed at `dtype`.
+    still a lower bound.  `totals` needs ``flops`` and ``bytes_moved``
+    computed at `dtype`: ints at sizes (an exact Fraction comes back), or
+    formulas (a sympy ``Max`` comes back).
 
     Raises
     ------
     CostGraphError
-        If the totals are symbolic or have no bytes moved.
+        If the totals have no flops or bytes moved.
 
     Examples
     --------
@@ -235,15 +237,21 @@ def pass_seconds(totals, device, dtype="bf16", *, compute_dtype=None) -> Fractio
     True
     """
     flops, moved = getattr(totals, "flops", None), getattr(totals, "bytes_moved", None)
-    if not isinstance(flops, int) or not isinstance(moved, int):
-        raise CostGraphError("pass_seconds needs totals at sizes with flops and bytes_moved (ints)", value=totals)
     profile = find_device(device)
     peak = profile.peak(dtype if compute_dtype is None else compute_dtype)
+    if isinstance(flops, sympy.Basic) and isinstance(moved, sympy.Basic):
+        return sympy.Max(flops * _rational(peak), moved * _rational(profile.bandwidth), evaluate=False)
+    if not isinstance(flops, int) or not isinstance(moved, int):
+        raise CostGraphError("pass_seconds needs totals with flops and bytes_moved (ints at sizes, or formulas)", value=totals)
     return _layer_time(flops, moved, peak, profile.bandwidth)[0]
 
 
-def llm_figures(net, device, dtype="bf16", *, batch: int = 1, context: int, fused_attention: bool = True) -> dict:
-    """Prefill time, time per decoded token and tokens per second, as roofline lower bounds (exact Fractions).
+def llm_figures(net, device, dtype="bf16", *, batch=None, context=None, fused_attention: bool = True) -> dict:
+    """Prefill time, time per decoded token and tokens per second, as roofline lower bounds.
+
+    Exact Fractions at a `batch` and `context`; without both, formulas in
+    the batch N and the sequence length S (for the decode step S counts the
+    positions attended, the new token included: a cache of S - 1).
 
     * ``prefill_seconds``: the network's per-layer roofline over the prompt,
       ``N = batch``, ``S = context``;
@@ -251,6 +259,9 @@ def llm_figures(net, device, dtype="bf16", *, batch: int = 1, context: int, fuse
       (a cache of ``context`` tokens, one new token per sequence), when the
       network has ``decode_step``; else None;
     * ``tokens_per_second``: ``batch / token_seconds`` (None without it).
+
+    `fused_attention` defaults to True here: LLM serving runs fused attention
+    kernels (FlashAttention); pass False for eager attention.
 
     Raises
     ------
@@ -266,12 +277,16 @@ def llm_figures(net, device, dtype="bf16", *, batch: int = 1, context: int, fuse
     """
     if "S" not in [s.name for s in net.symbols]:
         raise CostGraphError(f"{net.name}: LLM figures need a sequence length S", value=net.name)
-    prefill = roofline(net, device, dtype, fused_attention=fused_attention, N=batch, S=context).seconds
+    symbolic = batch is None and context is None
+    if not symbolic and (batch is None or context is None):
+        raise CostGraphError("llm_figures takes both batch and context, or neither (formulas)", value=(batch, context))
+    sizes = {} if symbolic else {"N": batch, "S": context}
+    prefill = roofline(net, device, dtype, fused_attention=fused_attention, **sizes).seconds
     figures = {"prefill_seconds": prefill, "token_seconds": None, "tokens_per_second": None}
     decode_step = getattr(net, "decode_step", None)
     if decode_step is not None:
-        step = decode_step(dtype, S=context + 1, N=batch)
+        step = decode_step(dtype) if symbolic else decode_step(dtype, S=context + 1, N=batch)
         token = pass_seconds(step, device, dtype)
         figures["token_seconds"] = token
-        figures["tokens_per_second"] = Fraction(batch) / token
+        figures["tokens_per_second"] = N / token if symbolic else Fraction(batch) / token
     return figures

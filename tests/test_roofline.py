@@ -103,8 +103,9 @@ def test_pass_seconds_of_a_decoder_step_by_hand():
         int(net.graph.nodes[n]["cost"].weights) for n in net if net.layer(n).kind in ("Embedding", "PositionalEmbedding")
     )
     assert totals.bytes_moved >= 2 * (totals.params - tables)
-    with pytest.raises(CostGraphError, match="at sizes"):
-        pass_seconds(net.totals(), TOY)
+    # without sizes: Max(flops / 200, bytes / 10) as a formula, equal to the exact figure at S=1, N=1
+    formula = pass_seconds(net.totals("bf16"), TOY, "bf16")
+    assert Fraction(str(formula.xreplace({S: 1, N: 1}))) == seconds
 
 
 def test_llm_figures_prefill_and_decode_when_available():
@@ -117,8 +118,12 @@ def test_llm_figures_prefill_and_decode_when_available():
         assert figures["tokens_per_second"] == 2 / figures["token_seconds"]
     else:
         assert figures["token_seconds"] is None and figures["tokens_per_second"] is None
+    formulas = llm_figures(net, TOY, "bf16")  # in N and S
+    assert Fraction(str(formulas["prefill_seconds"].xreplace({N: 2, S: 16}))) == figures["prefill_seconds"]
     with pytest.raises(CostGraphError, match="sequence length"):
-        llm_figures(vgg16(), TOY, context=16)
+        llm_figures(vgg16(), TOY, batch=1, context=16)
+    with pytest.raises(CostGraphError, match="both batch and context"):
+        llm_figures(net, TOY, context=16)
 
 
 def test_roofline_plot_writes_a_png(tmp_path):
