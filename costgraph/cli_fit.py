@@ -1,4 +1,4 @@
-"""The ``fit`` and ``hardware`` commands of the command line, each with its own arguments.
+"""The ``fit``, ``roofline`` and ``hardware`` commands of the command line, each with its own arguments.
 
 ::
 
@@ -6,11 +6,12 @@
     costgraph fit vgg16 --size H --macs 100G                  # largest square image under 100 GMACs
     costgraph fit gpt2 --size S --memory 16GB --dtype fp16     # longest context for inference in 16 GB
     costgraph fit resnet50 --seconds 0.1 --device h100 --dtype bf16 --training
+    costgraph roofline resnet50 --device h100 --dtype bf16 --batch 64 --out roofline.png
     costgraph hardware list
     costgraph hardware show h100
     costgraph hardware measure --name my-cpu                   # then: --device my-cpu
 
-`add_commands` registers both on the main parser's subcommands; errors are
+`add_commands` registers them on the main parser's subcommands; errors are
 `CostGraphError`, which the main program prints as one line with exit status 2.
 
 >>> parse_amount("80GB", "memory"), parse_amount("1.5GiB", "memory"), parse_amount("10G", "macs")
@@ -197,6 +198,48 @@ def _show(name: str, value) -> str:
     return f"{value:,}"
 
 
+def _cmd_roofline(args) -> int:
+    from .hardware import device as find_device
+
+    info, net = _model(args.model)
+    profile = find_device(args.device)
+    sizes = _fixed_sizes(args, info, net, "")
+    result = net.roofline(profile, args.dtype, training=args.training, fused_attention=args.fused_attention, **sizes)
+    if args.out:
+        from .render.plot import roofline_figure, save_figure
+
+        save_figure(roofline_figure(args.model, result, profile), args.out)
+    total = result.seconds
+    if args.format == "json":
+        doc = {
+            "model": args.model, "device": profile.name, "dtype": args.dtype, "sizes": result.sizes,
+            "training": args.training, "fused_attention": args.fused_attention, "label": result.label,
+            "seconds": _json_value(total),
+            "layers": [{"name": r.name, "kind": r.kind, "flops": r.flops, "bytes_moved": r.bytes_moved,
+                        "seconds": _json_value(r.seconds), "bound": r.bound} for r in result.rows],
+        }  # fmt: skip
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return 0
+    mode = "training step" if args.training else "forward"
+    at = ", ".join(f"{k}={v}" for k, v in result.sizes.items())
+    lines = [
+        f"{args.model} on {profile.name} ({args.dtype}, {mode}, {at}): {float(total):.6g} s, {result.label}",
+        f"compute-bound layers {float(result.compute_seconds):.6g} s, memory-bound layers {float(result.memory_seconds):.6g} s",
+        "",
+        "| layer | kind | FLOPs | bytes moved | FLOPs/byte | seconds | share | bound |",
+        "|:--|:--|--:|--:|--:|--:|--:|:--|",
+    ]
+    ranked = sorted((r for r in result.rows if r.seconds), key=lambda r: r.seconds, reverse=True)
+    for r in ranked[: args.top]:
+        intensity = f"{float(r.intensity):.3g}" if r.intensity is not None else "-"
+        share = f"{100 * float(r.seconds / total):.1f}%"
+        lines.append(f"| {r.name} | {r.kind} | {r.flops:,} | {r.bytes_moved:,} | {intensity} | {float(r.seconds):.4g} | {share} | {r.bound} |")
+    if len(ranked) > args.top:
+        lines.append(f"| ({len(ranked) - args.top} more layers) | | | | | | | |")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
 def _cmd_hardware(args) -> int:
     from .hardware import DEVICES, device, measure, save_device
 
@@ -224,7 +267,7 @@ def _cmd_hardware(args) -> int:
 
 
 def add_commands(commands) -> None:
-    """Register ``fit`` and ``hardware`` on the main parser's subcommands (`commands`)."""
+    """Register ``fit``, ``roofline`` and ``hardware`` on the main parser's subcommands (`commands`)."""
     sub = commands.add_parser(
         "fit",
         help="the largest batch, image size or context length within a memory, MAC or time budget",
@@ -252,6 +295,30 @@ def add_commands(commands) -> None:
     group.add_argument("--fix", action="append", metavar="NAME=VALUE", help="any other size, e.g. --fix S=1024 (repeatable)")
     sub.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
     sub.set_defaults(run=_cmd_fit)
+
+    sub = commands.add_parser(
+        "roofline",
+        help="roofline time on a device: an ideal lower bound, per layer and in total",
+        description=(
+            "Per layer max(FLOPs / peak, bytes / bandwidth) on a hardware profile, compute- or memory-bound, and "
+            "the total: an ideal lower bound, not a prediction (no fusion unless --fused-attention; see README)."
+        ),
+        epilog="Example: costgraph roofline resnet50 --device h100 --dtype bf16 --batch 64 --out roofline.png",
+    )
+    sub.add_argument("model", help="a zoo model name (see: costgraph list)")
+    sub.add_argument("--device", required=True, metavar="NAME", help="hardware profile (costgraph hardware list)")
+    sub.add_argument("--dtype", default="bf16", help="element type and peak (default bf16)")
+    sub.add_argument("--training", action="store_true", help="a training step: forward and backward")
+    sub.add_argument("--fused-attention", action="store_true", help="attention as one fused kernel")
+    sub.add_argument("--top", type=int, default=15, metavar="K", help="layers shown, slowest first (default 15)")
+    sub.add_argument("--out", metavar="FILE", help="also draw the roofline plot (.png, .svg, .pdf; needs matplotlib)")
+    sub.add_argument("--format", choices=("md", "json"), default="md", help="output format (default md)")
+    group = sub.add_argument_group("sizes (default: the model's usual ones, batch 1)")
+    group.add_argument("--H", type=int, metavar="H", help="input height")
+    group.add_argument("--W", type=int, metavar="W", help="input width (default H)")
+    group.add_argument("--batch", "--N", dest="batch", type=int, metavar="N", help="batch size")
+    group.add_argument("--fix", action="append", metavar="NAME=VALUE", help="any other size, e.g. --fix S=1024 (repeatable)")
+    sub.set_defaults(run=_cmd_roofline)
 
     sub = commands.add_parser(
         "hardware",

@@ -16,9 +16,10 @@ The convention (one rule for every kind, stated once):
   (``Input``, ``Parameter``) move nothing themselves: their consumers read them.
 * **Backward** (each layer autograd records, see `costgraph.memory`): the
   layer reads the gradient of its output, every tensor it saved for
-  backward (`LayerKind.saved_tensors`) and its parameters, and writes the
-  gradient of each input that needs one and the gradients of its
-  parameters.  Views and no-op layers move nothing (the gradient is
+  backward (`LayerKind.saved_tensors`) and, when some input needs a
+  gradient, its parameters (``dX = dY W``; the first conv and an embedding
+  read none), and writes the gradient of each input that needs one and the
+  gradients of its parameters.  Views and no-op layers move nothing (the gradient is
   reshaped).  Not counted: summing gradients where an activation feeds
   several layers, the optimizer step, and the internal gradients of the
   composite kinds (`MultiheadAttention`, `GatedMLP`: their boundary tensors
@@ -75,7 +76,7 @@ __all__ = [
 TRAFFIC_CONVENTION = (
     "bytes moved: no fusion, each layer reads its inputs, parameters and buffers from main memory and writes "
     "its output (views and no-op layers move nothing, in-place layers write in place); backward reads the "
-    "output gradient, saved tensors and parameters and writes input and parameter gradients"
+    "output gradient, saved tensors and (for input gradients) parameters and writes input and parameter gradients"
 )
 
 _ZERO = sympy.Integer(0)
@@ -218,14 +219,14 @@ def backward_elements(net) -> dict:
     Examples
     --------
     A conv layer whose input is the image computes no input gradient: it reads
-    the output gradient, its saved input and weights, and writes weight gradients.
+    the output gradient and its saved input (not its weights), and writes weight gradients.
 
     >>> from costgraph import Network, H, W
     >>> from costgraph.kinds import Input, Conv2d
     >>> net = Network("conv")
     >>> _ = net.add("x", Input((3, H, W))); _ = net.add("conv", Conv2d(3, 8, 3, padding=1, bias=False))
-    >>> backward_elements(net)["conv"]         # reads 8HW gradient + 3HW saved input + 216 weights
-    LayerTraffic(reads={'activation': 11*H*N*W + 216}, writes={'activation': 216})
+    >>> backward_elements(net)["conv"]         # reads the 8HW gradient and the 3HW saved input
+    LayerTraffic(reads={'activation': 11*H*N*W}, writes={'activation': 216})
     """
     if "traffic_backward" in net._cache:
         return net._cache["traffic_backward"]
@@ -240,7 +241,8 @@ def backward_elements(net) -> dict:
             continue
         flags = tuple(needs[s] for s in node["inputs"])
         saved = _check_kind_rule(name, layer, "saved_tensors", out, *in_shapes, needs_input_grad=flags)
-        reads = {"activation": numel(out) + params}
+        # the parameters are read for the input gradients (dX = dY W); dW needs only dY and the input
+        reads = {"activation": numel(out) + (params if any(flags) else 0)}
         for entry in saved:
             if entry.source == "extra":
                 reads[entry.element] = reads.get(entry.element, _ZERO) + entry.numel

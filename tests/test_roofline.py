@@ -65,11 +65,12 @@ def test_dtype_halves_the_bytes_and_uses_its_own_peak():
 
 def test_training_adds_backward_flops_and_bytes():
     # fc's input is data: backward computes only the weight gradient, 6400 N MACs = 12800 N FLOPs;
-    # bytes: forward 4*(64N + 6500 + 100N) + backward 4*(100N grad + 64N saved + 6500 read + 6500 written)
+    # bytes: forward 4*(64N + 6500 + 100N) + backward 4*(100N grad + 64N saved + 6500 written); the
+    # weights are not read, as the input needs no gradient
     net = mlp()
     row = net.roofline(TOY, "fp32", training=True, N=2).rows[1]
     assert row.flops == 2 * 12800 + 2 * 12800
-    assert row.bytes_moved == 4 * (64 * 2 + 6500 + 100 * 2) + 4 * (100 * 2 + 64 * 2 + 13000)
+    assert row.bytes_moved == 4 * (64 * 2 + 6500 + 100 * 2) + 4 * (100 * 2 + 64 * 2 + 6500)
 
 
 def test_rows_sum_to_the_total_and_label_says_lower_bound():
@@ -144,3 +145,20 @@ def test_a_network_of_only_views_still_works():
     net.add("x", Input((S, 4)))
     r = net.roofline(TOY, "fp32", S=3)
     assert r.seconds == 0 and r.rows[0].bound == "memory"
+
+
+def test_cli_roofline(capsys, tmp_path):
+    from costgraph.cli import main
+
+    assert main(["roofline", "resnet18", "--device", "h100", "--batch", "8", "--top", "3"]) == 0
+    out = capsys.readouterr().out
+    from costgraph.models import resnet18
+
+    total = float(resnet18().roofline("h100", "bf16", H=224, N=8).seconds)
+    assert f"{total:.6g} s" in out and "lower bound" in out
+    assert out.count("\n| ") == 5  # the header, the 3 slowest layers, "(n more layers)"
+    assert main(["roofline", "gpt2", "--device", "a100", "--fix", "S=128", "--format", "json"]) == 0
+    assert '"label": "ideal lower bound' in capsys.readouterr().out
+    for bad in (["roofline", "resnet18", "--device", "t4"], ["roofline", "resnet18"], ["roofline", "resnet18", "--device", "x"]):
+        assert main(bad) == 2, bad
+    assert capsys.readouterr().err.count("costgraph: error: ") == 3

@@ -63,9 +63,9 @@ def test_linear_forward_and_backward_by_hand():
     # Linear(64, 10) on (N, 64): reads 64N + 640 + 10, writes 10N
     net = chain("fc", Input((64,)), Linear(64, 10))
     assert layer_bytes(net, N=5)["l1"] == 4 * (64 * 5 + 650 + 10 * 5)
-    # backward: the input needs no gradient; reads the output gradient (10N), the saved input (64N)
-    # and the 650 parameters, writes 650 parameter gradients
-    assert layer_bytes(net, backward=True, N=5)["l1"] == 4 * (10 * 5 + 64 * 5 + 650 + 650)
+    # backward: the input needs no gradient, so the weights are not read (dW = dY^T X); reads the
+    # output gradient (10N) and the saved input (64N), writes 650 parameter gradients
+    assert layer_bytes(net, backward=True, N=5)["l1"] == 4 * (10 * 5 + 64 * 5 + 650)
 
 
 def test_linear_backward_writes_input_gradient_when_needed():
@@ -165,7 +165,16 @@ def test_totals_and_rows_carry_bytes_moved():
     assert totals.bytes_moved == 4 * (64 * 5 + 650 + 10 * 5)  # the one layer that moves bytes
     assert [row.bytes_moved for row in net.layers(N=5)] == [0, totals.bytes_moved]
     assert net.totals().bytes_moved == 4 * (64 * N + 650 + 10 * N)
-    assert net.totals(backward=True, N=5).backward_bytes_moved == 4 * (10 * 5 + 64 * 5 + 1300)
+    assert net.totals(backward=True, N=5).backward_bytes_moved == 4 * (10 * 5 + 64 * 5 + 650)
+
+
+def test_embedding_backward_writes_the_table_gradient_without_reading_the_table():
+    # ids need no gradient: reads the output gradient (S*N*8) and the saved int64 ids, writes the
+    # 100 x 8 table gradient (dense, as embedding_dense_backward makes it)
+    net = Network("emb")
+    net.add("ids", Input((S,)))
+    net.add("wte", Embedding(100, 8))
+    assert layer_bytes(net, "bf16", backward=True, S=3, N=2)["wte"] == 2 * 6 * 8 + 8 * 6 + 2 * 800
 
 
 def test_backward_of_views_and_inputs_moves_nothing():
