@@ -389,6 +389,13 @@ def load_device(path) -> Device:
     ------
     CostGraphError
         If the file cannot be read or is not a valid profile.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = save_device(Device("box", {"fp32": 10**11}, bandwidth=2 * 10**10, memory=2**35), os.path.join(tempfile.mkdtemp(), "box.json"))
+    >>> load_device(path).peak("fp32")
+    100000000000
     """
     path = os.fspath(path)
     try:
@@ -482,6 +489,12 @@ def measure(name: str = "local-cpu", *, gemm_size: int = 2048, stream_bytes: int
     ------
     CostGraphError
         If numpy is missing or the sizes are not positive.
+
+    Examples
+    --------
+    >>> tiny = measure("tiny", gemm_size=32, stream_bytes=1 << 12, repeats=1, use_torch=False)
+    >>> tiny.memory_device, sorted(tiny.peak_flops), isinstance(tiny.bandwidth, int)
+    ('cpu', ['fp32', 'fp64'], True)
     """
     try:
         import numpy as np

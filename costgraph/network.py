@@ -685,7 +685,18 @@ class Network:
     def max_size(self, size: str, *, memory=None, macs=None, seconds=None, device=None, **fixed):
         """The largest value of size `size` within every budget given, the other sizes fixed; None if none fits.
 
-        See `costgraph.fit.max_size` (which this calls) for the budgets and keywords.
+        See `costgraph.fit.fit` (which this calls) for the budgets and keywords
+        (``dtype``, ``training``, ``optimizer`` as `memory`; ``fused_attention``,
+        ``compute_dtype`` as `roofline`); `costgraph.fit.fit` also returns the proof.
+
+        Raises
+        ------
+        CostGraphError
+            Without a budget, for an unknown size, a size both searched and
+            fixed, a `seconds` budget without a device profile, or a figure
+            found not to be monotone.
+        costgraph.fit.EverySizeFits
+            If every value fits (no figure grows with the size).
 
         Examples
         --------

@@ -156,7 +156,22 @@ def _layer_time(flops, moved, peak, bandwidth):
 
 
 def roofline(net, device, dtype="bf16", *, training: bool = False, fused_attention: bool = False, compute_dtype=None, **sizes) -> Roofline:
-    """The roofline time of `net` on `device`: see `costgraph.Network.roofline`, which calls it."""
+    """The roofline time of `net` on `device`: see `costgraph.Network.roofline`, which calls it.
+
+    Raises
+    ------
+    CostGraphError
+        For an unknown device, or a dtype the device has no peak for.
+    UnknownSizeError, SizeError, DomainError
+        As `costgraph.Network.totals` raises.
+
+    Examples
+    --------
+    >>> from costgraph.models import resnet18
+    >>> r = roofline(resnet18(), "l4", "fp16", H=224, N=32)
+    >>> r.device, r.seconds == r.compute_seconds + r.memory_seconds
+    ('l4', True)
+    """
     profile = find_device(device)
     math_dtype = dtype if compute_dtype is None else compute_dtype
     peak, bandwidth = profile.peak(math_dtype), profile.bandwidth
@@ -201,6 +216,19 @@ def roofline_seconds(net, device, dtype="bf16", *, training: bool = False, fused
     """The exact total (a Fraction) at resolved sizes `values` (``{symbol: int}``), without building rows.
 
     What `costgraph.fit` evaluates many times.
+
+    Raises
+    ------
+    CostGraphError
+        For an unknown device, or a dtype the device has no peak for.
+
+    Examples
+    --------
+    >>> from costgraph.models import resnet18
+    >>> net = resnet18()
+    >>> values = net.check_sizes(H=224, N=4)
+    >>> roofline_seconds(net, "h100", "bf16", values=values) == net.roofline("h100", "bf16", H=224, N=4).seconds
+    True
     """
     profile = find_device(device)
     peak = profile.peak(dtype if compute_dtype is None else compute_dtype)
