@@ -108,7 +108,7 @@ def _layer_formulas(net, training: bool, fused_attention: bool):
     if key in net._cache:
         return net._cache[key]
     forward = forward_elements(net, fused_attention)
-    backward = backward_elements(net) if training else {}
+    backward = backward_elements(net, fused_attention) if training else {}
     if training:
         from .memory import backward_macs
 

@@ -20,10 +20,10 @@ The convention (one rule for every kind, stated once):
   gradient, its parameters (``dX = dY W``; the first conv and an embedding
   read none), and writes the gradient of each input that needs one and the
   gradients of its parameters.  Views and no-op layers move nothing (the gradient is
-  reshaped).  Not counted: summing gradients where an activation feeds
-  several layers, the optimizer step, and the internal gradients of the
-  composite kinds (`MultiheadAttention`, `GatedMLP`: their boundary tensors
-  and saved tensors only).
+  reshaped).  Composite kinds (`GatedMLP`, `MultiheadAttention`) and
+  unfused attention count the gradients of their internal tensors as their
+  parts would.  Not counted: summing gradients where an activation feeds
+  several layers, and the optimizer step.
 * **Dtypes**: activations, parameters and buffers take the dtype asked for;
   token ids and max-pool indices are int64; masks and statistics saved for
   backward take `costgraph.memory.element_bytes`'s sizes on the device.
@@ -109,13 +109,17 @@ def _traffic(reads: dict, writes: dict) -> LayerTraffic:
 
 #: kind class name -> rule(layer, out, in_shapes, params, fused_attention) -> LayerTraffic
 _FORWARD_RULES: dict = {}
+#: kind class name -> rule(layer, out, in_shapes, params, flags, fused_attention) -> LayerTraffic
+_BACKWARD_RULES: dict = {}
 
 
-def register_traffic(kind_name: str):
-    """Decorator: the forward traffic rule of the kind called `kind_name`, where the default is wrong.
+def register_traffic(kind_name: str, *, backward: bool = False):
+    """Decorator: the forward (or `backward`) traffic rule of the kind called `kind_name`, where the default is wrong.
 
-    The rule is called as ``rule(layer, out, in_shapes, params, fused_attention)``
-    and returns a `LayerTraffic`.  One rule per kind.
+    A forward rule is called as ``rule(layer, out, in_shapes, params, fused_attention)``,
+    a backward rule as ``rule(layer, out, in_shapes, params, flags, fused_attention)``
+    (`flags`: whether each input needs a gradient); both return a `LayerTraffic`.
+    One rule of each per kind.
 
     Raises
     ------
@@ -132,10 +136,12 @@ def register_traffic(kind_name: str):
     >>> del _FORWARD_RULES["MyGather"]
     """
 
+    rules = _BACKWARD_RULES if backward else _FORWARD_RULES
+
     def decorate(rule):
-        if kind_name in _FORWARD_RULES:
-            raise CostGraphError(f"kind {kind_name!r} already has a traffic rule", value=kind_name)
-        _FORWARD_RULES[kind_name] = rule
+        if kind_name in rules:
+            raise CostGraphError(f"kind {kind_name!r} already has a {'backward' if backward else 'forward'} traffic rule", value=kind_name)
+        rules[kind_name] = rule
         return rule
 
     return decorate
@@ -214,7 +220,28 @@ def forward_elements(net, fused_attention: bool = False) -> dict:
     return net._cache[key]
 
 
-def backward_elements(net) -> dict:
+def default_backward(layer, out, in_shapes, params, flags, saved) -> LayerTraffic:
+    """The default backward rule: read the output gradient, the `saved` tensors and (for input
+    gradients) the parameters; write the input gradients asked for by `flags` and the parameter gradients.
+
+    >>> from costgraph.kinds import Linear
+    >>> from costgraph.kinds.base import Saved
+    >>> from costgraph.symbols import N
+    >>> default_backward(Linear(4, 2), (N, 2), ((N, 4),), 10, (True,), (Saved.input(0),))
+    LayerTraffic(reads={'activation': 6*N + 10}, writes={'activation': 4*N + 10})
+    """
+    # the parameters are read for the input gradients (dX = dY W); dW needs only dY and the input
+    reads = {"activation": numel(out) + (params if any(flags) else 0)}
+    for entry in saved:
+        if entry.source == "extra":
+            reads[entry.element] = reads.get(entry.element, _ZERO) + entry.numel
+        else:
+            reads["activation"] += numel(in_shapes[entry.index]) if entry.source == "input" else numel(out)
+    writes = {"activation": params + sympy.Add(*[numel(s) for s, flag in zip(in_shapes, flags) if flag])}
+    return _traffic(reads, writes)
+
+
+def backward_elements(net, fused_attention: bool = False) -> dict:
     """``{layer: LayerTraffic}`` of the backward pass for the layers autograd records (symbolic).
 
     Raises
@@ -234,8 +261,9 @@ def backward_elements(net) -> dict:
     >>> backward_elements(net)["conv"]         # reads the 8HW gradient and the 3HW saved input
     LayerTraffic(reads={'activation': 11*H*N*W}, writes={'activation': 216})
     """
-    if "traffic_backward" in net._cache:
-        return net._cache["traffic_backward"]
+    key = ("traffic_backward", bool(fused_attention))
+    if key in net._cache:
+        return net._cache[key]
     from .memory import _check_kind_rule, _requires_grad
 
     needs = _requires_grad(net)
@@ -247,16 +275,12 @@ def backward_elements(net) -> dict:
             continue
         flags = tuple(needs[s] for s in node["inputs"])
         saved = _check_kind_rule(name, layer, "saved_tensors", out, *in_shapes, needs_input_grad=flags)
-        # the parameters are read for the input gradients (dX = dY W); dW needs only dY and the input
-        reads = {"activation": numel(out) + (params if any(flags) else 0)}
-        for entry in saved:
-            if entry.source == "extra":
-                reads[entry.element] = reads.get(entry.element, _ZERO) + entry.numel
-            else:
-                reads["activation"] += numel(in_shapes[entry.index]) if entry.source == "input" else numel(out)
-        writes = {"activation": params + sympy.Add(*[numel(s) for s, flag in zip(in_shapes, flags) if flag])}
-        result[name] = _traffic(reads, writes)
-    net._cache["traffic_backward"] = result
+        rule = _BACKWARD_RULES.get(layer.kind)
+        if rule is None:
+            result[name] = default_backward(layer, out, in_shapes, params, flags, saved)
+        else:
+            result[name] = rule(layer, out, in_shapes, params, flags, bool(fused_attention))
+    net._cache[key] = result
     return result
 
 
@@ -319,7 +343,7 @@ def total_bytes(
     >>> total_bytes(vgg16(), "bf16", H=224) > 2 * 138357544     # at least every weight once
     True
     """
-    per_layer = backward_elements(net) if backward else forward_elements(net, fused_attention)
+    per_layer = backward_elements(net, fused_attention) if backward else forward_elements(net, fused_attention)
     key = ("traffic_total", backward, bool(fused_attention))
     if key not in net._cache:
         net._cache[key] = element_totals(per_layer)
@@ -347,7 +371,7 @@ def layer_bytes(net, dtype="fp32", *, backward: bool = False, fused_attention: b
     >>> moved["conv1_1"] == 4 * (3 * 224 * 224 + 64 * 27 + 64 + 64 * 224 * 224)
     True
     """
-    per_layer = backward_elements(net) if backward else forward_elements(net, fused_attention)
+    per_layer = backward_elements(net, fused_attention) if backward else forward_elements(net, fused_attention)
     size = dtype_bytes(dtype)
     names = list(net)
     formulas = {}
@@ -443,3 +467,81 @@ def _gated_mlp(layer, out, in_shapes, params, fused_attention):
     (x,) = in_shapes
     hidden = numel(x[:-1]) * layer.d_ff
     return _traffic({"activation": 2 * numel(x) + 4 * hidden + params}, {"activation": 4 * hidden + numel(out)})
+
+
+# -- backward rules where the default (boundary tensors and saved tensors) misses internal gradients --
+
+
+def _score_moves_backward(scores, masked: bool) -> tuple:
+    """(reads, writes) of score-sized tensors in unfused attention's backward, as its parts run it.
+
+    ``weights @ V``: reads the weights, writes their gradient; softmax: reads
+    that and its output, writes the score gradient; the mask (if any) reads
+    and writes it; the scale reads and writes it; ``Q K^T`` reads it.
+    Reads 5 (6 with a mask), writes 3 (4).
+    """
+    return scores * (6 if masked else 5), scores * (4 if masked else 3)
+
+
+@register_traffic("ScaledDotProductAttention", backward=True)
+def _sdpa_backward(layer, out, in_shapes, params, flags, fused_attention):
+    """Fused (FlashAttention): read dO, q, k, v, O and the row statistics, write dq, dk, dv.
+    Unfused: the same q, k, v and gradients, and the score matrix as its parts move it."""
+    q, k, v = in_shapes[:3]
+    rows = numel(q[:-1])
+    reads = numel(out) + numel(q) + numel(k) + numel(v)
+    writes = sympy.Add(*[numel(s) for s, flag in zip(in_shapes[:3], flags) if flag])
+    if fused_attention:
+        return _traffic({"activation": reads + numel(out), "statistic": rows}, {"activation": writes})
+    extra_reads, extra_writes = _score_moves_backward(rows * v[-2], layer.is_causal or len(in_shapes) == 4)
+    return _traffic({"activation": reads + extra_reads}, {"activation": writes + extra_writes})
+
+
+@register_traffic("MultiheadAttention", backward=True)
+def _mha_backward(layer, out, in_shapes, params, flags, fused_attention):
+    """As its kernels: the output projection (reads dOut, the attention output and its weights;
+    writes their gradients), the attention core (as `ScaledDotProductAttention`'s rule), rotary
+    (reads and writes the q and k gradients), the q/k/v projection (reads the q/k/v gradient and
+    x; with an input gradient, its weights and writes dx) and every weight gradient."""
+    (x,) = in_shapes
+    tokens = x[0] * x[1]
+    q, kv = layer._projection_widths()
+    embed = layer.embed_dim
+    qkv, attended = tokens * (q + 2 * kv), tokens * q
+    out_params = q * embed + (embed if layer.bias else 0)
+    in_params = params - out_params
+    wants_x = bool(flags[0])
+    reads = numel(out) + attended + out_params  # output projection
+    writes = attended + out_params
+    reads, writes = reads + attended + qkv, writes + qkv  # core: d(attention), q, k, v
+    statistics = _ZERO
+    if fused_attention:
+        reads, statistics = reads + attended, x[0] * layer.num_heads * x[1]  # O and the row statistics
+    else:
+        extra_reads, extra_writes = _score_moves_backward(x[0] * layer.num_heads * x[1] * x[1], layer.is_causal)
+        reads, writes = reads + extra_reads, writes + extra_writes
+    if layer.rotary:
+        reads, writes = reads + tokens * (q + kv), writes + tokens * (q + kv)
+    reads = reads + qkv + numel(x) + (in_params if wants_x else 0)  # q/k/v projection
+    writes = writes + in_params + (numel(x) if wants_x else 0)
+    return _traffic({"activation": reads, "statistic": statistics}, {"activation": writes})
+
+
+@register_traffic("GatedMLP", backward=True)
+def _gated_mlp_backward(layer, out, in_shapes, params, flags, fused_attention):
+    """As its parts: down (reads dOut, the product and its weights; writes their gradients), the
+    product (reads its gradient and both factors, writes both gradients), the activation (reads
+    its gradient and input, writes one), gate and up (read their gradients and x, with an input
+    gradient their weights, and write dx each) and every weight gradient."""
+    (x,) = in_shapes
+    rows = numel(x[:-1])
+    hidden = rows * layer.d_ff
+    down = layer.d_ff * layer.d_model + (layer.d_model if layer.bias else 0)
+    gate_up = params - down
+    wants_x = bool(flags[0])
+    reads = numel(out) + hidden + down  # down
+    reads += 3 * hidden  # the product: its gradient and both factors
+    reads += 2 * hidden  # the activation: its gradient and its input
+    reads += 2 * (hidden + numel(x)) + (gate_up if wants_x else 0)  # gate and up
+    writes = hidden + down + 2 * hidden + hidden + gate_up + (2 * numel(x) if wants_x else 0)
+    return _traffic({"activation": reads}, {"activation": writes})

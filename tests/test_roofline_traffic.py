@@ -26,10 +26,12 @@ from costgraph.kinds import (
     Input,
     Linear,
     MatMul,
+    Mul,
     MultiheadAttention,
     ReLU,
     Scale,
     ScaledDotProductAttention,
+    SiLU,
     Softmax,
     Transpose,
 )
@@ -184,8 +186,79 @@ def test_backward_of_views_and_inputs_moves_nothing():
 
 
 def test_a_rule_is_registered_once():
-    with pytest.raises(CostGraphError, match="already has a traffic rule"):
+    with pytest.raises(CostGraphError, match="already has a forward traffic rule"):
         register_traffic("Embedding")(lambda *args: None)
+    with pytest.raises(CostGraphError, match="already has a backward traffic rule"):
+        register_traffic("GatedMLP", backward=True)(lambda *args: None)
+
+
+def projected_qkv(net):
+    """q, k, v of shape (N, 4, S, 16) that need gradients: each a Linear of an input (per head)."""
+    net.add("x", Input((4, S, 16)))
+    for name in ("q", "k", "v"):
+        net.add(name, Linear(16, 16, bias=False), "x")
+
+
+@pytest.mark.parametrize("is_causal", [False, True])
+def test_unfused_attention_backward_equals_its_parts(is_causal):
+    # the node's rule and the generic rule on the parts (MatMul, Scale, CausalMask, Softmax, MatMul)
+    # must move the same bytes; the projections are the same layers in both networks
+    fused_node = Network("sdpa")
+    projected_qkv(fused_node)
+    fused_node.add("attn", ScaledDotProductAttention(is_causal=is_causal), "q", "k", "v")
+    parts = Network("parts")
+    projected_qkv(parts)
+    parts.add("kt", Transpose(-2, -1), "k")
+    parts.add("scores", MatMul(), "q", "kt")
+    parts.add("scaled", Scale(0.25), "scores")
+    last = "scaled"
+    if is_causal:
+        parts.add("masked", CausalMask(), "scaled")
+        last = "masked"
+    parts.add("weights", Softmax(-1), last)
+    parts.add("out", MatMul(), "weights", "v")
+    sizes = {"S": 12, "N": 2}
+    assert total_bytes(fused_node, backward=True, **sizes) == total_bytes(parts, backward=True, **sizes)
+    # by hand, fused (FlashAttention): reads dO, q, k, v, O (5 x 64NS) and 4NS fp32 row statistics
+    # (4 bytes at fp32 activations on CUDA), writes dq, dk, dv (3 x 64NS)
+    per = 2 * 4 * 12 * 16
+    assert layer_bytes(fused_node, backward=True, fused_attention=True, **sizes)["attn"] == 4 * (8 * per) + 4 * 2 * 4 * 12
+
+
+def test_gated_mlp_backward_equals_its_parts():
+    node = Network("node")
+    node.add("x", Input((S, 8)))
+    node.add("pre", Linear(8, 8, bias=False))  # so that the block's input needs a gradient
+    node.add("mlp", GatedMLP(8, 20))
+    parts = Network("parts")
+    parts.add("x", Input((S, 8)))
+    parts.add("pre", Linear(8, 8, bias=False))
+    parts.add("gate", Linear(8, 20, bias=False), "pre")
+    parts.add("up", Linear(8, 20, bias=False), "pre")
+    parts.add("act", SiLU(), "gate")
+    parts.add("product", Mul(), "act", "up")
+    parts.add("down", Linear(20, 8, bias=False), "product")
+    for backward in (False, True):
+        assert total_bytes(node, backward=backward, S=5, N=3) == total_bytes(parts, backward=backward, S=5, N=3)
+
+
+def test_multihead_attention_backward_by_hand():
+    # MultiheadAttention(32, 4) fused, input needing a gradient (after a Linear), T = N*S tokens:
+    # out_proj reads dOut, attn (32T each) and 32*32+32 params, writes d_attn (32T) and 1056 grads;
+    # the core reads d_attn, q, k, v, O (5 x 32T) and 4NS statistics, writes dq, dk, dv (96T);
+    # in_proj reads dqkv (96T), x (32T) and 3*32*32+96 params, writes 3168 grads and dx (32T)
+    net = Network("mha")
+    net.add("x", Input((S, 32)))
+    net.add("pre", Linear(32, 32, bias=False))
+    net.add("mha", MultiheadAttention(32, 4))
+    t, rows = 2 * 7, 2 * 4 * 7
+    reads = 32 * t + 32 * t + 1056 + 5 * 32 * t + 96 * t + 32 * t + 3168
+    writes = 32 * t + 1056 + 96 * t + 3168 + 32 * t
+    assert layer_bytes(net, backward=True, fused_attention=True, S=7, N=2)["mha"] == 4 * (reads + writes) + 4 * rows
+    # unfused: no statistics, no O re-read, and the N*4*S*S scores 5 times read and 3 times written
+    scores = 2 * 4 * 7 * 7
+    unfused = 4 * (reads - 32 * t + writes + 8 * scores)
+    assert layer_bytes(net, backward=True, S=7, N=2)["mha"] == unfused
 
 
 ELEMENTWISE = {"ReLU", "ReLU6", "GELU", "SiLU", "Sigmoid", "Hardswish", "Hardsigmoid", "Tanh", "Softmax", "Add", "Mul"}
