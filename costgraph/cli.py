@@ -577,6 +577,9 @@ def build_parser() -> argparse.ArgumentParser:
                                   description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
         setup(sub)
         sub.set_defaults(run=run)
+    from .cli_fit import add_commands  # fit, roofline and hardware: their own module, their own arguments
+
+    add_commands(commands)
     return parser
 
 

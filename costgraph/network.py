@@ -477,6 +477,8 @@ class Network:
             return self._with_backward(self.totals(dtype, **sizes), sizes)
         element = dtype_bytes(dtype)
         sums = self._symbolic()
+        from .traffic import total_bytes  # bytes moved build on this module's graph
+
         if not sizes:
             return Totals(
                 params=sums["params"],
@@ -487,6 +489,7 @@ class Network:
                 macs=sums["macs"],
                 flops=sums["flops"],
                 dtype=str(dtype),
+                bytes_moved=total_bytes(self, dtype),
             )
         values = self.check_sizes(**sizes)
         names = ("params", "weights", "biases", "activations", "macs", "flops")
@@ -497,6 +500,7 @@ class Network:
             activation_bytes=exact_scale(result["activations"], element),
             dtype=str(dtype),
             sizes={s.name: _show_value(v) for s, v in values.items()},
+            bytes_moved=total_bytes(self, dtype, _values=values),
         )
 
     def flops(self, convention="costgraph", **sizes):
@@ -541,13 +545,16 @@ class Network:
         if "backward_sum" not in self._cache:
             self._cache["backward_sum"] = sympy.expand(sympy.Add(*backward_macs(self).values()))
         total = self._cache["backward_sum"]
+        from .traffic import total_bytes
+
+        moved = total_bytes(self, totals.dtype, backward=True, **sizes)
         if sizes:
             values = self.check_sizes(**sizes)
             total = self._compiled("backward_fn", lambda: [total])(*[values[s] for s in self.symbols])[0]
             step = totals.macs + total
         else:
             step = sympy.expand(totals.macs + total)
-        return dataclasses.replace(totals, backward_macs=total, training_macs=step)
+        return dataclasses.replace(totals, backward_macs=total, training_macs=step, backward_bytes_moved=moved)
 
     def memory(
         self,
@@ -663,12 +670,15 @@ class Network:
         UnknownSizeError, SizeError, DomainError
             As `totals` raises.
         """
+        from .traffic import layer_bytes
+
         rows = []
         symbolic = not sizes
         if not symbolic:
             values = self.check_sizes(**sizes)
             evaluate = self._compiled("rows_fn", self._row_exprs)
             flat = list(evaluate(*[values[s] for s in self.symbols]))
+        moved = layer_bytes(self, **sizes)
         for name in self._order:
             node = self.graph.nodes[name]
             layer, cost, shape = node["layer"], node["cost"], node["shape"]
@@ -697,9 +707,84 @@ class Network:
                     flops=numbers[5],
                     inputs=node["inputs"],
                     shares=node.get("shares"),
+                    bytes_moved=moved[name],
                 )
             )
         return LayerTable(rows)
+
+    def roofline(self, device, dtype="bf16", *, training: bool = False, fused_attention: bool = False, compute_dtype=None, **sizes):
+        """Roofline time on `device`, an ideal lower bound (`costgraph.roofline.Roofline`).
+
+        Per layer ``max(flops / peak, bytes / bandwidth)`` and whether it is
+        compute- or memory-bound; the total is their sum, an exact
+        ``Fraction`` of seconds at sizes (a sum of ``Max`` terms without).
+
+        Parameters
+        ----------
+        device : str or costgraph.hardware.Device
+            A profile name (``"h100"``, ``"a100-80gb"``, ... or a saved one).
+        dtype : str
+            Element type of activations and parameters; its peak is used
+            unless `compute_dtype` names another (``"tf32"`` for fp32 tensors).
+        training : bool
+            A training step: forward plus backward FLOPs (2 per backward MAC)
+            and bytes (`costgraph.traffic`).
+        fused_attention : bool
+            Attention nodes as one fused kernel (no score matrix in memory).
+        **sizes : int
+            As for `totals`.
+
+        Raises
+        ------
+        CostGraphError
+            For an unknown device or a dtype the device has no peak for.
+        UnknownSizeError, SizeError, DomainError
+            As `totals` raises.
+
+        Examples
+        --------
+        >>> from costgraph.models import vgg16
+        >>> r = vgg16().roofline("h100", "bf16", H=224, N=64)
+        >>> [(row.name, row.bound) for row in r.rows[1:3]]
+        [('conv1_1', 'memory'), ('relu1_1', 'memory')]
+        >>> r.seconds == sum(row.seconds for row in r.rows)       # exact Fractions
+        True
+        """
+        from .roofline import roofline
+
+        return roofline(self, device, dtype, training=training, fused_attention=fused_attention, compute_dtype=compute_dtype, **sizes)
+
+    def max_size(self, size: str, *, memory=None, macs=None, seconds=None, device=None, **fixed):
+        """The largest value of size `size` within every budget given, the other sizes fixed; None if none fits.
+
+        See `costgraph.fit.fit` (which this calls) for the budgets and keywords
+        (``dtype``, ``training``, ``optimizer`` as `memory`; ``fused_attention``,
+        ``compute_dtype`` as `roofline`); `costgraph.fit.fit` also returns the proof.
+
+        Raises
+        ------
+        CostGraphError
+            Without a budget, for an unknown size, a size both searched and
+            fixed, a `seconds` budget without a device profile, or a figure
+            found not to be monotone.
+        costgraph.fit.EverySizeFits
+            If every value fits (no figure grows with the size).
+
+        Examples
+        --------
+        VGG16's bf16 training step with Adam holds 4 x 2 bytes per parameter
+        (weights, gradients, two states) and 1,367,703,552 / 32 = 42,740,736
+        bytes saved per image (the README's batch-32 figure), so in 80 GB:
+
+        >>> from costgraph.models import vgg16
+        >>> vgg16().max_size("N", memory=80 * 10**9, H=224, dtype="bf16", optimizer="adam")
+        1845
+        >>> (80 * 10**9 - 8 * 138357544) // 42740736
+        1845
+        """
+        from .fit import max_size
+
+        return max_size(self, size, memory=memory, macs=macs, seconds=seconds, device=device, **fixed)
 
     def _row_exprs(self):
         exprs = []

@@ -60,6 +60,7 @@ class Row:
     flops: object
     inputs: tuple = ()
     shares: str | None = None  #: the layer whose parameters this one uses (tied weights)
+    bytes_moved: object = None  #: forward bytes read and written at fp32 (`costgraph.traffic`)
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -107,6 +108,11 @@ class Totals:
         backward pass (gradients of inputs and weights, see
         `costgraph.memory.backward_macs`) and of a training step
         (``macs + backward_macs``).
+    bytes_moved
+        Bytes the forward pass reads from and writes to main memory at
+        `dtype`, under `costgraph.traffic.TRAFFIC_CONVENTION` (no fusion).
+    backward_bytes_moved
+        With ``totals(backward=True)`` only: the same for the backward pass.
     """
 
     params: object
@@ -120,6 +126,8 @@ class Totals:
     sizes: dict = field(default_factory=dict)
     backward_macs: object = None
     training_macs: object = None
+    bytes_moved: object = None
+    backward_bytes_moved: object = None
 
     FIELDS = ("params", "weights", "biases", "activations", "activation_bytes", "macs", "flops")
     BACKWARD_FIELDS = ("backward_macs", "training_macs")

@@ -16,6 +16,9 @@ Two figures:
 - `resolution_figure`: params, activation memory and MACs against the input
   size (H = W for images, else the model's first size), with the default
   size marked.
+- `roofline_figure`: a network's layers on a device's roofline (arithmetic
+  intensity against attainable FLOP/s, log-log), each point sized by the
+  layer's share of the time.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ __all__ = [
     "MAX_BARS",
     "resolution_figure",
     "resolution_axis",
+    "roofline_figure",
     "save_figure",
     "png_bytes",
     "STYLE",
@@ -364,6 +368,86 @@ def resolution_figure(model: str, net, default_sizes: dict, *, dtype: str = "fp3
             f"{model}: totals against {label}" + (f" ({held})" if held else ""), x=0.01, ha="left"
         )
         _margins(figure, left=0.45, right=0.2, top=0.6, bottom=0.5, wspace=0.22)
+    return figure
+
+
+# -- on a device -------------------------------------------------------------------------
+COMPUTE_COLOR = "#d62728"
+
+
+def roofline_figure(model: str, result, profile):
+    """A roofline plot: arithmetic intensity (FLOPs per byte) against attainable FLOP/s, log-log.
+
+    The roof is ``min(peak, intensity x bandwidth)`` of `profile` at the
+    roofline's dtype; one point per layer that computes and moves bytes,
+    at ``(flops / bytes, flops / seconds)`` (on the roof, since the
+    roofline is ideal), its area proportional to the layer's share of the
+    total time, coloured by what bounds it.  The title gives the total, an
+    ideal lower bound.
+
+    Parameters
+    ----------
+    model : str
+        The name shown.
+    result : costgraph.roofline.Roofline
+        ``net.roofline(device, dtype, **sizes)`` at sizes.
+    profile : costgraph.hardware.Device
+        The device it was computed for.
+
+    Raises
+    ------
+    CostGraphError
+        If matplotlib is missing, the roofline is symbolic, or no layer has both FLOPs and bytes.
+    """
+    from fractions import Fraction
+
+    if not isinstance(result.seconds, Fraction):
+        raise CostGraphError(f"{model}: a roofline plot needs a roofline at given sizes, not a symbolic one")
+    shown = [r for r in result.rows if r.flops and r.bytes_moved and r.seconds]
+    if not shown:
+        raise CostGraphError(f"{model}: no layer both computes and moves bytes: nothing to plot")
+    peak, bandwidth = profile.peak(result.dtype), profile.bandwidth
+    total = float(result.seconds)
+    intensity = [r.flops / r.bytes_moved for r in shown]
+    achieved = [r.flops / float(r.seconds) for r in shown]
+    share = [float(r.seconds) / total for r in shown]
+    ridge = float(Fraction(peak) / Fraction(bandwidth))
+    low = min(min(intensity), ridge) / 4
+    high = max(max(intensity), ridge) * 4
+    with _style():
+        figure = _new_figure(8.0, 5.2)
+        axes = figure.subplots()
+        xs = [low * (high / low) ** (i / 200) for i in range(201)]
+        axes.plot(xs, [min(float(peak), x * float(bandwidth)) for x in xs], color="black", linewidth=1.2, label="roof")
+        axes.axvline(ridge, color="0.6", linewidth=0.8, linestyle=":")
+        axes.annotate(f"ridge {ridge:.3g} FLOP/B", (ridge, float(peak)), xytext=(4, -12), textcoords="offset points", fontsize=8)
+        for bound, color in (("memory", MEMORY_COLOR), ("compute", COMPUTE_COLOR)):
+            largest = max(share)
+            points = [(x, y, 12 + 500 * s / largest) for x, y, s, r in zip(intensity, achieved, share, shown) if r.bound == bound]
+            if points:
+                axes.scatter([p[0] for p in points], [p[1] for p in points], s=[p[2] for p in points], color=color,
+                             alpha=0.55, edgecolors="none", label=f"{bound}-bound layers ({len(points)})")  # fmt: skip
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        axes.set_xlim(low, high)
+        axes.set_ylim(min(achieved) / 4, float(peak) * 3)
+        axes.set_xlabel("arithmetic intensity (FLOPs per byte moved)")
+        axes.set_ylabel(f"attainable FLOP/s ({result.dtype})")
+        axes.grid(which="major", color="0.9", linewidth=0.6)
+        axes.legend(loc="lower right", frameon=False)
+        left = len(result.rows) - len(shown)
+        axes.set_title(
+            f"{profile.name}: peak {float(peak):.3g} FLOP/s, bandwidth {float(bandwidth):.3g} B/s\n"
+            "one point per layer, area = its share of the time"
+            + (f" ({left} views and no-ops not shown)" if left else ""),
+            loc="left",
+        )
+        mode = "training step" if result.training else "forward"
+        figure.suptitle(
+            f"{model} at {sizes_text(result.sizes)}, {mode}: {total:.4g} s, an ideal lower bound (roofline, no fusion)",
+            x=0.01, ha="left",
+        )  # fmt: skip
+        _margins(figure, left=0.8, right=0.25, top=0.95, bottom=0.55)
     return figure
 
 
