@@ -476,6 +476,21 @@ class Formulas:
         self._at_least_one = program["at_least_one"]
         self._non_negative = program["non_negative"]
 
+    @classmethod
+    def from_file_bytes(cls, data: bytes, key: str, model: str, options: dict):
+        """The `Formulas` a cache file's bytes hold for `model`, `options` under `key`, or None.
+
+        None for anything that is not exactly as `formulas` writes it (see
+        the module docstring); never raises for any bytes.
+        """
+        program = _parse_cached(data, key, model, options)
+        if program is None:
+            return None
+        try:
+            return cls(model, options, program, from_cache=True)
+        except formula_program.ProgramError:
+            return None
+
     def valid(self, *values) -> bool:
         """Whether every layer is valid at these sizes (positive ints, in `sizes` order)."""
         return self._valid(formula_program.run(self._prepared, values))
@@ -579,13 +594,7 @@ def formulas(model: str, options: dict | None = None) -> Formulas:
         return loaded
     path = os.path.join(directory, f"{_file_name(model)}-{key[:20]}.json") if directory else None
     data = _read_private(path) if path else None
-    program = _parse_cached(data, key, model, options) if data is not None else None
-    loaded = None
-    if program is not None:
-        try:
-            loaded = Formulas(model, options, program, from_cache=True)
-        except formula_program.ProgramError:
-            loaded = None  # not as we write it: derived again and rewritten below
+    loaded = Formulas.from_file_bytes(data, key, model, options) if data is not None else None
     cacheable = loaded is not None
     if loaded is None:
         program = generate_program(model, options)

@@ -170,7 +170,7 @@ def check(nodes, n_sizes: int, limits=Limits) -> None:
     degrees: list = []
     bits: list = []
     for index, node in enumerate(nodes):
-        if type(node) is not list or not node or node[0] not in _CODES:
+        if type(node) is not list or not node or type(node[0]) is not str or node[0] not in _CODES:
             raise ProgramError(f"node {index}: {_shown(node)} is not a known operation")
         operation, operands = node[0], node[1:]
         if not all(_is_int(o) for o in operands):
