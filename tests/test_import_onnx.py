@@ -469,3 +469,24 @@ def test_torch_chunk_exports_to_slices_that_import():
     (output,) = [row for row in net.layers() if row.kind == "Mul"]
     assert output.shape == (4, H, W) and output.flops == 4 * N * H * W
     assert tuple(module(torch.zeros(2, 3, 10, 6)).shape) == (2,) + tuple(d.subs({H: 10, W: 6}) for d in output.shape)
+
+
+def test_a_converter_crash_becomes_an_error_naming_the_node():
+    # the last resort: whatever a converter lets escape is a CostGraphError naming the node
+    from costgraph.importers import register_converter
+
+    @register_converter("test.crash::Crash", onnx=True)
+    def crash(call):
+        return {}["missing"]
+
+    try:
+        node = helper.make_node("Crash", ["x"], ["y"], name="crashing", domain="test.crash")
+        graph = helper.make_graph(
+            [node], "crash", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("test.crash", 1)])
+        with pytest.raises(CostGraphError, match=r"node 0 'crashing' \(Crash\): malformed or unexpected node \(KeyError"):
+            from_onnx(model.SerializeToString())
+    finally:
+        del ONNX_CONVERTERS["test.crash::Crash"]
