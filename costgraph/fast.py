@@ -276,7 +276,9 @@ def _sources_hash(directory: str | None) -> str:
     # only signatures that are settled.
     settled = all(os.stat(p).st_ctime < time.time() - 2 for p in paths)
     if remembered and settled and _signature(paths) == signature:
-        _write_atomically(remembered, signature + "\n" + result)
+        from .formula_writer import write_atomically
+
+        write_atomically(remembered, signature + "\n" + result)
     return result
 
 
@@ -297,68 +299,7 @@ def cache_key(model: str, options: dict | None = None, *, directory: str | None 
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-# -- deriving, storing and loading the program ---------------------------------------------------
-def generate_program(model: str, options: dict | None = None) -> dict:
-    """`model`'s totals and validity checks as a program (imports sympy to derive them).
-
-    Returns the body of a cache file: ``sizes`` (names, in the order the
-    program takes them), ``defaults`` (the model's usual sizes), ``fields``,
-    ``nodes`` (see `costgraph.formula_program`), ``totals`` (the node of each
-    field), ``at_least_one`` (the nodes that must be >= 1: every layer's
-    output sizes) and ``non_negative`` (the nodes that must be >= 0: every
-    layer's constraints).
-
-    Raises
-    ------
-    CostGraphError
-        If there is no such model, or as building it raises.
-    """
-    from .models import MODELS, build
-
-    net = build(model, **(options or {}))
-    defaults = MODELS[model].sizes()
-    names = [s.name for s in net.symbols]
-    sums = net._symbolic()
-    # valid: every output size >= 1 and every constraint >= 0, each distinct formula once
-    exprs, spans = net._checks()
-    least: dict = {}
-    for _, start, rank, n_constraints in spans:
-        for offset in range(rank + n_constraints):
-            expr = exprs[start + offset]
-            bound = 1 if offset < rank else 0
-            least[expr] = max(least.get(expr, bound), bound)
-    checked = list(least)
-    nodes, roots = formula_program.build(names, [sums[f] for f in _COMPUTED] + checked)
-    field_roots, check_roots = roots[: len(_COMPUTED)], roots[len(_COMPUTED) :]
-    return {
-        "sizes": names,
-        "defaults": dict(defaults),
-        "fields": list(_COMPUTED),
-        "nodes": nodes,
-        "totals": field_roots,
-        "at_least_one": sorted({r for r, e in zip(check_roots, checked) if least[e] == 1}),
-        "non_negative": sorted({r for r, e in zip(check_roots, checked) if least[e] == 0}),
-    }
-
-
-def _dumps(value) -> bytes:
-    import json
-
-    return json.dumps(value, separators=(",", ":")).encode()
-
-
-def _file_text(key: str, model: str, options: dict, body: bytes) -> bytes:
-    header = {
-        "costgraph formula cache": FORMAT,
-        "note": "generated data, never code; checked on every load and rewritten if it does not pass",
-        "key": key,
-        "model": model,
-        "options": options,
-        "body_sha256": hashlib.sha256(body).hexdigest(),
-    }
-    return _dumps(header) + b"\n" + body
-
-
+# -- loading the program (deriving and writing it: costgraph.formula_writer) -------------------
 def _parse_cached(data: bytes, key: str, model: str, options: dict) -> dict | None:
     """The parsed body of a cache file's bytes, or None if its header or its JSON is not as we write it."""
     import json
@@ -381,12 +322,12 @@ def _parse_cached(data: bytes, key: str, model: str, options: dict) -> dict | No
 
 
 def check_body(body) -> None:
-    """Accept the body of a cache file (see `generate_program`), or raise `ProgramError` saying why.
+    """Accept the body of a cache file (see `costgraph.formula_writer.generate_program`), or raise `ProgramError` saying why.
 
     Raises
     ------
     costgraph.formula_program.ProgramError
-        For anything not as `generate_program` writes it: sizes that are not
+        For anything not as `costgraph.formula_writer.generate_program` writes it: sizes that are not
         distinct identifiers, defaults that are not positive ints of those
         sizes, other fields, references out of range, or a program that
         `costgraph.formula_program.check` refuses.
@@ -416,33 +357,6 @@ def check_body(body) -> None:
         raise error(f"totals are not {len(_COMPUTED)} nodes")
 
 
-def _write_atomically(path: str, data) -> bool:
-    """Write `data` (bytes or text) to `path` through a private temporary file; False if it cannot."""
-    import tempfile  # only when writing: reading the cache stays cheap
-
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    directory = os.path.dirname(path)
-    try:
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        if cache_problem(directory) is not None:
-            return False
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")  # mode 0o600
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-            os.replace(temporary, path)
-        except BaseException:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
-            raise
-        return True
-    except OSError:
-        return False
-
-
 class Formulas:
     """A zoo model's checked program: its totals and validity checks, at sizes in `sizes` order.
 
@@ -456,7 +370,7 @@ class Formulas:
         The sizes the model is usually quoted at (its zoo entry's), used
         when no size is given.
     program : dict
-        The body of the cache file (see `generate_program`), checked.
+        The body of the cache file (see `costgraph.formula_writer.generate_program`), checked.
     from_cache : bool
         Whether the program was read from the cache (else derived in this process).
 
@@ -597,10 +511,12 @@ def formulas(model: str, options: dict | None = None) -> Formulas:
     loaded = Formulas.from_file_bytes(data, key, model, options) if data is not None else None
     cacheable = loaded is not None
     if loaded is None:
+        from .formula_writer import dumps, file_bytes, generate_program, write_atomically
+
         program = generate_program(model, options)
         cacheable = _in_package(model)
         if cacheable and path:
-            _write_atomically(path, _file_text(key, model, options, _dumps(program)))
+            write_atomically(path, file_bytes(key, model, options, dumps(program)))
         loaded = Formulas(model, options, program, from_cache=False)
     if cacheable:
         _LOADED[key] = loaded

@@ -20,7 +20,8 @@ references in range) and bounds what evaluation can cost: the degree of
 every node in the sizes and the bit length of its coefficients are
 tracked, so a program cannot square its way to a number of a billion
 digits.  `run` evaluates a checked program with Python ints: exact at any
-size.  Identical sub-formulas are one node, computed once.
+size.  `costgraph.formula_writer.build_program` makes a program from sympy
+formulas (identical sub-formulas are one node, computed once).
 
 >>> program = [["size", 0], ["int", 2], ["floordiv", 0, 2], ["mul", 1, 2], ["add", 0, 3]]
 >>> check(program, n_sizes=1)
@@ -30,7 +31,7 @@ size.  Identical sub-formulas are one node, computed once.
 
 from __future__ import annotations
 
-__all__ = ["OPERATIONS", "ProgramError", "Limits", "build", "check", "prepare", "run"]
+__all__ = ["OPERATIONS", "ProgramError", "Limits", "check", "prepare", "run"]
 
 #: the operations a program may hold, and how many operands each takes after its name
 OPERATIONS = ("int", "size", "add", "mul", "pow", "floordiv", "min", "max")
@@ -65,74 +66,6 @@ class Limits:
     bits = 4096
     degree = 64
     exponent = 64
-
-
-def build(names, exprs):
-    """The program computing `exprs` (sympy formulas in the sizes `names`) and each one's node.
-
-    Parameters
-    ----------
-    names : sequence of str
-        The sizes, in the order the program takes them.
-    exprs : sequence of sympy.Expr
-        Formulas made of integers, those sizes, sums, products, non-negative
-        integer powers, `costgraph.intmath.FloorDiv`, ``Min`` and ``Max``.
-
-    Returns
-    -------
-    (list, list of int)
-        The nodes, and the node of each formula.
-
-    Raises
-    ------
-    TypeError
-        For anything else in a formula (a rational or float, a size not in
-        `names`, another function): it has no exact form here.
-
-    Examples
-    --------
-    >>> from costgraph.symbols import H
-    >>> from costgraph.intmath import FloorDiv
-    >>> build(["H"], [3 * FloorDiv(H, 2), H])
-    ([['int', 3], ['size', 0], ['floordiv', 1, 2], ['mul', 0, 2]], [3, 1])
-    """
-    import sympy
-
-    from .intmath import FloorDiv
-
-    positions = {name: index for index, name in enumerate(names)}
-    nodes: list = []
-    seen: dict = {}
-
-    def ref(expr) -> int:
-        found = seen.get(expr)
-        if found is not None:
-            return found
-        if expr.is_Integer:
-            node = ["int", int(expr)]
-        elif expr.is_Symbol:
-            if expr.name not in positions:
-                raise TypeError(f"refusing {expr.name!r}: not one of the sizes {list(names)}")
-            node = ["size", positions[expr.name]]
-        elif isinstance(expr, FloorDiv):
-            base, divisor = expr.args
-            node = ["floordiv", ref(base), int(divisor)]
-        elif isinstance(expr, (sympy.Min, sympy.Max)):
-            node = ["min" if isinstance(expr, sympy.Min) else "max", *[ref(a) for a in expr.args]]
-        elif expr.is_Add:
-            node = ["add", *[ref(a) for a in expr.args]]
-        elif expr.is_Mul:
-            node = ["mul", *[ref(a) for a in expr.args]]
-        elif expr.is_Pow and expr.exp.is_Integer and expr.exp >= 0:
-            node = ["pow", ref(expr.base), int(expr.exp)]
-        else:
-            raise TypeError(f"refusing {type(expr).__name__} (no exact integer form): {expr}")
-        nodes.append(node)
-        seen[expr] = len(nodes) - 1
-        return len(nodes) - 1
-
-    roots = [ref(sympy.sympify(e)) for e in exprs]
-    return nodes, roots
 
 
 def _is_int(value) -> bool:
