@@ -321,7 +321,7 @@ def _parse_cached(data: bytes, key: str, model: str, options: dict) -> dict | No
         return None
 
 
-def check_body(body) -> None:
+def check_body(body, limits=formula_program.Limits) -> None:
     """Accept the body of a cache file (see `costgraph.formula_writer.generate_program`), or raise `ProgramError` saying why.
 
     Raises
@@ -330,7 +330,7 @@ def check_body(body) -> None:
         For anything not as `costgraph.formula_writer.generate_program` writes it: sizes that are not
         distinct identifiers, defaults that are not positive ints of those
         sizes, other fields, references out of range, or a program that
-        `costgraph.formula_program.check` refuses.
+        `costgraph.formula_program.check` refuses under `limits`.
     """
     error = formula_program.ProgramError
     if type(body) is not dict or set(body) != {"sizes", "defaults", "fields", "nodes", "totals", "at_least_one", "non_negative"}:
@@ -348,7 +348,7 @@ def check_body(body) -> None:
     if body["fields"] != list(_COMPUTED):
         raise error(f"fields are not {list(_COMPUTED)}")
     nodes = body["nodes"]
-    formula_program.check(nodes, len(sizes))
+    formula_program.check(nodes, len(sizes), limits)
     for name in ("totals", "at_least_one", "non_negative"):
         refs = body[name]
         if type(refs) is not list or not all(type(r) is int and 0 <= r < len(nodes) for r in refs):
@@ -380,8 +380,8 @@ class Formulas:
         If `program` is not one `check_body` accepts.
     """
 
-    def __init__(self, model: str, options: dict, program: dict, from_cache: bool):
-        check_body(program)
+    def __init__(self, model: str, options: dict, program: dict, from_cache: bool, limits=formula_program.Limits):
+        check_body(program, limits)
         self.model, self.options, self.program, self.from_cache = model, dict(options), program, from_cache
         self.sizes = tuple(program["sizes"])
         self.defaults = dict(program["defaults"])
@@ -515,12 +515,22 @@ def formulas(model: str, options: dict | None = None) -> Formulas:
 
         program = generate_program(model, options)
         cacheable = _in_package(model)
-        if cacheable and path:
+        # derived here, so only its form is checked; a program past the limits a file
+        # must meet (none of the zoo's comes near) is used but not written
+        loaded = Formulas(model, options, program, from_cache=False, limits=formula_program.Unbounded)
+        if cacheable and path and _within_limits(program):
             write_atomically(path, file_bytes(key, model, options, dumps(program)))
-        loaded = Formulas(model, options, program, from_cache=False)
     if cacheable:
         _LOADED[key] = loaded
     return loaded
+
+
+def _within_limits(program: dict) -> bool:
+    try:
+        check_body(program)
+    except formula_program.ProgramError:
+        return False
+    return True
 
 
 def _in_package(model: str) -> bool:

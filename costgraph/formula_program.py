@@ -31,7 +31,7 @@ formulas (identical sub-formulas are one node, computed once).
 
 from __future__ import annotations
 
-__all__ = ["OPERATIONS", "ProgramError", "Limits", "check", "prepare", "run"]
+__all__ = ["OPERATIONS", "ProgramError", "Limits", "Unbounded", "check", "prepare", "run"]
 
 #: the operations a program may hold, and how many operands each takes after its name
 OPERATIONS = ("int", "size", "add", "mul", "pow", "floordiv", "min", "max")
@@ -66,6 +66,12 @@ class Limits:
     bits = 4096
     degree = 64
     exponent = 64
+
+
+class Unbounded(Limits):
+    """No limits but the form: for a program derived in this process (never for one read from a file)."""
+
+    nodes = operands = bits = degree = exponent = float("inf")
 
 
 def _is_int(value) -> bool:

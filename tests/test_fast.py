@@ -381,3 +381,17 @@ def test_odd_cache_files_are_refused_without_hanging(private_cache, kind):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(SEED_PARAMS), str(SEED_MACS), "False"]
+
+
+def test_a_derived_program_past_the_file_limits_is_used_but_not_written(private_cache, monkeypatch):
+    # limits bind what a file may hold; a model of our own past them still answers
+    # (truth: the seed's VGG16), from formulas derived in the process
+    from costgraph import formula_program
+
+    class Tiny(formula_program.Limits):
+        nodes = 3
+
+    monkeypatch.setattr(formula_program, "Limits", Tiny)
+    monkeypatch.setattr(fast.check_body, "__defaults__", (Tiny,))
+    assert fast.totals("vgg16", H=224)["params"] == SEED_PARAMS
+    assert not list(private_cache.glob("vgg16-*"))
