@@ -331,6 +331,16 @@ def check_body(body, limits=formula_program.Limits) -> None:
         distinct identifiers, defaults that are not positive ints of those
         sizes, other fields, references out of range, or a program that
         `costgraph.formula_program.check` refuses under `limits`.
+
+    Examples
+    --------
+    >>> body = {"sizes": ["H"], "defaults": {"H": 224}, "fields": list(_COMPUTED), "nodes": [["size", 0]],
+    ...         "totals": [0] * 6, "at_least_one": [0], "non_negative": []}
+    >>> check_body(body)
+    >>> check_body({**body, "sizes": ["__import__('os')"]})
+    Traceback (most recent call last):
+    ...
+    costgraph.formula_program.ProgramError: a size name is not an identifier
     """
     error = formula_program.ProgramError
     if type(body) is not dict or set(body) != {"sizes", "defaults", "fields", "nodes", "totals", "at_least_one", "non_negative"}:

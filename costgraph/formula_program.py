@@ -165,7 +165,11 @@ def _shown(value, limit: int = 80) -> str:
 
 
 def prepare(nodes) -> list:
-    """A checked program in the form `run` takes (operation codes, operands as tuples)."""
+    """A checked program in the form `run` takes (operation codes, operands as tuples).
+
+    >>> prepare([["size", 0], ["int", 3], ["mul", 0, 1]])
+    [(1, 0), (0, 3), (3, (0, 1))]
+    """
     prepared = []
     for node in nodes:
         code = _CODES[node[0]]
@@ -182,6 +186,9 @@ def run(prepared, sizes) -> list:
     """The value of every node of a `prepare`d program at `sizes` (Python ints, in order).
 
     Only a program `check` accepted may be run.
+
+    >>> run(prepare([["size", 0], ["int", 3], ["mul", 0, 1], ["floordiv", 2, 2]]), [2**70 + 1])[-1] == (3 * (2**70 + 1)) // 2
+    True
     """
     values: list = []
     append = values.append
