@@ -33,7 +33,7 @@ FIELDS = ("params", "weights", "biases", "activations", "macs", "flops")
 
 
 def small_net():
-    """conv 3x3 -> relu -> maxpool -> flatten -> gemm, on ["N", 3, 8, 8]."""
+    """conv 3x3 -> relu -> split in two, slice, concat -> maxpool -> flatten -> gemm, on ["N", 3, 8, 8]."""
     n = helper.make_node
     weights = {"w1": [4, 3, 3, 3], "b1": [4], "w2": [10, 64]}
 
@@ -46,7 +46,10 @@ def small_net():
     graph = helper.make_graph(
         [
             n("Conv", ["x", "w1", "b1"], ["c"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[1, 1]),
-            n("Relu", ["c"], ["r"], name="relu"),
+            n("Relu", ["c"], ["r0"], name="relu"),
+            n("Split", ["r0", "halves"], ["h1", "h2"], name="split", axis=1),
+            n("Slice", ["h2", "starts", "ends", "axes"], ["h2s"], name="slice"),
+            n("Concat", ["h1", "h2s"], ["r"], name="concat", axis=1),
             n("MaxPool", ["r"], ["p"], name="pool", kernel_shape=[2, 2], strides=[2, 2]),
             n("Flatten", ["p"], ["f"], name="flatten", axis=1),
             n("Gemm", ["f", "w2"], ["y"], name="fc", transB=1),
@@ -54,7 +57,8 @@ def small_net():
         "small",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])],
-        [tensor(name, dims) for name, dims in weights.items()],
+        [tensor(name, dims) for name, dims in weights.items()]
+        + [helper.make_tensor(name, TensorProto.INT64, [len(v)], v) for name, v in (("halves", [2, 2]), ("starts", [0]), ("ends", [2**63 - 1]), ("axes", [1]))],
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
 

@@ -490,3 +490,39 @@ def test_a_converter_crash_becomes_an_error_naming_the_node():
             from_onnx(model.SerializeToString())
     finally:
         del ONNX_CONVERTERS["test.crash::Crash"]
+
+
+def test_torch_split_exports_to_split_that_imports():
+    # torch.split exports to Split.  By hand: the three 1-channel views of a 3-channel
+    # image; a*b and (a*b)+c are 1*H*W elements each, 1 FLOP per element: 2*N*H*W
+    torch = require_torch()
+
+    class Mixer(torch.nn.Module):
+        def forward(self, x):
+            a, b, c = x.split([1, 1, 1], dim=1)
+            return a * b + c
+
+    net = from_onnx(export_without_parameters(Mixer(), (1, 3, 8, 8)))
+    assert net.totals().flops == 2 * N * H * W and net.totals().params == 0
+    shapes = [tuple(row.shape) for row in net.layers() if row.kind == "Slice"]
+    assert shapes == [(1, H, W)] * 3
+    with pytest.raises(CostGraphError, match="do not add up"):
+        bad = helper.make_node("Split", ["x", "parts"], ["a", "b"], name="split_bad", axis=1)
+        graph = helper.make_graph(
+            [bad], "split", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, 4])],
+            [any_shape("a", 3), any_shape("b", 3)], [_ints("parts", [1, 1])],
+        )
+        from_onnx(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]))
+
+
+def export_without_parameters(module, shape):
+    """`export` for a module with no parameters (it reads the first one's device)."""
+    torch = require_torch()
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module.eval(), (torch.randn(*shape),), buffer, dynamo=False, input_names=["image"], output_names=["out"],
+            dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "out": {0: "batch"}},
+        )
+    return buffer.getvalue()

@@ -1012,3 +1012,36 @@ def _slice(call):
             raise CostGraphError(f"Slice [{start}:{end}] of axis {axis} (size {length}) is empty", value=(start, end))
         out = call.add(Slice(axis, start, None if end == length else end), out)
     return out
+
+
+@_register("Split")
+def _split(call):
+    """``torch.split`` and ``chunk`` (on a fixed-size dimension): one view per output."""
+    x = call.tensor(0)
+    axis = _axis_in(call, call.attr("axis", 0), len(x.shape))
+    if axis == 0:
+        call.unsupported("Split over the batch dimension")
+    length = _fixed(x.shape[axis])
+    if length is None:
+        call.unsupported(f"Split of the symbolic dimension {x.shape[axis]}")
+    if len(call.inputs) > 1 and call.inputs[1] is not None:
+        parts = [_fixed(v) for v in _shape_argument(call, 1)]
+    elif call.attr("split") is not None:
+        parts = list(_ints(call, "split", None, least=0))
+    else:
+        # equal parts (opset 18's num_outputs, or as many as the node has outputs); the last may be smaller
+        count = _int(call, "num_outputs", call.n_outputs, 1)
+        step = -(-length // count)
+        parts = [min(step, length - i * step) for i in range(count)]
+    if None in parts or any(p < 0 for p in parts) or sum(parts) != length:
+        raise CostGraphError(f"split sizes {parts} do not add up to dimension {axis} of size {length}", value=parts)
+    if len(parts) != call.n_outputs:
+        raise CostGraphError(f"{len(parts)} split sizes for {call.n_outputs} outputs", value=parts)
+    outputs, start = [], 0
+    for part in parts:
+        if part == 0:
+            call.unsupported("an empty part of a Split")
+        stop = start + part
+        outputs.append(call.add(Slice(axis, start, None if stop == length else stop), x))
+        start = stop
+    return outputs
