@@ -13,6 +13,11 @@ Python ints.  If that bound fits in int64 the arrays are evaluated in int64,
 else in ``dtype=object`` arrays of Python ints: slower, never wrong.  The
 bound needs no assumption about the formulas (monotone or not).
 
+Generated code never uses a size's own name as an identifier: the function
+takes its sizes as positional locals ``_s0, _s1, ...`` (`size_locals`), so a
+size may be called anything (``_a0``, ``lambda``, ``None``, ``max``, ``np``)
+without meeting a local, a keyword or a builtin of the generated code.
+
 Generated code does no repeated work a network would otherwise pay for:
 identical formulas are computed once, and every floor division (and Min,
 Max) is computed once into a local and reused by every formula that has it.
@@ -32,7 +37,7 @@ import sympy
 from .errors import SizeError
 from .intmath import FloorDiv
 
-__all__ = ["compile_exprs", "expression_source", "formulas_source", "bound_source", "SourceWriter", "CompiledFormulas", "INT64_MAX", "exact_scale"]
+__all__ = ["compile_exprs", "expression_source", "formulas_source", "bound_source", "SourceWriter", "size_locals", "CompiledFormulas", "INT64_MAX", "exact_scale", "exact_sum"]
 
 #: largest value numpy's int64 holds
 INT64_MAX = 2**63 - 1
@@ -62,12 +67,19 @@ class SourceWriter:
     absolute value of the formula and of each of its partial sums and
     products, for sizes up to the values passed (see the module docstring);
     each floor division's base is bounded separately (collected in `bases`),
-    since it is computed before it is divided.
+    since it is computed before it is divided, and so is its divisor (numpy
+    cannot divide an int64 array by an int past int64).
+
+    With ``sizes`` (a dict from size name to the local it is passed in, see
+    `size_locals`), every size is written as its local and a symbol not in
+    it raises `TypeError`; without it, sizes are written by name (for
+    display, as `expression_source` does: such text is never executed).
     """
 
-    def __init__(self, hoist: bool = False, bound: bool = False):
+    def __init__(self, hoist: bool = False, bound: bool = False, sizes: dict | None = None):
         self.hoist = hoist or bound
         self.bound = bound
+        self.sizes = sizes
         self.names: dict = {}
         self.lines: list[str] = []
         self.bases: list[str] = []
@@ -78,7 +90,12 @@ class SourceWriter:
             value = int(expr)
             return str(abs(value)) if self.bound else str(value)
         if expr.is_Symbol:
-            return expr.name
+            if self.sizes is None:
+                return expr.name
+            local = self.sizes.get(expr.name)
+            if local is None:
+                raise TypeError(f"refusing to compile {expr.name!r}: not one of the sizes {sorted(self.sizes)}")
+            return local
         if isinstance(expr, _ATOMS):
             if not self.hoist:
                 return self._atom(expr)
@@ -137,6 +154,7 @@ class SourceWriter:
             name = f"_b{len(self.bases)}"
             self.lines.append(f"{name} = {self.text(base)}")
             self.bases.append(name)
+            self.bases.append(str(int(divisor)))
             # |floor(a/n)| <= |a| // n + 1; the + 1 keeps every factor's bound >= 1,
             # so a product's bound also bounds each of its partial products
             return f"({name} // {int(divisor)} + 1)"
@@ -205,6 +223,22 @@ def _total(terms):
 RUNTIME = {"_min": _minimum, "_max": _maximum, "_sum": _total}
 
 
+def size_locals(names) -> dict:
+    """The local each size is passed in to generated code: ``{name: "_s0", ...}``, by position.
+
+    The one place a size's name meets generated source: it never becomes an
+    identifier there, whatever it is.
+
+    >>> size_locals(["H", "lambda", "_a0"])
+    {'H': '_s0', 'lambda': '_s1', '_a0': '_s2'}
+    """
+    return {name: f"_s{index}" for index, name in enumerate(names)}
+
+
+def _parameters(names) -> str:
+    return ", ".join(size_locals(names).values())
+
+
 def formulas_source(names, exprs, function_name: str = "_costgraph_formulas") -> str:
     """Source of ``def function_name(*names)`` returning the tuple of `exprs`.
 
@@ -215,7 +249,7 @@ def formulas_source(names, exprs, function_name: str = "_costgraph_formulas") ->
     TypeError
         As `expression_source` raises.
     """
-    printer = SourceWriter(hoist=True)
+    printer = SourceWriter(hoist=True, sizes=size_locals(names))
     seen: dict = {}
     results = []
     for expr in exprs:
@@ -233,7 +267,7 @@ def formulas_source(names, exprs, function_name: str = "_costgraph_formulas") ->
         results.append(seen[expr])
     body = "".join(f"    {line}\n" for line in printer.lines)
     return (
-        f"def {function_name}({', '.join(names)}):\n{body}"
+        f"def {function_name}({_parameters(names)}):\n{body}"
         f"    return ({', '.join(results)}{',' if results else ''})\n"
     )
 
@@ -251,7 +285,7 @@ def bound_source(names, exprs, function_name: str = "_costgraph_bound") -> str:
     TypeError
         As `expression_source` raises, or for a function it cannot bound.
     """
-    printer = SourceWriter(bound=True)
+    printer = SourceWriter(bound=True, sizes=size_locals(names))
     seen: dict = {}
     for expr in exprs:
         expr = sympy.sympify(expr)
@@ -260,7 +294,7 @@ def bound_source(names, exprs, function_name: str = "_costgraph_bound") -> str:
     parts = list(seen.values()) + printer.bases
     body = "".join(f"    {line}\n" for line in printer.lines)
     # max() of a tuple, not nested calls, for the same reason as _sum
-    return f"def {function_name}({', '.join(names)}):\n{body}    return max((1, {', '.join(parts)},))\n"
+    return f"def {function_name}({_parameters(names)}):\n{body}    return max((1, {', '.join(parts)},))\n"
 
 
 def _load(source: str, function_name: str):
@@ -391,6 +425,29 @@ def exact_scale(value, factor: int):
         if value.size and int(abs(value).max()) > INT64_MAX // max(abs(int(factor)), 1):
             value = _python_ints(value)
     return value * factor
+
+
+def exact_sum(*values):
+    """``values[0] + values[1] + ...`` exactly: int64 arrays whose sum could overflow become Python ints.
+
+    Each array was computed within int64, but their sum is bounded as a
+    whole: the sum of the largest ``|x|`` of each term.  Ints, sympy
+    expressions and ``dtype=object`` arrays add as they are.
+
+    >>> import numpy as np
+    >>> exact_sum(np.array([2**62]), np.array([2**62]), 1)[0] == 2**63 + 1
+    True
+    """
+    arrays = [v for v in values if getattr(v, "dtype", None) is not None and v.dtype != object and getattr(v, "ndim", 0)]
+    if arrays:
+        bound = sum(abs(int(v)) for v in values if isinstance(v, int))
+        bound += sum(int(abs(a).max()) if a.size else 0 for a in arrays)
+        if bound > INT64_MAX:
+            values = [_python_ints(v) if any(v is a for a in arrays) else v for v in values]
+    result = 0
+    for value in values:
+        result = result + value
+    return result
 
 
 def compile_exprs(symbols, exprs) -> CompiledFormulas:

@@ -1,25 +1,54 @@
-"""Numeric totals of zoo models without importing sympy: a cache of generated exact Python.
+"""Numeric totals of zoo models without importing sympy: a cache of formulas stored as data.
 
 Deriving a model's closed forms needs sympy (about a second to import);
 evaluating them does not.  The first time a zoo model's totals are asked for
-here, its formulas are derived as usual and written, as plain Python source
-(`costgraph.compile`: ``//`` for every floor, integer coefficients only), to
-a file in the user's cache directory.  Later processes load that file and
-evaluate it with Python ints: exact at any size, in a few milliseconds,
-without importing sympy, networkx or numpy.
+here, its formulas are derived as usual and written to a file in the user's
+cache directory, as a *program of integer operations held in JSON*
+(`costgraph.formula_program`: integer literals, sizes by position, add, mul,
+pow, floordiv, min, max).  Later processes read that file, check it, and run
+it with an evaluator of our own on Python ints: exact at any size, in a few
+milliseconds, without importing sympy, networkx or numpy.  Nothing in the
+file is ever executed or imported: it is data.
 
-A cached file is used only if the key stored in it matches the key computed
-now: a hash of the content of every costgraph source file and of sympy's
-version file, the model's name, its build options and the cache format.
+Why a file can be trusted as far as it is:
+
+- It is only a cache.  Whatever is wrong with it (unreadable, truncated,
+  random bytes, the wrong form, a float, an unknown operation, a reference
+  out of range, numbers too large, a key for another model or another
+  version of costgraph, a damaged body), it is rejected and the formulas are
+  derived again and the file rewritten.  `costgraph.formula_program.check`
+  is what makes a file safe to evaluate: it accepts integers and the seven
+  operations only, and bounds the degree and coefficient size of every
+  node, so the worst a file can do is be rejected.
+- Its key binds it to the question: a hash of the content of every
+  costgraph source file and of sympy's version file, the model's name, its
+  build options and the format.  Editing or upgrading costgraph (or sympy)
+  can never make an old file answer.  The sha256 of the body is stored and
+  checked too; it detects accidental damage (a truncated write, a flipped
+  digit), NOT tampering: anyone who can write the file can recompute it.
+- Who can write it: like ssh with its keys, the cache directory and every
+  file read from it must belong to the current user and be writable by no
+  one else (group or world), and the directories above it must be writable
+  only by their owner (root or the user) unless sticky, as ``/tmp`` is.  A
+  cache that fails this is not used at all (with a `CacheWarning` saying
+  why): formulas are derived in memory, correct but slower.  Files are
+  opened without following symlinks and without blocking (a FIFO is refused,
+  not waited on), must be regular files, and are read only up to a size cap.
+
+What that leaves (the threat model): another user cannot make costgraph run
+code or print a wrong number, because costgraph will not read what they can
+write.  The current user, or a program running as them, can write a
+well-formed file with wrong integers and a recomputed checksum and get
+those integers printed; such a writer could equally edit costgraph's own
+source, so no check inside costgraph could stop them.
+
 Only models built by costgraph's own code are cached (a model registered
-from elsewhere is derived every time, since the key cannot see its source).  So
-editing or upgrading costgraph (or sympy) can never make an old file answer;
-the file is regenerated.  The body's hash is stored too, and checked, so a
-truncated or edited file is regenerated as well.  Hashing ~50 source files
-takes milliseconds, so the content hash is itself remembered against the
-files' ``stat`` signatures (size, mtime, ctime and inode; the kernel updates
-ctime on every write, and it cannot be set by user programs): any change to
-a file's content changes its signature, and then the content is hashed again.
+from elsewhere is derived every time, since the key cannot see its source).
+Hashing ~50 source files takes milliseconds, so the content hash is itself
+remembered against the files' ``stat`` signatures (size, mtime, ctime and
+inode; the kernel updates ctime on every write, and it cannot be set by user
+programs): any change to a file's content changes its signature, and then
+the content is hashed again.
 
 Anything unusual (a size name the model does not have, a value that is not a
 positive int, a size at which some layer is invalid) is handed to the
@@ -50,23 +79,37 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import sys
 import time
 
+from . import formula_program
 from .dtypes import dtype_bytes
 from .errors import CostGraphError
 
-__all__ = ["totals", "sweep", "grid", "formulas", "cache_dir", "cache_key", "FIELDS", "Formulas"]
+__all__ = ["totals", "sweep", "grid", "formulas", "cache_dir", "cache_key", "FIELDS", "Formulas", "CacheWarning", "cache_problem"]
 
-#: bump when the layout of a cached file changes
-FORMAT = 1
+#: bump when the layout of a cached file changes (1: Python source, until issue 12)
+FORMAT = 2
 
 #: the fields of a result row after the sizes, as in `costgraph.Totals.FIELDS`
 FIELDS = ("params", "weights", "biases", "activations", "activation_bytes", "macs", "flops")
 _COMPUTED = ("params", "weights", "biases", "activations", "macs", "flops")
 
+#: largest cache file read (the biggest zoo model's is well under a megabyte)
+MAX_FILE_BYTES = 64 * 2**20
+#: largest first line (the header) of a cache file
+MAX_HEADER_BYTES = 64 * 2**10
+#: most sizes a cached model may take
+MAX_SIZES = 64
+
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 _LOADED: dict = {}
+_WARNED: set = set()
+
+
+class CacheWarning(UserWarning):
+    """The formula cache is not used (a folder others can write, for instance); totals are derived instead."""
 
 
 # -- where, and under which key ---------------------------------------------------------------
@@ -77,6 +120,97 @@ def cache_dir() -> str:
         return explicit
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "costgraph")
+
+
+def _writable_by_others(st) -> bool:
+    return bool(st.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
+def cache_problem(directory: str) -> str | None:
+    """Why `directory` must not be used as the formula cache, or None if it may.
+
+    As ssh checks ``~/.ssh``: the directory must be the current user's and
+    writable by no one else; each directory above it must belong to root or
+    the user and be writable only by its owner, unless it has the sticky bit
+    (``/tmp``), which stops others from renaming what they do not own.  A
+    directory that does not exist yet is no problem (it is created private).
+    Where the platform has no user ids (Windows), nothing is checked.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> private = tempfile.mkdtemp()                  # mode 0o700
+    >>> cache_problem(private) is None
+    True
+    >>> os.chmod(private, 0o777)
+    >>> cache_problem(private).endswith("is writable by other users")
+    True
+    """
+    if not hasattr(os, "geteuid"):
+        return None
+    user = os.geteuid()
+    path = os.path.realpath(directory)
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        st = None  # nothing to read; created private when written, if it can be
+    except OSError as error:
+        return f"{path} cannot be examined ({error.strerror})"
+    if st is not None:
+        if not stat.S_ISDIR(st.st_mode):
+            return f"{path} is not a directory"
+        if st.st_uid != user:
+            return f"{path} belongs to another user (uid {st.st_uid})"
+        if _writable_by_others(st):
+            return f"{path} is writable by other users"
+    parent = path
+    while True:
+        parent, child = os.path.split(parent)
+        if not child:
+            return None
+        try:
+            st = os.stat(parent)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as error:
+            return f"{parent} cannot be examined ({error.strerror})"
+        if st.st_uid not in (0, user):
+            return f"{parent}, above the cache, belongs to another user (uid {st.st_uid})"
+        if _writable_by_others(st) and not st.st_mode & stat.S_ISVTX:
+            return f"{parent}, above the cache, is writable by other users and not sticky"
+
+
+def _read_private(path: str, limit: int = MAX_FILE_BYTES) -> bytes | None:
+    """The bytes of `path` if it is a regular file of the user's, writable by no one else, at most `limit` bytes; else None.
+
+    Opened without following a symlink and without blocking, then examined
+    (``fstat``) before a byte is read: a FIFO, a device, ``/dev/zero``
+    behind a link, another user's file, or a huge one is refused unread.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(descriptor)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        if hasattr(os, "geteuid") and (st.st_uid != os.geteuid() or _writable_by_others(st)):
+            return None
+        chunks, left = [], limit + 1
+        while left > 0:
+            chunk = os.read(descriptor, min(left, 2**20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        return data if len(data) <= limit else None
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
 
 
 def _source_files() -> list[str]:
@@ -123,13 +257,13 @@ def _sources_hash(directory: str | None) -> str:
     signature = _signature(paths)
     remembered = os.path.join(directory, "sources.sig") if directory else None
     if remembered:
+        data = _read_private(remembered)
         try:
-            with open(remembered, encoding="utf-8") as handle:
-                stored_signature, _, stored_hash = handle.read().rpartition("\n")
-            if stored_signature == signature and len(stored_hash) == 64:
-                return stored_hash
-        except OSError:
-            pass
+            stored_signature, _, stored_hash = (data or b"").decode("utf-8").rpartition("\n")
+        except UnicodeDecodeError:
+            stored_signature = stored_hash = ""
+        if data and stored_signature == signature and len(stored_hash) == 64 and all(c in "0123456789abcdef" for c in stored_hash):
+            return stored_hash
     digest = hashlib.sha256()
     for path in paths:
         with open(path, "rb") as handle:
@@ -142,7 +276,9 @@ def _sources_hash(directory: str | None) -> str:
     # only signatures that are settled.
     settled = all(os.stat(p).st_ctime < time.time() - 2 for p in paths)
     if remembered and settled and _signature(paths) == signature:
-        _write_atomically(remembered, signature + "\n" + result)
+        from .formula_writer import write_atomically
+
+        write_atomically(remembered, signature + "\n" + result)
     return result
 
 
@@ -163,128 +299,133 @@ def cache_key(model: str, options: dict | None = None, *, directory: str | None 
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-# -- generating and loading ---------------------------------------------------------------------
-def generate_source(model: str, options: dict | None = None) -> str:
-    """The Python source of `model`'s totals and validity checks (imports sympy to derive them).
+# -- loading the program (deriving and writing it: costgraph.formula_writer) -------------------
+def _parse_cached(data: bytes, key: str, model: str, options: dict) -> dict | None:
+    """The parsed body of a cache file's bytes, or None if its header or its JSON is not as we write it."""
+    import json
+
+    newline = data.find(b"\n", 0, MAX_HEADER_BYTES)
+    if newline < 0:
+        return None
+    body = data[newline + 1 :]
+    try:
+        header = json.loads(data[:newline])
+        if type(header) is not dict or header.get("costgraph formula cache") != FORMAT or header.get("key") != key:
+            return None
+        if header.get("model") != model or header.get("options") != options:
+            return None
+        if header.get("body_sha256") != hashlib.sha256(body).hexdigest():
+            return None
+        return json.loads(body)  # checked by `Formulas`
+    except (ValueError, RecursionError):  # ValueError: bad JSON, bad UTF-8, huge ints
+        return None
+
+
+def check_body(body, limits=formula_program.Limits) -> None:
+    """Accept the body of a cache file (see `costgraph.formula_writer.generate_program`), or raise `ProgramError` saying why.
 
     Raises
     ------
-    CostGraphError
-        If there is no such model, or as building it raises.
+    costgraph.formula_program.ProgramError
+        For anything not as `costgraph.formula_writer.generate_program` writes it: sizes that are not
+        distinct identifiers, defaults that are not positive ints of those
+        sizes, other fields, references out of range, or a program that
+        `costgraph.formula_program.check` refuses under `limits`.
+
+    Examples
+    --------
+    >>> body = {"sizes": ["H"], "defaults": {"H": 224}, "fields": list(_COMPUTED), "nodes": [["size", 0]],
+    ...         "totals": [0] * 6, "at_least_one": [0], "non_negative": []}
+    >>> check_body(body)
+    >>> check_body({**body, "sizes": ["__import__('os')"]})
+    Traceback (most recent call last):
+    ...
+    costgraph.formula_program.ProgramError: a size name is not an identifier
     """
-    from .compile import RUNTIME, SourceWriter, formulas_source
-    from .models import MODELS, build
-
-    net = build(model, **(options or {}))
-    defaults = MODELS[model].sizes()
-    names = [s.name for s in net.symbols]
-    sums = net._symbolic()
-    totals_source = formulas_source(names, [sums[f] for f in _COMPUTED], "totals")
-
-    # valid(): every output size >= 1 and every constraint >= 0, each distinct formula once
-    exprs, spans = net._checks()
-    least = {}
-    for _, start, rank, n_constraints in spans:
-        for offset in range(rank + n_constraints):
-            expr = exprs[start + offset]
-            bound = 1 if offset < rank else 0
-            least[expr] = max(least.get(expr, bound), bound)
-    printer = SourceWriter(hoist=True)
-    groups: dict = {1: [], 0: []}
-    always_invalid = False
-    for expr, bound in least.items():
-        if expr.is_Integer:
-            always_invalid |= int(expr) < bound
-        else:
-            groups[bound].append(printer.text(expr))
-    tests = [f"min(({', '.join(items)},)) >= {bound}" for bound, items in groups.items() if items]
-    if always_invalid:
-        tests = ["False"]
-    body = "".join(f"    {line}\n" for line in printer.lines)
-    valid_source = f"def valid({', '.join(names)}):\n{body}    return {' and '.join(tests) or 'True'}\n"
-    assert set(RUNTIME) == {"_min", "_max", "_sum"}  # the names `_RUNTIME_SOURCE` defines
-    return (
-        f"MODEL = {model!r}\nOPTIONS = {dict(options or {})!r}\nSIZES = {tuple(names)!r}\nDEFAULTS = {defaults!r}\n"
-        f"FIELDS = {_COMPUTED!r}\n\n{_RUNTIME_SOURCE}\n{totals_source}\n{valid_source}"
-    )
-
-
-# the helpers generated code calls, as source, so a cached file needs no import
-_RUNTIME_SOURCE = '''def _min(a, b):
-    return a if a <= b else b
-
-
-def _max(a, b):
-    return a if a >= b else b
-
-
-def _sum(terms):
-    result = 0
-    for term in terms:
-        result = result + term
-    return result
-'''
-
-
-def _header(key: str, body: str) -> str:
-    return f"# costgraph formula cache (generated; edits are detected and discarded)\n# key {key}\n# body {hashlib.sha256(body.encode()).hexdigest()}\n"
-
-
-def _read_cached(path: str, key: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError:
-        return None
-    lines = text.split("\n", 3)
-    if len(lines) < 4 or lines[1] != f"# key {key}":
-        return None
-    body = lines[3]
-    if lines[2] != f"# body {hashlib.sha256(body.encode()).hexdigest()}":
-        return None
-    return body
-
-
-def _write_atomically(path: str, text: str) -> bool:
-    import tempfile  # only when writing: reading the cache stays cheap
-
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-        return True
-    except OSError:
-        return False
+    error = formula_program.ProgramError
+    if type(body) is not dict or set(body) != {"sizes", "defaults", "fields", "nodes", "totals", "at_least_one", "non_negative"}:
+        raise error("not a cache body")
+    sizes = body["sizes"]
+    if type(sizes) is not list or len(sizes) > MAX_SIZES or len(set(map(repr, sizes))) != len(sizes):
+        raise error("sizes are not a list of distinct names")
+    if not all(type(s) is str and s.isidentifier() for s in sizes):
+        raise error("a size name is not an identifier")
+    defaults = body["defaults"]
+    if type(defaults) is not dict or not set(defaults) <= set(sizes):
+        raise error("defaults are not sizes of the model")
+    if not all(type(v) is int and 1 <= v < 2**64 for v in defaults.values()):
+        raise error("a default size is not a positive integer")
+    if body["fields"] != list(_COMPUTED):
+        raise error(f"fields are not {list(_COMPUTED)}")
+    nodes = body["nodes"]
+    formula_program.check(nodes, len(sizes), limits)
+    for name in ("totals", "at_least_one", "non_negative"):
+        refs = body[name]
+        if type(refs) is not list or not all(type(r) is int and 0 <= r < len(nodes) for r in refs):
+            raise error(f"{name} are not nodes of the program")
+    if len(body["totals"]) != len(_COMPUTED):
+        raise error(f"totals are not {len(_COMPUTED)} nodes")
 
 
 class Formulas:
-    """A zoo model's compiled totals: ``valid(*sizes)`` and ``totals(*sizes)``, sizes in `sizes` order.
+    """A zoo model's checked program: its totals and validity checks, at sizes in `sizes` order.
 
     Attributes
     ----------
     model : str
     options : dict
     sizes : tuple of str
-        The size names the functions take, in order (e.g. ``("H", "W", "N")``).
+        The size names the program takes, in order (e.g. ``("H", "W", "N")``).
     defaults : dict
         The sizes the model is usually quoted at (its zoo entry's), used
         when no size is given.
-    source : str
-        The generated Python source.
+    program : dict
+        The body of the cache file (see `costgraph.formula_writer.generate_program`), checked.
     from_cache : bool
-        Whether the source was read from the cache (else derived in this process).
+        Whether the program was read from the cache (else derived in this process).
+
+    Raises
+    ------
+    costgraph.formula_program.ProgramError
+        If `program` is not one `check_body` accepts.
     """
 
-    def __init__(self, model: str, options: dict, source: str, from_cache: bool):
-        namespace: dict = {}
-        exec(compile(source, f"<costgraph formulas {model}>", "exec"), namespace)  # noqa: S102 (generated by us, hash-checked)
-        self.model, self.options, self.source, self.from_cache = model, dict(options), source, from_cache
-        self.sizes = namespace["SIZES"]
-        self.defaults = namespace["DEFAULTS"]
-        self.valid = namespace["valid"]
-        self.compute = namespace["totals"]
+    def __init__(self, model: str, options: dict, program: dict, from_cache: bool, limits=formula_program.Limits):
+        check_body(program, limits)
+        self.model, self.options, self.program, self.from_cache = model, dict(options), program, from_cache
+        self.sizes = tuple(program["sizes"])
+        self.defaults = dict(program["defaults"])
+        self._prepared = formula_program.prepare(program["nodes"])
+        self._totals = program["totals"]
+        self._at_least_one = program["at_least_one"]
+        self._non_negative = program["non_negative"]
+
+    @classmethod
+    def from_file_bytes(cls, data: bytes, key: str, model: str, options: dict):
+        """The `Formulas` a cache file's bytes hold for `model`, `options` under `key`, or None.
+
+        None for anything that is not exactly as `formulas` writes it (see
+        the module docstring); never raises for any bytes.
+        """
+        program = _parse_cached(data, key, model, options)
+        if program is None:
+            return None
+        try:
+            return cls(model, options, program, from_cache=True)
+        except formula_program.ProgramError:
+            return None
+
+    def valid(self, *values) -> bool:
+        """Whether every layer is valid at these sizes (positive ints, in `sizes` order)."""
+        return self._valid(formula_program.run(self._prepared, values))
+
+    def _valid(self, computed) -> bool:
+        return all(computed[r] >= 1 for r in self._at_least_one) and all(computed[r] >= 0 for r in self._non_negative)
+
+    def compute(self, *values) -> tuple:
+        """The `_COMPUTED` fields at these sizes (positive ints, in `sizes` order), valid or not."""
+        computed = formula_program.run(self._prepared, values)
+        return tuple(computed[r] for r in self._totals)
 
     def row(self, sizes: dict, dtype: str = "fp32") -> dict:
         """One result row (sizes, then `FIELDS`) at `sizes` (`defaults` if empty).
@@ -298,11 +439,14 @@ class Formulas:
         element = dtype_bytes(dtype)
         sizes = sizes or self.defaults
         values = _plain_sizes(self.sizes, sizes)
-        if values is None or not self.valid(*values):
+        if values is None:
             return _symbolic_row(self.model, self.options, sizes, dtype)
-        computed = dict(zip(_COMPUTED, self.compute(*values)))
-        computed["activation_bytes"] = computed["activations"] * element
-        return {**dict(zip(self.sizes, values)), **{f: computed[f] for f in FIELDS}}
+        computed = formula_program.run(self._prepared, values)
+        if not self._valid(computed):
+            return _symbolic_row(self.model, self.options, sizes, dtype)
+        result = dict(zip(_COMPUTED, (computed[r] for r in self._totals)))
+        result["activation_bytes"] = result["activations"] * element
+        return {**dict(zip(self.sizes, values)), **{f: result[f] for f in FIELDS}}
 
 
 def _plain_sizes(names, sizes: dict):
@@ -335,33 +479,68 @@ def _symbolic_row(model: str, options: dict, sizes: dict, dtype: str) -> dict:
     return {**totals.sizes, **totals.as_dict()}
 
 
+def _usable_cache(directory: str) -> str | None:
+    """`directory` if it may hold the cache, else None (warning once per directory why not)."""
+    problem = cache_problem(directory)
+    if problem is None:
+        return directory
+    if directory not in _WARNED:
+        import warnings
+
+        _WARNED.add(directory)
+        warnings.warn(f"costgraph: not using the formula cache: {problem}; deriving formulas instead (slower)", CacheWarning, stacklevel=3)
+    return None
+
+
 def formulas(model: str, options: dict | None = None) -> Formulas:
-    """`model`'s compiled formulas: from this process, the cache, or derived (and cached).
+    """`model`'s checked formulas: from this process, the cache, or derived (and cached).
+
+    A cache file is used only if it passes every check in the module
+    docstring; otherwise the formulas are derived again and the file is
+    rewritten.
 
     Raises
     ------
     CostGraphError
         If there is no such model, or an option cannot key the cache.
+
+    Warns
+    -----
+    CacheWarning
+        If the cache directory may be written by other users (then it is
+        neither read nor written).
     """
     options = dict(options or {})
-    directory = cache_dir()
+    directory = _usable_cache(cache_dir())
     key = cache_key(model, options, directory=directory)
     loaded = _LOADED.get(key)
     if loaded is not None:
         return loaded
-    path = os.path.join(directory, f"{_file_name(model)}-{key[:20]}.py")
-    body = _read_cached(path, key)
-    from_cache = body is not None
-    cacheable = from_cache
-    if body is None:
-        body = generate_source(model, options)
+    path = os.path.join(directory, f"{_file_name(model)}-{key[:20]}.json") if directory else None
+    data = _read_private(path) if path else None
+    loaded = Formulas.from_file_bytes(data, key, model, options) if data is not None else None
+    cacheable = loaded is not None
+    if loaded is None:
+        from .formula_writer import dumps, file_bytes, generate_program, write_atomically
+
+        program = generate_program(model, options)
         cacheable = _in_package(model)
-        if cacheable:
-            _write_atomically(path, _header(key, body) + body)
-    loaded = Formulas(model, options, body, from_cache)
+        # derived here, so only its form is checked; a program past the limits a file
+        # must meet (none of the zoo's comes near) is used but not written
+        loaded = Formulas(model, options, program, from_cache=False, limits=formula_program.Unbounded)
+        if cacheable and path and _within_limits(program):
+            write_atomically(path, file_bytes(key, model, options, dumps(program)))
     if cacheable:
         _LOADED[key] = loaded
     return loaded
+
+
+def _within_limits(program: dict) -> bool:
+    try:
+        check_body(program)
+    except formula_program.ProgramError:
+        return False
+    return True
 
 
 def _in_package(model: str) -> bool:

@@ -41,7 +41,7 @@ import sympy
 from sympy.polys.domains import QQ
 from sympy.polys.rings import ring
 
-from .compile import compile_exprs, exact_scale
+from .compile import compile_exprs, exact_scale, exact_sum
 from .dtypes import dtype_bytes
 from .errors import CostGraphError
 from .intmath import FloorDiv
@@ -517,10 +517,11 @@ def network_memory(net, dtype="fp32", training: bool = True, optimizer: str | No
         shown = {}
     scale = exact_scale if sizes else (lambda value, factor: value * factor)  # int64 arrays must not wrap
     params = scale(parts["params"], size)
-    buffers = scale(parts["buffers"], size) + parts["buffers_fixed"]
+    # each part fits int64 on its own; exact_sum bounds every sum of parts as a whole
+    buffers = exact_sum(scale(parts["buffers"], size), parts["buffers_fixed"])
     grads = params if training else 0
     optimizer_bytes = scale(params, OPTIMIZER_STATES[optimizer]) if training else 0
-    saved = sum(scale(parts["saved_" + e], element_bytes(e, size, device)) for e in ELEMENT_CLASSES)
+    saved = exact_sum(*[scale(parts["saved_" + e], element_bytes(e, size, device)) for e in ELEMENT_CLASSES])
     peak = scale(parts["peak"], size)
     result = {
         "params_bytes": params,
@@ -529,8 +530,8 @@ def network_memory(net, dtype="fp32", training: bool = True, optimizer: str | No
         "optimizer_bytes": optimizer_bytes,
         "saved_bytes": saved,
         "peak_inference_bytes": peak,
-        "total_training_bytes": params + buffers + grads + optimizer_bytes + saved,
-        "total_inference_bytes": params + buffers + peak,
+        "total_training_bytes": exact_sum(params, buffers, grads, optimizer_bytes, saved),
+        "total_inference_bytes": exact_sum(params, buffers, peak),
     }
     if not sizes:
         # expanding would rebuild the Max with evaluation (slow pairwise comparisons)

@@ -15,7 +15,7 @@ from typing import Iterable
 import networkx as nx
 import sympy
 
-from .compile import compile_exprs, exact_scale
+from .compile import compile_exprs, exact_scale, exact_sum
 from .polynomial import expand_sizes
 from .dtypes import dtype_bytes
 from .errors import CostGraphError, CycleError, DomainError, ShapeError, UnknownSizeError
@@ -551,7 +551,7 @@ class Network:
         if sizes:
             values = self.check_sizes(**sizes)
             total = self._compiled("backward_fn", lambda: [total])(*[values[s] for s in self.symbols])[0]
-            step = totals.macs + total
+            step = exact_sum(totals.macs, total)  # each fits int64 alone; the sum is bounded as a whole
         else:
             step = sympy.expand(totals.macs + total)
         return dataclasses.replace(totals, backward_macs=total, training_macs=step, backward_bytes_moved=moved)

@@ -58,10 +58,10 @@ def test_the_sweep_rows_of_the_renderer():
 def test_second_load_comes_from_the_cache(private_cache):
     first = fast.formulas("vgg16")
     assert not first.from_cache
-    assert len(list(private_cache.glob("vgg16-*.py"))) == 1
+    assert len(list(private_cache.glob("vgg16-*.json"))) == 1
     fast._LOADED.clear()
     second = fast.formulas("vgg16")
-    assert second.from_cache and second.source == first.source
+    assert second.from_cache and second.program == first.program
     assert second.row({"H": 224})["params"] == 138357544  # the seed's VGG16 total
 
 
@@ -109,7 +109,7 @@ def test_numpy_integers_take_the_symbolic_path():
 
 def test_an_edited_cache_file_is_not_used(private_cache):
     fast.formulas("vgg16")
-    (path,) = private_cache.glob("vgg16-*.py")
+    (path,) = private_cache.glob("vgg16-*.json")
     text = path.read_text()
     # VGG16's parameters: 2097152*floor(H/32)*floor(W/32) + 35597096 (fc1's weights grow
     # with the input, see costgraph.models.vgg); change the constant by one
@@ -128,7 +128,7 @@ def test_a_file_with_another_key_is_not_used(private_cache, monkeypatch):
     # as if costgraph's sources had changed: the key changes, the old file is ignored
     monkeypatch.setattr(fast, "_sources_hash", lambda directory: "0" * 64)
     assert not fast.formulas("vgg16").from_cache
-    assert len(list(private_cache.glob("vgg16-*.py"))) == 2
+    assert len(list(private_cache.glob("vgg16-*.json"))) == 2
 
 
 def test_options_key_the_cache():
@@ -257,6 +257,141 @@ def test_models_from_outside_the_package_are_not_cached(private_cache, monkeypat
 
     monkeypatch.setitem(MODELS, "my_vgg", ModelInfo("my_vgg", my_vgg, 224, "a user's model"))
     assert fast.totals("my_vgg", H=224)["params"] == 138357544  # the seed's VGG16
-    assert not list(private_cache.glob("my_vgg-*.py"))
+    assert not list(private_cache.glob("my_vgg-*.json"))
     assert not fast._LOADED  # not even in this process: the user may redefine it
     assert not fast.formulas("my_vgg").from_cache
+
+
+# -- a cache file is data, never code (issue 12, finding 1) ---------------------------------------
+# These tests find the cache file by letting costgraph write it first, then replace it, so
+# they hold for any file layout; truth for every number: the seed's VGG16 (138,357,544
+# parameters, 15,470,264,320 MACs at 224).
+SEED_PARAMS, SEED_MACS = 138357544, 15470264320
+
+
+def written_cache_file(cache):
+    fast.formulas("vgg16")
+    (path,) = [p for p in cache.glob("vgg16-*")]
+    fast._LOADED.clear()
+    return path
+
+
+def assert_seed_answer_not_from_cache():
+    again = fast.formulas("vgg16")
+    assert not again.from_cache
+    row = again.row({"H": 224})
+    assert (row["params"], row["macs"]) == (SEED_PARAMS, SEED_MACS)
+
+
+def test_a_planted_file_with_a_valid_checksum_runs_no_code(private_cache, tmp_path):
+    import hashlib
+
+    path = written_cache_file(private_cache)
+    marker = tmp_path / "ran"
+    payload = f"open({str(marker)!r}, 'w').write('x')\n"
+    lines = path.read_text().split("\n", 3)
+    if lines[0].startswith("# costgraph formula cache"):
+        # the format until issue 12: Python source under a key line and a body hash anyone can recompute
+        body = payload + lines[3]
+        path.write_text(f"{lines[0]}\n{lines[1]}\n# body {hashlib.sha256(body.encode()).hexdigest()}\n{body}")
+    else:
+        # the data format: there is no place for code; put it where names and numbers go
+        import json
+
+        header_line, body_line = path.read_text().split("\n", 1)
+        body = json.loads(body_line)
+        body["sizes"][0] = payload
+        body["nodes"][0] = ["exec", payload]
+        body = json.dumps(body).encode()
+        header = json.loads(header_line)
+        header["body_sha256"] = hashlib.sha256(body).hexdigest()
+        path.write_bytes(json.dumps(header).encode() + b"\n" + body)
+    assert_seed_answer_not_from_cache()
+    assert not marker.exists()
+
+
+def test_only_the_users_private_cache_is_read(private_cache, monkeypatch):
+    path = written_cache_file(private_cache)
+    # a group-writable file (others could have planted it) is not read, and is rewritten
+    os.chmod(path, 0o664)
+    assert_seed_answer_not_from_cache()
+    assert path.stat().st_mode & 0o077 == 0
+    fast._LOADED.clear()
+    assert fast.formulas("vgg16").from_cache  # the rewritten file is the user's own
+    fast._LOADED.clear()
+    # a file of another user's (as if this process ran as uid + 1)
+    real_uid = os.geteuid()
+    monkeypatch.setattr(os, "geteuid", lambda: real_uid + 1)
+    with pytest.warns(fast.CacheWarning, match="belongs to another user"):
+        assert_seed_answer_not_from_cache()
+    monkeypatch.setattr(os, "geteuid", lambda: real_uid)
+    fast._LOADED.clear()
+    # a folder others can write: neither read nor written, and the user is told why
+    os.chmod(private_cache, 0o777)
+    fast._WARNED.clear()
+    with pytest.warns(fast.CacheWarning, match="writable by other users"):
+        assert_seed_answer_not_from_cache()
+
+
+def test_cache_problem_checks_the_folders_above(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)  # not sticky: another user could rename our folder away
+    assert "not sticky" in fast.cache_problem(str(shared / "cache"))
+    os.chmod(shared, 0o1777)  # sticky, as /tmp
+    assert fast.cache_problem(str(shared / "cache")) is None
+
+
+_RUN_TIMEOUT = 60
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero", "random_bytes", "truncated", "directory"])
+def test_odd_cache_files_are_refused_without_hanging(private_cache, kind):
+    # run in a child process, so that a hang (a FIFO opened for reading waits for
+    # a writer) or a MemoryError (/dev/zero read whole) fails the test instead of the suite
+    code = """
+        import os, random, shutil, sys
+        from pathlib import Path
+        from costgraph import fast
+        fast.formulas("vgg16")
+        (path,) = Path(os.environ["COSTGRAPH_CACHE_DIR"]).glob("vgg16-*")
+        fast._LOADED.clear()
+        text = path.read_bytes()
+        path.unlink()
+        kind = sys.argv[1]
+        if kind == "fifo":
+            os.mkfifo(path, 0o600)
+        elif kind == "dev_zero":
+            path.symlink_to("/dev/zero")
+        elif kind == "random_bytes":
+            path.write_bytes(random.Random(0).randbytes(5000))
+        elif kind == "truncated":
+            path.write_bytes(text[: len(text) // 2])
+        else:
+            path.mkdir()
+        os.chmod(path, 0o700, follow_symlinks=False) if kind == "directory" else None
+        row = fast.totals("vgg16", H=224)
+        print(row["params"], row["macs"], fast.formulas("vgg16").from_cache)
+    """
+    if kind == "fifo" and not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this platform")
+    env = {**os.environ, "COSTGRAPH_CACHE_DIR": str(private_cache), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), kind], cwd=ROOT, env=env, capture_output=True, text=True, timeout=_RUN_TIMEOUT
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(SEED_PARAMS), str(SEED_MACS), "False"]
+
+
+def test_a_derived_program_past_the_file_limits_is_used_but_not_written(private_cache, monkeypatch):
+    # limits bind what a file may hold; a model of our own past them still answers
+    # (truth: the seed's VGG16), from formulas derived in the process
+    from costgraph import formula_program
+
+    class Tiny(formula_program.Limits):
+        nodes = 3
+
+    monkeypatch.setattr(formula_program, "Limits", Tiny)
+    monkeypatch.setattr(fast.check_body, "__defaults__", (Tiny,))
+    assert fast.totals("vgg16", H=224)["params"] == SEED_PARAMS
+    assert not list(private_cache.glob("vgg16-*"))

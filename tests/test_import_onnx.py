@@ -315,3 +315,214 @@ def test_a_declared_output_size_that_disagrees_is_an_error():
     )
     with pytest.raises(costgraph_errors.ShapeError, match="dimension 1 is declared 9, costgraph computes 8"):
         from_onnx(helper.make_model(graph))
+
+
+# -- the file checked against itself (issue 12, finding 5) ------------------------------------
+def any_shape(name, rank, elem=TensorProto.FLOAT):
+    """An output declared with `rank` named (unchecked) sizes: ONNX's checker wants a shape."""
+    return helper.make_tensor_value_info(name, elem, [f"out_{i}" for i in range(rank)])
+
+
+def one_node_model(node, initializers, input_dims=("batch", 3, "height", "width"), opset=18, output_rank=None):
+    graph = helper.make_graph(
+        [node], "one_node", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(input_dims))],
+        [any_shape("y", len(input_dims) if output_rank is None else output_rank)], initializers,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def test_conv_kernel_shape_must_agree_with_the_weights():
+    # issue 12: weights [8, 3, 3, 3] with kernel_shape [5, 5] gave 600 parameters; the file holds 216
+    conv = helper.make_node("Conv", ["x", "w"], ["y"], name="conv_liar", kernel_shape=[5, 5])
+    with pytest.raises(CostGraphError, match=r"conv_liar.*kernel_shape \[5, 5\] disagrees with the weight 'w' of shape \[8, 3, 3, 3\]"):
+        from_onnx(one_node_model(conv, [_weight("w", [8, 3, 3, 3])]))
+    agreeing = helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[3, 3])
+    assert from_onnx(one_node_model(agreeing, [_weight("w", [8, 3, 3, 3])])).totals().params == 8 * 3 * 3 * 3
+
+
+def test_conv_weights_must_fit_the_input_channels():
+    conv = helper.make_node("Conv", ["x", "w"], ["y"], name="conv_wrong_channels", kernel_shape=[3, 3])
+    with pytest.raises(CostGraphError, match="conv_wrong_channels.*4 channels"):
+        from_onnx(one_node_model(conv, [_weight("w", [8, 3, 3, 3])], input_dims=("batch", 4, "height", "width")))
+
+
+@pytest.mark.parametrize("axis", [3, -4, 7])
+def test_layer_norm_axis_must_be_in_range(axis):
+    # issue 12: an out-of-range axis was taken modulo the rank and accepted
+    norm = helper.make_node("LayerNormalization", ["x", "scale"], ["y"], name="ln_far", axis=axis)
+    with pytest.raises(CostGraphError, match=f"ln_far.*axis {axis} is out of range for a 3-d tensor"):
+        from_onnx(one_node_model(norm, [_weight("scale", [16])], input_dims=("batch", "seq", 16)))
+
+
+def shape_then(node, initializers, input_dims=("batch", 3, "height", "width")):
+    """x -> Shape -> `node` (reading "shape"): the shape arithmetic exporters write."""
+    graph = helper.make_graph(
+        [helper.make_node("Shape", ["x"], ["shape"], name="shape"), node],
+        "shape_then", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(input_dims))],
+        [any_shape("y", 1, TensorProto.INT64)], initializers,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+@pytest.mark.parametrize(
+    "model, match",
+    [
+        # issue 12: Gather, Slice, Gemm, BatchNormalization raised raw IndexError/TypeError/ValueError
+        (lambda: shape_then(helper.make_node("Gather", ["shape", "i"], ["y"], name="gather_far"), [_ints("i", [4])]), "gather_far.*index 4 out of range"),
+        (lambda: shape_then(helper.make_node("Gather", ["shape", "i"], ["y"], name="gather_axis", axis=1), [_ints("i", [0])]), "gather_axis.*axis 1 is out of range"),
+        (
+            lambda: shape_then(helper.make_node("Slice", ["shape", "s", "e", "a"], ["y"], name="slice_axis"), [_ints("s", [0]), _ints("e", [2]), _ints("a", [1])]),
+            "slice_axis",
+        ),
+        (
+            lambda: shape_then(helper.make_node("Slice", ["shape", "s", "e"], ["y"], name="slice_lengths"), [_ints("s", [0, 1]), _ints("e", [2])]),
+            "slice_lengths.*2 starts, 1 ends",
+        ),
+        (lambda: one_node_model(helper.make_node("Gemm", ["x", "b"], ["y"], name="gemm_1d"), [_weight("b", [5])], ("batch", 5)), "gemm_1d.*matrix B"),
+        (lambda: one_node_model(helper.make_node("Gemm", ["x", "b"], ["y"], name="gemm_3d_a"), [_weight("b", [5, 2])], ("batch", 4, 5)), "gemm_3d_a.*2-d"),
+        (
+            lambda: one_node_model(
+                helper.make_node("BatchNormalization", ["x", "g", "b", "m", "v"], ["y"], name="bn_scalar"),
+                [helper.make_tensor(n, TensorProto.FLOAT, [], [1.0]) for n in "gbmv"],
+            ),
+            "bn_scalar.*the scale",
+        ),
+        (
+            lambda: one_node_model(
+                helper.make_node("BatchNormalization", ["x", "g", "b", "m", "v"], ["y"], name="bn_channels"),
+                [_weight(n, [5]) for n in "gbmv"],
+            ),
+            "bn_channels.*5 values for 3 channels",
+        ),
+    ],
+)
+def test_malformed_nodes_are_errors_naming_the_node(model, match):
+    with pytest.raises(CostGraphError, match=match):
+        from_onnx(model())
+
+
+def test_negative_gather_indices_and_clamped_slices_follow_onnx():
+    # truth: ONNX's own rules (negative indices count from the end; slice bounds clamp),
+    # checked against onnx.reference's evaluator on the same graph
+    reference = require("onnx.reference")
+    gather = shape_then(helper.make_node("Gather", ["shape", "i"], ["y"], name="gather_last"), [_ints("i", [-1, 1])])
+    slice_model = shape_then(
+        helper.make_node("Slice", ["shape", "s", "e"], ["y"], name="slice_clamped"), [_ints("s", [-3]), _ints("e", [2**63 - 1])]
+    )
+    x = require("numpy").zeros((2, 3, 5, 7), dtype="float32")
+    for model in (gather, slice_model):
+        (expected,) = reference.ReferenceEvaluator(model).run(None, {"x": x})
+        computed = _sizes_through_importer(model)
+        assert [int(sympy.sympify(v).subs({N: 2, H: 5, W: 7})) for v in computed] == expected.tolist()
+
+
+def _sizes_through_importer(model):
+    """The Sizes the importer computes for the graph's last output (a shape computation)."""
+    from costgraph.importers import onnx as onnx_importer
+
+    importer = onnx_importer._Importer(model, "sizes", False, False)
+    importer.inputs()
+    for node in model.graph.node:
+        call = onnx_importer.Call(node.op_type, [importer.env[i] for i in node.input], onnx_importer._attrs(node), node.name, node.name, 1, importer, node)
+        importer.env[node.output[0]] = onnx_importer.ONNX_CONVERTERS[node.op_type](call)
+    return importer.env[model.graph.output[0].name].values
+
+
+def test_a_size_named_like_a_generated_local_from_dim_param():
+    # issue 12, finding 3: a dim_param named "_a0" was overwritten inside the compiled
+    # function.  By hand: conv 3x3 pad 1 (3 -> 4) on side x side, 2x2 max pool, conv 1x1
+    # (4 -> 2) on the pooled map: 4*27*side**2 + 2*4*(side // 2)**2 MACs
+    n = helper.make_node
+    graph = helper.make_graph(
+        [
+            n("Conv", ["x", "w1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+            n("MaxPool", ["c1"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+            n("Conv", ["p", "w2"], ["y"], kernel_shape=[1, 1]),
+        ],
+        "named_a0", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, "_a0", "_a0"])],
+        [any_shape("y", 4)], [_weight("w1", [4, 3, 3, 3]), _weight("w2", [2, 4, 1, 1])],
+    )
+    net = from_onnx(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]))
+    assert net.totals(_a0=12).macs == 4 * 27 * 144 + 2 * 4 * 36 == 15840
+
+
+def test_torch_chunk_exports_to_slices_that_import():
+    # issue 13: torch.chunk exports to Slice on a tensor.  By hand: conv 3 -> 8, 3x3, pad 1:
+    # 8*27 weights + 8 biases, 8*27 MACs per output pixel; chunk(2) halves the 8 channels
+    # into two views of 4; their product is 4*H*W elements, 1 FLOP each
+    torch = require_torch()
+
+    class Gated(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+
+        def forward(self, x):
+            a, b = self.conv(x).chunk(2, dim=1)
+            return a * b
+
+    module = Gated()
+    net = from_onnx(export(module, (1, 3, 8, 8)))
+    totals = net.totals()
+    assert totals.params == sum(p.numel() for p in module.parameters()) == 8 * 27 + 8
+    assert totals.macs == 8 * 27 * N * H * W
+    (output,) = [row for row in net.layers() if row.kind == "Mul"]
+    assert output.shape == (4, H, W) and output.flops == 4 * N * H * W
+    assert tuple(module(torch.zeros(2, 3, 10, 6)).shape) == (2,) + tuple(d.subs({H: 10, W: 6}) for d in output.shape)
+
+
+def test_a_converter_crash_becomes_an_error_naming_the_node():
+    # the last resort: whatever a converter lets escape is a CostGraphError naming the node
+    from costgraph.importers import register_converter
+
+    @register_converter("test.crash::Crash", onnx=True)
+    def crash(call):
+        return {}["missing"]
+
+    try:
+        node = helper.make_node("Crash", ["x"], ["y"], name="crashing", domain="test.crash")
+        graph = helper.make_graph(
+            [node], "crash", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("test.crash", 1)])
+        with pytest.raises(CostGraphError, match=r"node 0 'crashing' \(Crash\): malformed or unexpected node \(KeyError"):
+            from_onnx(model.SerializeToString())
+    finally:
+        del ONNX_CONVERTERS["test.crash::Crash"]
+
+
+def test_torch_split_exports_to_split_that_imports():
+    # torch.split exports to Split.  By hand: the three 1-channel views of a 3-channel
+    # image; a*b and (a*b)+c are 1*H*W elements each, 1 FLOP per element: 2*N*H*W
+    torch = require_torch()
+
+    class Mixer(torch.nn.Module):
+        def forward(self, x):
+            a, b, c = x.split([1, 1, 1], dim=1)
+            return a * b + c
+
+    net = from_onnx(export_without_parameters(Mixer(), (1, 3, 8, 8)))
+    assert net.totals().flops == 2 * N * H * W and net.totals().params == 0
+    shapes = [tuple(row.shape) for row in net.layers() if row.kind == "Slice"]
+    assert shapes == [(1, H, W)] * 3
+    with pytest.raises(CostGraphError, match="do not add up"):
+        bad = helper.make_node("Split", ["x", "parts"], ["a", "b"], name="split_bad", axis=1)
+        graph = helper.make_graph(
+            [bad], "split", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, 4])],
+            [any_shape("a", 3), any_shape("b", 3)], [_ints("parts", [1, 1])],
+        )
+        from_onnx(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]))
+
+
+def export_without_parameters(module, shape):
+    """`export` for a module with no parameters (it reads the first one's device)."""
+    torch = require_torch()
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module.eval(), (torch.randn(*shape),), buffer, dynamo=False, input_names=["image"], output_names=["out"],
+            dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "out": {0: "batch"}},
+        )
+    return buffer.getvalue()

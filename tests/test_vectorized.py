@@ -11,7 +11,7 @@ import pytest
 import sympy
 from hypothesis import given, settings, strategies as st
 
-from costgraph import DomainError, H, N, Network, SizeError, W, models
+from costgraph import DomainError, H, N, Network, SizeError, W, models, size_symbol
 from costgraph.compile import INT64_MAX, compile_exprs, exact_scale
 from costgraph.intmath import FloorDiv
 from costgraph.kinds import Conv2d, Flatten, Input, Linear, MaxPool2d, ReLU
@@ -305,3 +305,104 @@ def test_exact_scale():
 def test_numpy_scalars_do_not_wrap_on_the_scalar_path():
     compiled = compile_exprs([H], [H**3])
     assert compiled(np.int64(2**40))[0] == 2**120
+
+
+# -- any size name is safe in generated code (issue 12, finding 3) ------------------------------
+# Names that were generated locals (`_a0`, `_b0`, `_e0`), runtime helpers, Python
+# keywords and builtins used by the generated code: each must count as H does.
+TRICKY_NAMES = ["_a0", "_b0", "_e0", "_s0", "_s1", "_min", "_sum", "lambda", "class", "None", "max", "min", "np", "int"]
+
+
+def pooled_net(name):
+    """conv 3x3 (padding 1), 2x2 max pool, conv 1x1 on a square input of side `name`."""
+    side = size_symbol(name)
+    net = Network(f"pooled_{name}")
+    net.add("input", Input((3, side, side)))
+    net.add("conv1", Conv2d(3, 4, 3, padding=1))
+    net.add("pool", MaxPool2d(2))
+    net.add("conv2", Conv2d(4, 2, 1))
+    return net
+
+
+def pooled_macs(side):
+    # by hand: conv1 4*3*3*3 MACs per output pixel on side*side pixels, conv2 2*4 per
+    # pixel of the pooled (side // 2)**2 map
+    return 4 * 27 * side * side + 2 * 4 * (side // 2) ** 2
+
+
+@pytest.mark.parametrize("name", TRICKY_NAMES)
+def test_any_size_name_counts_like_H(name):
+    net = pooled_net(name)
+    assert net.totals(**{name: 12}).macs == pooled_macs(12) == 15840
+    got = net.totals(**{name: np.array([12, 13, 2**20])}).macs
+    assert got.tolist() == [pooled_macs(12), pooled_macs(13), pooled_macs(2**20)]
+    # the bound path too: past int64 the arrays become Python ints
+    big = net.totals(**{name: np.array([2**40])}).macs
+    assert big.tolist() == [pooled_macs(2**40)]
+
+
+def test_generated_source_never_names_a_size():
+    from costgraph.compile import formulas_source
+
+    source = formulas_source(["lambda", "_a0"], [FloorDiv(size_symbol("lambda"), 2) * size_symbol("_a0")])
+    assert "lambda" not in source and "_a0 " not in source.split("\n", 1)[0]
+
+
+# -- sums of separately bounded arrays stay exact (issue 12, finding 4) ------------------------
+def test_training_macs_do_not_wrap():
+    # issue 12: vgg16 at N = 283466677 gave a negative training MACs figure.
+    # truth: the scalar path (Python ints) at the same sizes
+    net = models.vgg16()
+    batch = 283466677
+    vector = net.totals(H=224, N=np.array([batch, 1]), backward=True)
+    scalar = net.totals(H=224, N=batch, backward=True)
+    assert vector.training_macs[0] == scalar.training_macs == scalar.macs + scalar.backward_macs > 0
+    assert vector.training_macs[1] == net.totals(H=224, backward=True).training_macs
+
+
+def test_memory_totals_do_not_wrap():
+    # truth: the scalar path at the same sizes; every byte count must be positive.
+    # The batch makes saved_bytes (linear in N) just fit int64, so that each part
+    # fits on its own and only their sums (with the parameters' bytes) do not
+    net = models.vgg16()
+    batch = INT64_MAX // net.memory(H=224, N=1, optimizer="adam").saved_bytes
+    vector = net.memory(H=224, N=np.array([batch, 2]), optimizer="adam")
+    scalar = net.memory(H=224, N=batch, optimizer="adam")
+    for field in ("saved_bytes", "total_training_bytes", "total_inference_bytes", "peak_inference_bytes"):
+        assert getattr(vector, field)[0] == getattr(scalar, field) > 0, field
+        assert getattr(vector, field)[1] == getattr(net.memory(H=224, N=2, optimizer="adam"), field), field
+
+
+def test_a_divisor_past_int64_is_part_of_the_bound():
+    # nested folding can make a divisor above 2**63; numpy cannot divide int64 by it
+    divisor = 2**64 + 3
+    expr = FloorDiv(H * W * 2**40, sympy.Integer(divisor)) + H
+    compiled = compile_exprs([H, W], [expr])
+    assert compiled.bound(2, 2) > INT64_MAX
+    h = np.array([2**30, 5])
+    assert compiled(h, h)[0].tolist() == [2**60 * 2**40 // divisor + 2**30, 25 * 2**40 // divisor + 5]
+
+
+def test_exact_sum():
+    from costgraph.compile import exact_sum
+
+    total = exact_sum(np.array([2**62, 1]), np.array([2**62, 1]), 5)
+    assert total.tolist() == [2**63 + 5, 7]
+    assert exact_sum(np.array([1, 2]), 3).dtype == np.int64
+    assert exact_sum(2, 3) == 5
+
+
+def test_a_size_name_from_torch_dynamic_is_safe():
+    # from_torch names the size `_a0` (the old generated code's first local); the
+    # macs by hand: conv 3x3 pad 1 (3 -> 4 channels) on a side x side image, 2x2
+    # max pool, conv 1x1 (4 -> 2) on the pooled map, as `pooled_macs`
+    from .support import require_torch
+
+    torch = require_torch()
+    from costgraph import from_torch
+
+    module = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1, bias=False), torch.nn.MaxPool2d(2), torch.nn.Conv2d(4, 2, 1, bias=False))
+    net = from_torch(module, (1, 3, 8, 8), dynamic={"_a0": 2, "lambda": 3})
+    side = {"_a0": 12, "lambda": 12}
+    assert net.totals(**side).macs == pooled_macs(12)
+    assert net.totals(_a0=np.array([12, 14]), **{"lambda": np.array([12, 14])}).macs.tolist() == [pooled_macs(12), pooled_macs(14)]

@@ -12,6 +12,13 @@ made an identifier.  Every node is then rebuilt with costgraph's own shape
 formulas.  Shape arithmetic that exporters write into the graph (``Shape``,
 ``Gather``, ``Unsqueeze``, ``Concat`` feeding a ``Reshape``) is evaluated
 symbolically.
+
+The file is checked against itself: attributes against the tensors they
+describe (a Conv's ``kernel_shape`` against its weights, a norm's scale
+against the channels), axes and indices against ranks and lengths.  Any
+failure of a converter is a `CostGraphError` naming the node; an exception
+of any other type that a converter lets escape is turned into one as a last
+resort, so no malformed file ends in a raw ``IndexError``.
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ from ..kinds.base import numel
 from ..kinds.matmul import MatMul
 from ..kinds.arithmetic import Div, ScalarOp, Sub
 from ..kinds.inputs import Parameter
+from ..kinds.reshape import Slice
 from ..network import Network
 from ..symbols import H, N, S, W, size_symbol
 from . import ONNX_CONVERTERS, UnsupportedOperationError, register_converter
@@ -307,7 +315,14 @@ class _Importer:
     def inputs(self):
         initializers = {t.name for t in self.graph.initializer}
         for tensor in self.graph.initializer:
-            self.env[tensor.name] = _weight_of(tensor)
+            try:
+                self.env[tensor.name] = _weight_of(tensor)
+            except Exception as error:  # a tensor whose data does not match its dims or type
+                raise CostGraphError(
+                    f"from_onnx: initializer {tensor.name!r} is malformed ({type(error).__name__}: {error})", layer=tensor.name
+                ) from None
+            if any(d < 0 for d in self.env[tensor.name].dims):
+                raise CostGraphError(f"from_onnx: initializer {tensor.name!r} has a negative dimension {list(tensor.dims)}", layer=tensor.name)
         for value in self.graph.input:
             if value.name in initializers:
                 continue
@@ -367,6 +382,10 @@ class _Importer:
                 continue
             except CostGraphError as error:
                 raise type(error)(f"from_onnx: {where}: {error}", layer=name, value=error.value) from None
+            except Exception as error:  # last resort: a converter met input it does not check for
+                raise CostGraphError(
+                    f"from_onnx: {where}: malformed or unexpected node ({type(error).__name__}: {error})", layer=name
+                ) from None
             results = result if isinstance(result, list) else [result]
             for output, value in zip(node.output, results):
                 self.env[output] = value
@@ -451,11 +470,56 @@ def from_onnx(model, *, name=None, lazy_linear=False, inplace_activations=False)
     216*H*N*W
     """
     proto = _load(model)
-    importer = _Importer(proto, name or proto.graph.name or "onnx", lazy_linear, inplace_activations)
-    return importer.run()
+    try:
+        importer = _Importer(proto, name or proto.graph.name or "onnx", lazy_linear, inplace_activations)
+        return importer.run()
+    except CostGraphError:
+        raise
+    except Exception as error:  # last resort: inputs, initializers or outputs the checks above missed
+        raise CostGraphError(f"from_onnx: malformed or unexpected model ({type(error).__name__}: {error})") from None
 
 
 # -- converters ---------------------------------------------------------------------
+
+def _ints(call, name, default, length=None, least=None):
+    """Attribute `name` as a tuple of ints (`default` if absent), checked for `length` and a `least` value."""
+    value = call.attr(name, default)
+    if value is None:
+        return None
+    values = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise CostGraphError(f"attribute {name}={list(values)} is not a list of integers", value=values)
+    if length is not None and len(values) != length:
+        raise CostGraphError(f"attribute {name}={list(values)} should have {length} values", value=values)
+    if least is not None and any(v < least for v in values):
+        raise CostGraphError(f"attribute {name}={list(values)} has a value below {least}", value=values)
+    return values
+
+
+def _int(call, name, default, least=None):
+    value = call.attr(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or (least is not None and value < least):
+        raise CostGraphError(f"attribute {name}={value!r} is not an integer" + (f" >= {least}" if least is not None else ""), value=value)
+    return value
+
+
+def _axis_in(call, axis, rank, name="axis"):
+    """`axis` (ONNX counts from the end when negative) as 0..rank-1, or a CostGraphError."""
+    if not isinstance(axis, int) or isinstance(axis, bool) or not -rank <= axis < rank:
+        raise CostGraphError(f"{name} {axis!r} is out of range for a {rank}-d tensor", value=axis)
+    return axis % rank
+
+
+def _check_weight(call, weight, rank, what):
+    if len(weight.dims) != rank or any(d < 1 for d in weight.dims):
+        raise CostGraphError(f"{what} {weight.name!r} has shape {list(weight.dims)}, expected {rank} positive sizes", value=weight.dims)
+
+
+def _fixed(size):
+    """`size` as an int if it is a number, else None."""
+    size = sympy.sympify(size)
+    return int(size) if size.is_number else None
+
 
 def _register(*ops):
     def decorate(converter):
@@ -467,7 +531,7 @@ def _register(*ops):
 
 
 def _spatial_pads(call, rank=2):
-    pads = list(call.attr("pads", [0] * (2 * rank)))
+    pads = list(_ints(call, "pads", [0] * (2 * rank), 2 * rank, 0))
     begin, end = pads[:rank], pads[rank:]
     if begin != end:
         call.unsupported(f"asymmetric padding {pads} (costgraph's kinds pad both sides alike)")
@@ -490,11 +554,24 @@ def _conv(call):
     bias = call.weight(2, optional=True)
     if len(weight.dims) != 4:
         call.unsupported(f"a {len(weight.dims) - 2}-d convolution (costgraph has Conv2d)")
+    _check_weight(call, weight, 4, "the weight")
     out_channels, per_group, kh, kw = weight.dims
-    kernel = tuple(call.attr("kernel_shape", (kh, kw)))
-    groups = call.attr("group", 1)
-    strides = tuple(call.attr("strides", (1, 1)))
-    dilations = tuple(call.attr("dilations", (1, 1)))
+    # the weight tensor is what the file holds; an attribute that disagrees is an error, not believed
+    kernel = _ints(call, "kernel_shape", (kh, kw), 2, 1)
+    if kernel != (kh, kw):
+        raise CostGraphError(f"kernel_shape {list(kernel)} disagrees with the weight {weight.name!r} of shape {list(weight.dims)}", value=kernel)
+    groups = _int(call, "group", 1, 1)
+    if out_channels % groups:
+        raise CostGraphError(f"{out_channels} output channels do not split into group={groups}", value=groups)
+    if bias is not None and bias.dims != (out_channels,):
+        raise CostGraphError(f"bias {bias.name!r} of shape {list(bias.dims)} for {out_channels} output channels", value=bias.dims)
+    channels = _fixed(x.shape[1]) if len(x.shape) == 4 else None
+    if channels is not None and channels != per_group * groups:
+        raise CostGraphError(
+            f"the input has {channels} channels, the weight {weight.name!r} expects {per_group} x group {groups}", value=channels
+        )
+    strides = _ints(call, "strides", (1, 1), 2, 1)
+    dilations = _ints(call, "dilations", (1, 1), 2, 1)
     mode = _auto_pad(call)
     if mode == "same":
         if strides != (1, 1):
@@ -509,10 +586,12 @@ def _conv(call):
 
 
 def _pool_window(call):
-    kernel = tuple(call.attr("kernel_shape"))
+    kernel = _ints(call, "kernel_shape", None, least=1)
+    if kernel is None:
+        raise CostGraphError("a pool without kernel_shape")
     if len(kernel) != 2:
         call.unsupported(f"a {len(kernel)}-d pool (costgraph's pools are 2-d)")
-    strides = tuple(call.attr("strides", (1, 1)))  # ONNX's default stride is 1, torch's the kernel
+    strides = _ints(call, "strides", (1, 1), 2, 1)  # ONNX's default stride is 1, torch's the kernel
     mode = _auto_pad(call)
     if mode == "same":
         call.unsupported(f"auto_pad={call.attr('auto_pad')} on a pool")
@@ -525,16 +604,16 @@ def _max_pool(call):
     if call.n_outputs > 1 and call._importer.consumers.get(call._output(1), 0):
         call.unsupported("the indices output")
     kernel, strides, padding = _pool_window(call)
-    kind = MaxPool2d(kernel, strides, padding, tuple(call.attr("dilations", (1, 1))), bool(call.attr("ceil_mode", 0)))
+    kind = MaxPool2d(kernel, strides, padding, _ints(call, "dilations", (1, 1), 2, 1), bool(_int(call, "ceil_mode", 0, 0)))
     return call.add(kind, call.tensor(0))
 
 
 @_register("AveragePool")
 def _avg_pool(call):
     kernel, strides, padding = _pool_window(call)
-    if tuple(call.attr("dilations", (1, 1))) != (1, 1):
+    if _ints(call, "dilations", (1, 1), 2, 1) != (1, 1):
         call.unsupported("dilated average pooling")
-    kind = AvgPool2d(kernel, strides, padding, bool(call.attr("ceil_mode", 0)), bool(call.attr("count_include_pad", 0)))
+    kind = AvgPool2d(kernel, strides, padding, bool(_int(call, "ceil_mode", 0, 0)), bool(_int(call, "count_include_pad", 0, 0)))
     return call.add(kind, call.tensor(0))
 
 
@@ -555,13 +634,16 @@ def _linear(call, x, weight, transposed, bias):
 
 @_register("Gemm")
 def _gemm(call):
-    if call.attr("transA", 0):
+    if _int(call, "transA", 0, 0):
         call.unsupported("transA=1")
     a = call.tensor(0)
     b = call.inputs[1]
     bias = call.inputs[2] if len(call.inputs) > 2 else None
     if isinstance(b, Weight) and (bias is None or isinstance(bias, Weight)):
-        out_features = b.dims[0] if call.attr("transB", 0) else b.dims[1]
+        _check_weight(call, b, 2, "matrix B")
+        if len(a.shape) != 2:
+            raise CostGraphError(f"Gemm's input A is {len(a.shape)}-d {a.shape}; Gemm multiplies 2-d matrices", value=a.shape)
+        out_features = b.dims[0] if _int(call, "transB", 0, 0) else b.dims[1]
         if bias is not None and bias.dims not in ((out_features,), (1, out_features)):
             call.unsupported(f"a bias of shape {bias.dims} for {out_features} outputs")
         return _linear(call, a, b, bool(call.attr("transB", 0)), bias is not None)
@@ -653,7 +735,20 @@ def _identity(call):
 def _batch_norm(call):
     x = call.tensor(0)
     scale = call.weight(1)
-    return call.add(BatchNorm2d(scale.dims[0], call.attr("epsilon", 1e-5), 1 - call.attr("momentum", 0.9)), x)
+    _check_weight(call, scale, 1, "the scale")
+    if len(x.shape) != 4:
+        call.unsupported(f"batch normalization of a {len(x.shape)}-d tensor (costgraph has BatchNorm2d)")
+    channels = _fixed(x.shape[1])
+    if channels is not None and channels != scale.dims[0]:
+        raise CostGraphError(f"a scale of {scale.dims[0]} values for {channels} channels", value=scale.dims)
+    for index in range(2, min(len(call.inputs), 5)):
+        other = call.inputs[index]
+        if isinstance(other, Weight) and other.dims != scale.dims:
+            raise CostGraphError(f"input {index} {other.name!r} of shape {list(other.dims)}, the scale's is {list(scale.dims)}", value=other.dims)
+    epsilon, momentum = call.attr("epsilon", 1e-5), call.attr("momentum", 0.9)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (epsilon, momentum)):
+        raise CostGraphError(f"epsilon {epsilon!r} and momentum {momentum!r} must be numbers", value=(epsilon, momentum))
+    return call.add(BatchNorm2d(scale.dims[0], epsilon, 1 - momentum), x)
 
 
 @_register("LayerNormalization")
@@ -661,7 +756,9 @@ def _layer_norm(call):
     x = call.tensor(0)
     scale = call.weight(1)
     bias = call.weight(2, optional=True)
-    axis = call.attr("axis", -1) % len(x.shape)
+    axis = _axis_in(call, call.attr("axis", -1), len(x.shape))
+    if axis == 0:
+        call.unsupported("normalizing over the batch dimension too (axis 0)")
     normalized = tuple(int(d) for d in x.shape[axis:]) if all(sympy.sympify(d).is_number for d in x.shape[axis:]) else None
     if normalized is None:
         call.unsupported(f"normalizing over symbolic sizes {x.shape[axis:]}")
@@ -817,10 +914,17 @@ def _constant(call):
 def _gather(call):
     sizes = _sizes_of(call.inputs[0])
     indices = _sizes_of(call.inputs[1])
-    if sizes is None or indices is None or call.attr("axis", 0) != 0:
+    if sizes is None or indices is None:
         call.unsupported("Gather on a tensor (only on shapes)")
-    picked = tuple(sizes.values[int(i)] for i in indices.values)
-    return Sizes(picked, scalar=indices.scalar)
+    _axis_in(call, call.attr("axis", 0), 1)  # a shape is 1-d: axis 0 (or -1)
+    length = len(sizes.values)
+    picked = []
+    for index in indices.values:
+        index = _fixed(index)
+        if index is None or not -length <= index < length:
+            raise CostGraphError(f"index {index} out of range for {length} sizes {sizes.values}", value=index)
+        picked.append(sizes.values[index])
+    return Sizes(tuple(picked), scalar=indices.scalar)
 
 
 @_register("Unsqueeze")
@@ -847,17 +951,97 @@ def _cast(call):
     call.unsupported("Cast of a tensor")
 
 
+def _slice_arguments(call):
+    """(starts, ends, axes, steps) of a Slice (opset 10+: inputs; opset 1: attributes), each a tuple."""
+    if len(call.inputs) < 3:  # opset 1: attributes
+        starts, ends = _ints(call, "starts", None), _ints(call, "ends", None)
+        if starts is None or ends is None:
+            raise CostGraphError("Slice without starts and ends")
+        axes = _ints(call, "axes", None)
+        steps = None
+    else:
+        starts, ends = _shape_argument(call, 1), _shape_argument(call, 2)
+        axes = _shape_argument(call, 3) if len(call.inputs) > 3 and call.inputs[3] is not None else None
+        steps = _shape_argument(call, 4) if len(call.inputs) > 4 and call.inputs[4] is not None else None
+    axes = tuple(range(len(starts))) if axes is None else tuple(axes)
+    steps = (1,) * len(starts) if steps is None else tuple(steps)
+    if not len(starts) == len(ends) == len(axes) == len(steps):
+        raise CostGraphError(f"Slice with {len(starts)} starts, {len(ends)} ends, {len(axes)} axes, {len(steps)} steps", value=axes)
+    return tuple(starts), tuple(ends), axes, steps
+
+
+def _clamped(value, length):
+    """ONNX's rule for a start or end: negative counts from the end, then clamped to [0, length]."""
+    if value < 0:
+        value += length
+    return min(max(value, 0), length)
+
+
 @_register("Slice")
 def _slice(call):
+    starts, ends, axes, steps = _slice_arguments(call)
     sizes = _sizes_of(call.inputs[0])
-    if sizes is None:
-        call.unsupported("Slice on a tensor (only on shapes)")
-    starts = _shape_argument(call, 1)
-    ends = _shape_argument(call, 2)
-    if len(call.inputs) > 3 and call.inputs[3] is not None and tuple(_shape_argument(call, 3)) != (0,):
-        call.unsupported("Slice over an axis other than 0 of a shape")
-    if len(call.inputs) > 4 and call.inputs[4] is not None and tuple(_shape_argument(call, 4)) != (1,):
-        call.unsupported("Slice with a step")
-    length = len(sizes.values)
-    start, end = int(starts[0]), min(int(ends[0]), length) if int(ends[0]) < 2**62 else length
-    return Sizes(sizes.values[start:end])
+    if sizes is not None:
+        if len(axes) != 1 or _axis_in(call, _fixed(axes[0]), 1, "Slice axis") != 0:
+            raise CostGraphError(f"Slice of a 1-d shape over axes {axes}", value=axes)
+        start, end, step = (_fixed(v) for v in (starts[0], ends[0], steps[0]))
+        if start is None or end is None or step is None or step == 0:
+            call.unsupported(f"Slice of a shape with bounds {starts[0]}:{ends[0]}:{steps[0]}")
+        return Sizes(sizes.values[slice(start, end, step)])  # Python's slice clamps as ONNX does
+    # on a tensor (what torch.chunk and split export to): one view per sliced axis
+    x = call.tensor(0)
+    out = x
+    for axis, start, end, step in zip(axes, starts, ends, steps):
+        axis, start, end, step = _fixed(axis), _fixed(start), _fixed(end), _fixed(step)
+        if axis is None or start is None or end is None:
+            call.unsupported(f"Slice with bounds computed from symbolic sizes ({starts}:{ends})")
+        axis = _axis_in(call, axis, len(x.shape), "Slice axis")
+        if step != 1:
+            call.unsupported(f"Slice with step {step}")
+        if axis == 0:
+            call.unsupported("Slice over the batch dimension")
+        length = _fixed(out.shape[axis])
+        if length is None:
+            # a symbolic dimension: only a slice from a fixed start to its end can be written
+            if start < 0 or end < 2**62:
+                call.unsupported(f"Slice [{start}:{end}] of the symbolic dimension {out.shape[axis]}")
+            out = call.add(Slice(axis, start, None), out)
+            continue
+        start, end = _clamped(start, length), _clamped(end, length)
+        if end <= start:
+            raise CostGraphError(f"Slice [{start}:{end}] of axis {axis} (size {length}) is empty", value=(start, end))
+        out = call.add(Slice(axis, start, None if end == length else end), out)
+    return out
+
+
+@_register("Split")
+def _split(call):
+    """``torch.split`` and ``chunk`` (on a fixed-size dimension): one view per output."""
+    x = call.tensor(0)
+    axis = _axis_in(call, call.attr("axis", 0), len(x.shape))
+    if axis == 0:
+        call.unsupported("Split over the batch dimension")
+    length = _fixed(x.shape[axis])
+    if length is None:
+        call.unsupported(f"Split of the symbolic dimension {x.shape[axis]}")
+    if len(call.inputs) > 1 and call.inputs[1] is not None:
+        parts = [_fixed(v) for v in _shape_argument(call, 1)]
+    elif call.attr("split") is not None:
+        parts = list(_ints(call, "split", None, least=0))
+    else:
+        # equal parts (opset 18's num_outputs, or as many as the node has outputs); the last may be smaller
+        count = _int(call, "num_outputs", call.n_outputs, 1)
+        step = -(-length // count)
+        parts = [min(step, length - i * step) for i in range(count)]
+    if None in parts or any(p < 0 for p in parts) or sum(parts) != length:
+        raise CostGraphError(f"split sizes {parts} do not add up to dimension {axis} of size {length}", value=parts)
+    if len(parts) != call.n_outputs:
+        raise CostGraphError(f"{len(parts)} split sizes for {call.n_outputs} outputs", value=parts)
+    outputs, start = [], 0
+    for part in parts:
+        if part == 0:
+            call.unsupported("an empty part of a Split")
+        stop = start + part
+        outputs.append(call.add(Slice(axis, start, None if stop == length else stop), x))
+        start = stop
+    return outputs
