@@ -272,8 +272,17 @@ class Network:
             sums["weights"] = expand_sizes(sympy.Add(*[w for w, _ in owned]))
             sums["biases"] = expand_sizes(sympy.Add(*[b for _, b in owned]))
             sums["params"] = expand_sizes(sums["weights"] + sums["biases"])
+            sums["inactive"] = expand_sizes(sympy.Add(*[self._inactive(n) for n in self._order]))
             self._cache["symbolic"] = sums
         return self._cache["symbolic"]
+
+    def _inactive(self, name: str) -> sympy.Expr:
+        """Parameters of layer `name` a token does not use (a mixture of experts' idle experts)."""
+        node = self.graph.nodes[name]
+        rule = getattr(node["layer"], "inactive_params", None)
+        if rule is None or node.get("shares") is not None:
+            return sympy.Integer(0)
+        return rule(*[self.graph.nodes[s]["shape"] for s in node["inputs"]])
 
     def _owned(self, name: str) -> tuple:
         """(weights, biases) that layer `name` adds to the totals: none of what it shares."""
@@ -476,11 +485,13 @@ class Network:
                 macs=sums["macs"],
                 flops=sums["flops"],
                 dtype=str(dtype),
+                active_params=expand_sizes(sums["params"] - sums["inactive"]),
             )
         values = self.check_sizes(**sizes)
-        names = ("params", "weights", "biases", "activations", "macs", "flops")
+        names = ("params", "weights", "biases", "activations", "macs", "flops", "inactive")
         evaluate = self._compiled("totals_fn", lambda: [sums[n] for n in names])
         result = dict(zip(names, evaluate(*[values[s] for s in self.symbols])))
+        result["active_params"] = result["params"] - result.pop("inactive")
         return Totals(
             **result,
             activation_bytes=exact_scale(result["activations"], element),

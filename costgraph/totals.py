@@ -103,6 +103,11 @@ class Totals:
         backward pass (gradients of inputs and weights, see
         `costgraph.memory.backward_macs`) and of a training step
         (``macs + backward_macs``).
+    active_params
+        Parameters one token uses: ``params`` for a dense model; for a
+        mixture of experts, without the experts a token is not routed to
+        (`costgraph.kinds.MixtureOfExperts`).  Printed and in `as_dict`
+        only when it differs from ``params``.
     """
 
     params: object
@@ -116,12 +121,18 @@ class Totals:
     sizes: dict = field(default_factory=dict)
     backward_macs: object = None
     training_macs: object = None
+    active_params: object = None
 
     FIELDS = ("params", "weights", "biases", "activations", "activation_bytes", "macs", "flops")
     BACKWARD_FIELDS = ("backward_macs", "training_macs")
 
+    def __post_init__(self):
+        if self.active_params is None:  # a dense model uses every parameter for every token
+            object.__setattr__(self, "active_params", self.params)
+
     def _fields(self) -> tuple:
-        return self.FIELDS + (self.BACKWARD_FIELDS if self.backward_macs is not None else ())
+        sparse = ("active_params",) if self.active_params != self.params else ()
+        return self.FIELDS + sparse + (self.BACKWARD_FIELDS if self.backward_macs is not None else ())
 
     def as_dict(self) -> dict:
         """The count fields by name (the backward ones when computed)."""

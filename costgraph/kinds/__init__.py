@@ -43,6 +43,8 @@ from .reshape import ChannelShuffle, Concat, Contiguous, Expand, Flatten, Permut
 from .embedding import ClassToken, Embedding, PositionalEmbedding
 from .attention import CausalMask, MultiheadAttention, RotaryEmbedding, ScaledDotProductAttention
 from .mlp import GatedMLP
+from .window import SlidingWindowMask, SlidingWindowMatMul
+from .moe import MixtureOfExperts
 
 __all__ = [
     "KINDS",
@@ -109,4 +111,7 @@ __all__ = [
     "RotaryEmbedding",
     "RMSNorm",
     "GatedMLP",
+    "SlidingWindowMask",
+    "SlidingWindowMatMul",
+    "MixtureOfExperts",
 ]
