@@ -45,6 +45,7 @@ from .attention import CausalMask, MultiheadAttention, RotaryEmbedding, ScaledDo
 from .mlp import GatedMLP
 from .window import SlidingWindowMask, SlidingWindowMatMul
 from .moe import MixtureOfExperts
+from .relative_position import RelativePositionBias
 
 __all__ = [
     "KINDS",
@@ -114,4 +115,5 @@ __all__ = [
     "SlidingWindowMask",
     "SlidingWindowMatMul",
     "MixtureOfExperts",
+    "RelativePositionBias",
 ]

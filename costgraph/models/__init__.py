@@ -156,3 +156,15 @@ __all__ += [
     "mistral_7b", "llama3_8b", "llama3_70b", "qwen2_0_5b", "qwen2_7b", "phi3_mini", "gemma_2b", "opt_125m",
     "pythia_160m", "falcon_7b", "mixtral_8x7b",
 ]
+
+from .encoder_decoder import encoder_decoder, t5_base, t5_small  # noqa: E402
+
+__all__ += ["encoder_decoder", "t5_small", "t5_base"]
+
+from .whisper import whisper_small  # noqa: E402
+
+__all__ += ["whisper_small"]
+
+from .encoder_zoo import distilbert, roberta_base  # noqa: E402
+
+__all__ += ["roberta_base", "distilbert"]
