@@ -106,8 +106,9 @@ class Totals:
     active_params
         Parameters one token uses: ``params`` for a dense model; for a
         mixture of experts, without the experts a token is not routed to
-        (`costgraph.kinds.MixtureOfExperts`).  Printed and in `as_dict`
-        only when it differs from ``params``.
+        (`costgraph.kinds.MixtureOfExperts`).  An attribute (not in
+        `as_dict`, whose fields every table and the fast path share);
+        printed when it differs from ``params``.
     """
 
     params: object
@@ -131,8 +132,7 @@ class Totals:
             object.__setattr__(self, "active_params", self.params)
 
     def _fields(self) -> tuple:
-        sparse = ("active_params",) if self.active_params != self.params else ()
-        return self.FIELDS + sparse + (self.BACKWARD_FIELDS if self.backward_macs is not None else ())
+        return self.FIELDS + (self.BACKWARD_FIELDS if self.backward_macs is not None else ())
 
     def as_dict(self) -> dict:
         """The count fields by name (the backward ones when computed)."""
@@ -151,7 +151,10 @@ class Totals:
     def __str__(self) -> str:
         at = ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "symbolic"
         lines = [f"Totals ({at}; dtype {self.dtype})"]
-        for name in self._fields():
+        differs = self.active_params != self.params
+        differs = differs.any() if hasattr(differs, "any") else differs  # numpy arrays from a vectorized call
+        sparse = ("active_params",) if differs else ()
+        for name in self._fields() + sparse:
             value = getattr(self, name)
             lines.append(f"  {name:<17}{value:,}" if isinstance(value, int) else f"  {name:<17}{value}")
         return "\n".join(lines)
