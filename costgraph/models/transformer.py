@@ -456,6 +456,8 @@ def decoder(
             x = net.add(p + "residual", Add(), x, net.add(p + "attn_plus_mlp", Add(), a, m))
     net.add(words["norm_f"], normalization(), x)
     net.add(words["head"], Linear(d_model, vocab, bias=False), shares=words["embed"] if tied else None)
+    # what Kaplan's C_forward needs (costgraph.llm_formulas)
+    net.graph.graph["transformer"] = {"n_layer": layers, "d_attn": heads * (head_dim or d_model // heads)}
     return net
 
 
@@ -563,6 +565,7 @@ def encoder(
     if pooler:
         first = net.add("pooler.first_token", Reshape((d_model,)), net.add("pooler.slice", Slice(1, 0, 1), x))
         net.add("pooler.activation", Tanh(), net.add("pooler.dense", Linear(d_model, d_model), first))
+    net.graph.graph["transformer"] = {"n_layer": layers, "d_attn": d_model}
     return net
 
 
