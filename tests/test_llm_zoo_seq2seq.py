@@ -116,7 +116,7 @@ def whisper_hf(hf, layers, **overrides):
 
 
 def test_whisper_small_matches_hugging_face(hf):
-    """The conv front end (two Conv1d as unit-height Conv2d), encoder at S = 1500, decoder at two T."""
+    """The Conv1d front end, encoder at S = 1500, decoder at two T."""
     one, two = whisper_hf(hf, 1), whisper_hf(hf, 2)
     assert whisper_small().totals().params == params(one) + 11 * (params(two) - params(one))
     net = whisper_small(layers=2)

@@ -11,9 +11,8 @@ learned positions.  Pre-norm LayerNorm layers, GELU MLPs, biases on every
 projection except the keys; queries scaled by ``head_dim ** -0.5``; the head
 (``proj_out``) is tied to the decoder's token embedding.
 
-Each 1-d convolution is a `Conv2d` over a unit height with a ``(1, 3)``
-kernel: exactly ``Conv1d``'s parameters, output and MACs (a Conv1d kind
-would only rename the node).
+The convolutions are `Conv1d` on ``(N, mels, 2 S)``: the second one's
+output length ``floor((2 S + 1) / 2)`` is S.
 
 >>> from costgraph.models import whisper_small
 >>> whisper_small().totals().params          # Hugging Face's openai/whisper-small
@@ -22,7 +21,7 @@ would only rename the node).
 
 from __future__ import annotations
 
-from ..kinds import GELU, Add, Conv2d, Embedding, Input, LayerNorm, Linear, Permute, PositionalEmbedding, Reshape
+from ..kinds import GELU, Add, Conv1d, Embedding, Input, LayerNorm, Linear, Permute, PositionalEmbedding
 from ..network import Network
 from ..symbols import S
 from . import register_model
@@ -74,11 +73,10 @@ def whisper(
     sizes = dict(d_model=d_model, heads=heads, biases=(True, False, True, True), scale="queries")
     attn_names = {"q": "q_proj", "k": "k_proj", "v": "v_proj", "out": "out_proj"}
     net = Network(name)
-    frames = net.add("input_features", Input((mels, 1, 2 * S)))
-    x = net.add("encoder.conv1", Conv2d(mels, d_model, (1, 3), padding=(0, 1)), frames)
-    x = net.add("encoder.conv2", Conv2d(d_model, d_model, (1, 3), stride=(1, 2), padding=(0, 1)), net.add("encoder.gelu1", GELU(), x))
-    x = net.add("encoder.gelu2", GELU(), x)
-    x = net.add("encoder.to_positions", Permute((0, 2, 1)), net.add("encoder.squeeze", Reshape((d_model, S)), x))
+    frames = net.add("input_features", Input((mels, 2 * S)))
+    x = net.add("encoder.conv1", Conv1d(mels, d_model, 3, padding=1), frames)
+    x = net.add("encoder.conv2", Conv1d(d_model, d_model, 3, stride=2, padding=1), net.add("encoder.gelu1", GELU(), x))
+    x = net.add("encoder.to_positions", Permute((0, 2, 1)), net.add("encoder.gelu2", GELU(), x))
     x = net.add("encoder.embed_positions", PositionalEmbedding(source_positions, d_model, whole_table=True), x)
     for i in range(layers):
         p = f"encoder.layers.{i}."
