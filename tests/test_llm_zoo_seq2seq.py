@@ -142,3 +142,26 @@ def test_whisper_front_end_follows_the_source_length(hf):
 def test_unknown_option_of_encoder_decoder():
     with pytest.raises(CostGraphError, match="unknown option 'num_layers'; accepted: .*decoder_layers"):
         encoder_decoder(2, 64, 4, 128, num_layers=2)
+
+
+def test_t5_v1_1_gated_gelu_matches_hugging_face(hf):
+    """google/t5-v1_1-small's config (gated GELU, 6 heads of 64 on 512, 8 + 8 layers).  Its
+    checkpoint has an untied head: 76,961,152 parameters published (the hub's model card, and
+    transformers 4.x).  transformers 5.24 ties T5's head to the embedding whatever the config
+    says (``T5Config`` forces ``tie_word_embeddings = True`` and reads False only as "do not
+    scale the decoder output"), so HF's count here is one 32128 x 512 table less: our tied
+    model must equal HF's build, and the untied one the published figure."""
+    config = dict(vocab_size=32128, d_model=512, d_kv=64, d_ff=1024, num_heads=6, relative_attention_num_buckets=32,
+                  feed_forward_proj="gated-gelu", tie_word_embeddings=False, decoder_start_token_id=0, pad_token_id=0,
+                  eos_token_id=1)
+    one, two = (
+        build_hf(hf, "T5Config", "T5ForConditionalGeneration", {**config, "num_layers": n, "num_decoder_layers": n})
+        for n in (1, 2)
+    )
+    options = dict(d_model=512, heads=6, d_ff=1024, head_dim=64, mlp="geglu")
+    hf_full = params(one) + 7 * (params(two) - params(one))
+    assert encoder_decoder(8, tied=True, **options).totals().params == hf_full
+    assert encoder_decoder(8, tied=False, **options).totals().params == hf_full + 32128 * 512 == 76_961_152
+    net = encoder_decoder(1, tied=True, **options)
+    assert net.totals().params == params(one)
+    assert net.totals(S=11, T=6, N=2).macs == counted_macs(one, input_ids=ids(2, 11), decoder_input_ids=ids(2, 6))
