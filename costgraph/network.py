@@ -431,6 +431,40 @@ class Network:
         raise CostGraphError(f"{self.name}: no valid square size up to {limit}")
 
     # -- results -------------------------------------------------------------------
+    def non_embedding_params(self, head: bool = False):
+        """Kaplan's N: parameters without embedding tables and untied head (`costgraph.llm_formulas`).
+
+        Raises
+        ------
+        CostGraphError
+            As `costgraph.llm_formulas.non_embedding_params`.
+
+        >>> from costgraph.models import gpt2
+        >>> gpt2("small").non_embedding_params()             # 124,439,808 - (50257 + 1024) * 768
+        85056000
+        """
+        from .llm_formulas import non_embedding_params
+
+        return non_embedding_params(self, head=head)
+
+    def forward_flops_per_token(self, n_ctx=None, **shape):
+        """Kaplan's ``C_forward = 2N + 2 n_layer n_ctx d_attn`` (`costgraph.llm_formulas`).
+
+        Beside the exact count (`totals`): this is the published approximation.
+
+        Raises
+        ------
+        CostGraphError
+            For a network without a recorded transformer shape (pass ``n_layer=``, ``d_attn=``).
+
+        >>> from costgraph.models import gpt2
+        >>> gpt2("small").forward_flops_per_token(1024)    # 2 * 85,056,000 + 2 * 12 * 1024 * 768
+        188986368
+        """
+        from .llm_formulas import forward_flops_per_token
+
+        return forward_flops_per_token(self, n_ctx, **shape)
+
     def totals(self, dtype: str = "fp32", *, backward: bool = False, **sizes) -> Totals:
         """Network totals: sympy expressions without sizes, exact ints with them.
 
@@ -548,40 +582,6 @@ class Network:
         else:
             step = sympy.expand(totals.macs + total)
         return dataclasses.replace(totals, backward_macs=total, training_macs=step)
-
-    def non_embedding_params(self, head: bool = False):
-        """Kaplan's N: parameters without embedding tables and untied head (`costgraph.llm_formulas`).
-
-        Raises
-        ------
-        CostGraphError
-            As `costgraph.llm_formulas.non_embedding_params`.
-
-        >>> from costgraph.models import gpt2
-        >>> gpt2("small").non_embedding_params()             # 124,439,808 - (50257 + 1024) * 768
-        85056000
-        """
-        from .llm_formulas import non_embedding_params
-
-        return non_embedding_params(self, head=head)
-
-    def forward_flops_per_token(self, n_ctx=None, **shape):
-        """Kaplan's ``C_forward = 2N + 2 n_layer n_ctx d_attn`` (`costgraph.llm_formulas`).
-
-        Beside the exact count (`totals`): this is the published approximation.
-
-        Raises
-        ------
-        CostGraphError
-            For a network without a recorded transformer shape (pass ``n_layer=``, ``d_attn=``).
-
-        >>> from costgraph.models import gpt2
-        >>> gpt2("small").forward_flops_per_token(1024)    # 2 * 85,056,000 + 2 * 12 * 1024 * 768
-        188986368
-        """
-        from .llm_formulas import forward_flops_per_token
-
-        return forward_flops_per_token(self, n_ctx, **shape)
 
     def memory(self, dtype="fp32", training: bool = True, optimizer: str | None = "sgd", device: str = "cuda", **sizes):
         """Memory of a training step and of inference, in bytes (`costgraph.memory.Memory`).
