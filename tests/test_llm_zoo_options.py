@@ -133,3 +133,14 @@ def test_forward_flops_per_token_is_kaplans_c_forward():
     n = 8_030_261_248 - 2 * 128256 * 4096
     assert net.forward_flops_per_token(8192) == 2 * n + 2 * 32 * 8192 * 4096
     assert net.forward_flops_per_token() == 2 * n + 2 * 32 * 4096 * S
+
+
+def test_bad_option_values_are_errors():
+    with pytest.raises(CostGraphError, match="position_offset must be an int >= 0"):
+        decoder(1, 32, 4, position_offset=-1)
+    with pytest.raises(CostGraphError, match="parallel must be one of"):
+        decoder(1, 32, 4, parallel="both")
+    with pytest.raises(CostGraphError, match="mlp must be one of"):
+        decoder(1, 32, 4, mlp="swish")
+    with pytest.raises(CostGraphError, match="window=4 needs causal=True"):
+        decoder(1, 32, 4, causal=False, sliding_window=4)

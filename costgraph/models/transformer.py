@@ -407,6 +407,8 @@ def decoder(
         raise CostGraphError("decoder: a mixture of experts needs both experts= and top_k=", value=experts or top_k)
     qkv_bias = bias if qkv_bias is None else qkv_bias
     mlp_bias = bias if mlp_bias is None else mlp_bias
+    if not isinstance(position_offset, int) or isinstance(position_offset, bool) or position_offset < 0:
+        raise CostGraphError(f"decoder: position_offset must be an int >= 0, got {position_offset!r}", value=position_offset)
     _choice(positions, ("learned", "rotary"), "positions")
     _choice(blocks, ("parts", "fused"), "blocks")
     words = NAMES[_choice(names, tuple(NAMES), "names")]
