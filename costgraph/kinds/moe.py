@@ -17,10 +17,13 @@ Counting assumptions, stated once:
 * **not counted**: the top-k selection and the gather/scatter of tokens
   (no arithmetic), as for `costgraph.kinds.Embedding`.
 
-Hugging Face's Mixtral forward computes exactly the routed products (its
-eager loop runs each hit expert on the tokens routed to it; its
-``batched_mm`` path one product per (token, chosen expert)), so
-FlopCounterMode counts the routed MACs; ``tests/test_llm_zoo.py`` checks it.
+Hugging Face's Mixtral computes exactly the routed products: its
+``eager`` experts loop runs each hit expert on the tokens routed to it, its
+``batched_mm`` path one product per (token, chosen expert); FlopCounterMode
+counts both as the routed MACs (``tests/test_llm_zoo.py``: ``batched_mm`` on
+meta, ``eager`` with real routing on the CPU).  Its default path,
+``grouped_mm`` (transformers 5.24), is invisible to FlopCounterMode, which
+has no formula for ``torch._grouped_mm``: it counts 0 for the experts.
 """
 
 from __future__ import annotations
