@@ -209,3 +209,28 @@ def test_mixtral_experts_paths_under_flop_counter(hf):
     routed = net.totals(S=7, N=2).macs
     assert counted["eager"] == counted["batched_mm"] == routed
     assert routed - counted["grouped_mm"] == 2 * 7 * 2 * 3 * 64 * 96
+
+
+#: where our layer names differ from HF's modules, and why: Phi-3 packs gate and up into one
+#: gate_up_proj (two nodes here, the same products); Mixtral's router and experts are one node
+NAME_EXCEPTIONS = {
+    "phi3_mini": ({"layers.0.mlp.gate_proj", "layers.0.mlp.up_proj"}, {"layers.0.mlp.gate_up_proj"}),
+    "mixtral_8x7b": ({"layers.0.mlp"}, {"layers.0.mlp.experts", "layers.0.mlp.gate"}),
+}
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_layer_names_follow_hugging_face(hf, name):
+    """Every layer with parameters is named as the HF module holding them (model prefix dropped)."""
+    build, config_class, model_class, _, config = ZOO[name]
+    model = hf_model(hf, config_class, model_class, 1, config)
+    theirs = set()
+    for parameter, _ in model.named_parameters():
+        for prefix in ("model.decoder.", "model.", "gpt_neox.", "transformer."):
+            if parameter.startswith(prefix):
+                parameter = parameter[len(prefix):]
+                break
+        theirs.add(parameter.rsplit(".", 1)[0])
+    ours = {row.name for row in build(layers=1).layers() if row.params and not row.shares}
+    only_ours, only_theirs = NAME_EXCEPTIONS.get(name, (set(), set()))
+    assert (ours - theirs, theirs - ours) == (only_ours, only_theirs)

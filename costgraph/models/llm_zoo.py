@@ -64,18 +64,18 @@ CONFIGS = {
     "opt_125m": dict(
         layers=12, d_model=768, heads=12, kv_heads=12, d_ff=3072, vocab=50272, norm="layernorm", eps=1e-5, mlp="relu",
         positions="learned", max_positions=2048, position_offset=2, tied=True, bias=True, fused_qkv=False,
-        dropout=False, names="llama",
+        dropout=False, names="opt",
     ),
     # EleutherAI/pythia-160m: GPT-NeoX, parallel attention and MLP with two norms, rotary on 25% of each head
     "pythia_160m": dict(
         layers=12, d_model=768, heads=12, kv_heads=12, d_ff=3072, vocab=50304, norm="layernorm", eps=1e-5, mlp="gelu",
-        positions="rotary", rotary_dim=16, tied=False, bias=True, fused_qkv=True, dropout=False, names="llama",
+        positions="rotary", rotary_dim=16, tied=False, bias=True, fused_qkv=True, dropout=False, names="neox",
         parallel="two_norms",
     ),
     # tiiuae/falcon-7b: parallel attention and MLP sharing one norm, multi-query, no biases, tied head
     "falcon_7b": dict(
         layers=32, d_model=4544, heads=71, kv_heads=1, d_ff=4 * 4544, vocab=65024, norm="layernorm", eps=1e-5,
-        mlp="gelu", positions="rotary", tied=True, bias=False, fused_qkv=True, dropout=False, names="llama",
+        mlp="gelu", positions="rotary", tied=True, bias=False, fused_qkv=True, dropout=False, names="falcon",
         parallel="shared_norm",
     ),
     # mistralai/Mixtral-8x7B-v0.1: 8 SwiGLU experts of 14336, 2 per token

@@ -107,6 +107,17 @@ NAMES = {
         act="mlp.act_fn", down="mlp.down_proj", mlp_dropout="mlp.dropout", mlp="mlp", norm_f="norm", head="lm_head",
     ),
 }
+NAMES["opt"] = dict(
+    NAMES["llama"], norm_1="self_attn_layer_norm", out="out_proj", norm_2="final_layer_norm", fc="fc1",
+    act="activation_fn", down="fc2", norm_f="final_layer_norm",
+)
+NAMES["neox"] = dict(
+    NAMES["llama"], embed="embed_in", attn="attention", qkv="query_key_value", out="dense",
+    fc="mlp.dense_h_to_4h", act="mlp.act", down="mlp.dense_4h_to_h", norm_f="final_layer_norm",
+)
+NAMES["falcon"] = dict(
+    NAMES["neox"], embed="word_embeddings", layer="h.{i}", attn="self_attention", norm_f="ln_f",
+)
 
 
 def _choice(value, allowed, what):
@@ -361,8 +372,8 @@ def decoder(
         Causal masking, and counting only the pairs it keeps (`MatMul.triangular`).
     blocks : {"parts", "fused"}
         See `attention`.
-    names : {"gpt2", "llama"}
-        Module names to follow (Hugging Face's).
+    names : {"gpt2", "llama", "opt", "neox", "falcon"}
+        Module names to follow (Hugging Face's GPT-2, Llama, OPT, GPT-NeoX, Falcon).
     qkv_bias, mlp_bias : bool, optional
         Biases on the query/key/value projections and in the MLP; default
         `bias` (Qwen2: ``bias=False, qkv_bias=True``).
