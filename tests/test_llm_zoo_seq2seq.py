@@ -165,3 +165,17 @@ def test_t5_v1_1_gated_gelu_matches_hugging_face(hf):
     net = encoder_decoder(1, tied=True, **options)
     assert net.totals().params == params(one)
     assert net.totals(S=11, T=6, N=2).macs == counted_macs(one, input_ids=ids(2, 11), decoder_input_ids=ids(2, 6))
+
+
+def test_t5_and_whisper_layers_are_named_as_hugging_face_modules(hf):
+    """Every layer with parameters (tied ones once) is named as HF's module holding them ("model." dropped)."""
+    def modules(model):
+        return {name.removeprefix("model.").rsplit(".", 1)[0] for name, _ in model.named_parameters()}
+
+    def layers(net):
+        return {row.name for row in net.layers() if row.params and not row.shares}
+
+    t5 = build_hf(hf, "T5Config", "T5ForConditionalGeneration",
+                  dict(vocab_size=32128, d_kv=64, d_model=512, d_ff=2048, num_heads=8, num_layers=1, num_decoder_layers=1))
+    assert layers(t5_small(layers=1)) == modules(t5)
+    assert layers(whisper_small(layers=1, decoder_layers=1)) == modules(whisper_hf(hf, 1))
