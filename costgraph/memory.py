@@ -126,6 +126,14 @@ class Memory:
         briefly during backward, the loss, workspace, allocator caching.
     total_inference_bytes
         ``params + buffers + peak_inference``.
+    master_bytes
+        The master copy of the weights a mixed-precision optimizer updates
+        (fp32 beside 16-bit weights); 0 without one (`costgraph.training`).
+        Counted in ``total_training_bytes``.
+    recipe, parallel
+        With a training recipe or parallelism (`costgraph.training`): the
+        recipe's name and ``{"zero", "dp", "tp", "sp", "pp", "recompute"}``;
+        every byte field is then per GPU.
     saved_elements
         The elements behind ``saved_bytes`` by class: ``"activation"``
         (the activation dtype), ``"index"`` (int64), ``"mask"``, ``"statistic"``.
@@ -145,11 +153,15 @@ class Memory:
     device: str = "cuda"
     sizes: dict = field(default_factory=dict)
     saved_elements: dict = field(default_factory=dict)
+    master_bytes: object = 0
+    recipe: str | None = None
+    parallel: dict = field(default_factory=dict)
 
     FIELDS = (
         "params_bytes",
         "buffers_bytes",
         "grads_bytes",
+        "master_bytes",
         "optimizer_bytes",
         "saved_bytes",
         "peak_inference_bytes",
@@ -164,6 +176,8 @@ class Memory:
     def __str__(self) -> str:
         at = ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "symbolic"
         mode = f"training, optimizer {self.optimizer}" if self.training else "inference"
+        if self.recipe is not None:
+            mode += f", recipe {self.recipe}, per GPU: " + ", ".join(f"{k} {v}" for k, v in self.parallel.items())
         lines = [f"Memory ({at}; dtype {self.dtype}; {mode}; {self.device})"]
         for name in self.FIELDS:
             value = getattr(self, name)

@@ -84,6 +84,9 @@ class Network:
         self.graph = nx.DiGraph(name=name)
         self._order: list[str] = []
         self._cache: dict = {}
+        #: ``(function, options)`` that built this network, set by the transformer builders so
+        #: `decode_step` can rebuild it with a key/value cache; None for other networks
+        self.builder: tuple | None = None
 
     # -- building --------------------------------------------------------------
     def add(self, name: str, layer: LayerKind, *inputs: str, shares: str | None = None) -> str:
@@ -164,6 +167,7 @@ class Network:
             self.graph.add_edge(source, name, index=index)
         self._order.append(name)
         self._cache.clear()
+        self.builder = None  # a layer added after the builder: rebuilding would lose it
         return name
 
     def _shared_owner(self, name: str, shares: str, cost: LayerCost) -> str:
@@ -505,6 +509,7 @@ class Network:
         >>> t.backward_macs == 2 * t.macs - 64 * 27 * 224 * 224
         True
         """
+        self._reject_unknown_keywords("totals", sizes, ("dtype", "backward"))
         if backward:
             return self._with_backward(self.totals(dtype, **sizes), sizes)
         element = dtype_bytes(dtype)
@@ -583,7 +588,22 @@ class Network:
             step = sympy.expand(totals.macs + total)
         return dataclasses.replace(totals, backward_macs=total, training_macs=step)
 
-    def memory(self, dtype="fp32", training: bool = True, optimizer: str | None = "sgd", device: str = "cuda", **sizes):
+    def memory(
+        self,
+        dtype="fp32",
+        training: bool = True,
+        optimizer: str | None = "sgd",
+        device: str = "cuda",
+        *,
+        recipe=None,
+        zero: int = 0,
+        dp=1,
+        tp=1,
+        sp: bool = False,
+        pp: int = 1,
+        recompute: str = "none",
+        **sizes,
+    ):
         """Memory of a training step and of inference, in bytes (`costgraph.memory.Memory`).
 
         Parameters
@@ -600,6 +620,23 @@ class Network:
             Where the step runs: dropout masks are bool on CUDA and the
             activation dtype on the CPU; normalization statistics are fp32
             for 16-bit dtypes on CUDA and the activation dtype on the CPU.
+        recipe : str or costgraph.training.Recipe, optional
+            Training at scale (`costgraph.training`): separate dtypes for
+            weights, gradients, master weights, optimizer moments and
+            activations: ``"fp32"``, ``"bf16-mixed"``, ``"fp16-mixed"``,
+            ``"bf16"``, or a `Recipe`; it replaces `dtype`.  Giving it, or
+            any of the options below, makes every field per GPU and fills
+            ``master_bytes``.
+        zero : {0, 1, 2, 3}
+            ZeRO stage over the `dp` data-parallel ranks.
+        dp, tp : int or size name
+            Data- and tensor-parallel degrees.
+        sp : bool
+            Sequence parallelism beside tensor parallelism.
+        pp : int
+            Pipeline stages (1F1B; the first stage's figures).
+        recompute : {"none", "selective", "full"}
+            Activation recomputation.
         **sizes : int
             Size values (``H=224, N=32``); without them every field is a
             sympy expression (the inference peak a ``Max``).
@@ -607,9 +644,10 @@ class Network:
         Raises
         ------
         CostGraphError
-            For an unknown dtype, optimizer or device, optimizer state
-            without training, or a layer whose kind declares no
-            saved-tensor rule (the message names the layer and kind).
+            For an unknown dtype, optimizer, device, recipe or option, optimizer
+            state without training, or a layer whose kind declares no
+            saved-tensor rule (the message names the layer and kind); an
+            unknown keyword's message lists the accepted ones.
         UnknownSizeError, SizeError, DomainError
             As `totals` raises.
 
@@ -624,7 +662,35 @@ class Network:
         """
         from .memory import network_memory  # the memory model builds on this module
 
-        return network_memory(self, dtype=dtype, training=training, optimizer=optimizer, device=device, **sizes)
+        scale = dict(zero=zero, dp=dp, tp=tp, sp=sp, pp=pp, recompute=recompute)
+        if recipe is None and scale == dict(zero=0, dp=1, tp=1, sp=False, pp=1, recompute="none"):
+            self._reject_unknown_keywords("memory", sizes, self.MEMORY_OPTIONS)
+            return network_memory(self, dtype=dtype, training=training, optimizer=optimizer, device=device, **sizes)
+        from .training import Recipe, training_memory
+
+        if not training:
+            raise CostGraphError("recipe, zero, dp, tp, sp, pp and recompute describe training; use training=True", value=training)
+        if recipe is None:  # one dtype for everything, as without these options
+            recipe = Recipe(dtype, dtype, None, dtype, dtype)
+        elif dtype != "fp32":
+            raise CostGraphError(f"give dtype={dtype!r} or recipe={recipe!r}, not both (a recipe sets every dtype)", value=dtype)
+        return training_memory(self, recipe=recipe, optimizer=optimizer, device=device, **scale, **sizes)
+
+    #: the keyword options of `memory` (its other keywords are sizes)
+    MEMORY_OPTIONS = ("dtype", "training", "optimizer", "device", "recipe", "zero", "dp", "tp", "sp", "pp", "recompute")
+
+    def _reject_unknown_keywords(self, method: str, sizes: dict, options) -> None:
+        """Raise `UnknownSizeError` for a keyword that is neither an option of `method` nor a size,
+        listing both (``master_dtype=`` is not read as a size name)."""
+        names = [s.name for s in self.symbols]
+        implied = {"W"} if "W" in names else set()
+        unknown = sorted(set(sizes) - set(names) - implied)
+        if unknown:
+            raise UnknownSizeError(
+                f"{self.name} has no size {unknown[0]!r}: {method}() accepts {', '.join(options)} and the sizes "
+                f"{', '.join(names) or '(none)'}",
+                value=unknown[0],
+            )
 
     def layers(self, **sizes) -> LayerTable:
         """One `Row` per layer in topological order; symbolic, or exact ints at `sizes`.
@@ -682,6 +748,72 @@ class Network:
             exprs.extend(node["shape"][1:])
             exprs.extend([cost.params, cost.weights, cost.biases, cost.activations, cost.macs, cost.flops])
         return exprs
+
+    # -- language models: serving (costgraph.inference) -------------------------------
+    def kv_cache_bytes(self, dtype="fp16", **sizes):
+        """Bytes of the key/value cache after ``S`` positions (`costgraph.inference.kv_cache_bytes`).
+
+        Raises
+        ------
+        CostGraphError
+            If the network has no attention keys and values, or for an
+            unknown dtype or keyword (the message lists what is accepted).
+        UnknownSizeError, SizeError, DomainError
+            As `totals` raises.
+
+        Examples
+        --------
+        >>> from costgraph.models import llama2_7b
+        >>> llama2_7b().kv_cache_bytes(S=4096)     # 2 (K, V) x 32 layers x 4096 x 4096 x 2 bytes (fp16)
+        2147483648
+        """
+        from .inference import kv_cache_bytes
+
+        return kv_cache_bytes(self, dtype, **sizes)
+
+    def decode_step(self, dtype="fp32", **sizes) -> Totals:
+        """`Totals` of one new token with ``S - 1`` cached (`costgraph.inference.decode_step`).
+
+        Raises
+        ------
+        CostGraphError
+            If the network was not built by a transformer builder, for
+            ``S < 2``, or an unknown keyword.
+        UnknownSizeError, SizeError, DomainError
+            As `totals` raises.
+
+        Examples
+        --------
+        >>> from costgraph.models import llama2_7b
+        >>> net = llama2_7b()
+        >>> net.decode_step(S=4096).macs - net.decode_step(S=4095).macs   # one more key: 32 x 2 x 4096
+        262144
+        """
+        from .inference import decode_step
+
+        return decode_step(self, dtype, **sizes)
+
+    def generation(self, dtype="fp32", **sizes) -> Totals:
+        """`Totals` of ``G`` tokens generated after a prompt of ``P`` (`costgraph.inference.generation`).
+
+        Raises
+        ------
+        CostGraphError
+            If the network was not built by a transformer builder, or for an
+            unknown keyword.
+        UnknownSizeError, SizeError, DomainError
+            For a missing or bad size, or a context beyond the model's.
+
+        Examples
+        --------
+        >>> from costgraph.models import llama2_7b
+        >>> net = llama2_7b()
+        >>> net.generation(P=4000, G=1).macs == net.totals(S=4000).macs - 3999 * 4096 * 32000
+        True
+        """
+        from .inference import generation
+
+        return generation(self, dtype, **sizes)
 
 
 def _show_value(value):

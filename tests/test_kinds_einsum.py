@@ -38,6 +38,7 @@ def test_implicit_output_is_torchs():
         ("->i", "no operands"),
         ("ij,jk->i,k", "one output term"),
         (b"ij", "must be a string"),
+        (["ij"], "must be a string"),
         ("ij,jk,kl->il", "3 operands"),
     ],
 )

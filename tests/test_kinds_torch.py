@@ -20,6 +20,35 @@ import pytest
 import sympy
 
 from costgraph.kinds import (
+    Amax,
+    Amin,
+    Cumprod,
+    Cumsum,
+    LogSumExp,
+    MaxDim,
+    MinDim,
+    Prod,
+    Std,
+    Var,
+    VectorNorm,
+    Gather,
+    IndexSelect,
+    IndexTensor,
+    MaskedFill,
+    Pad,
+    Roll,
+    StridedSlice,
+    Where,
+    ELU,
+    Clamp,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    Mish,
+    PowScalar,
+    PReLU,
+    Softplus,
+    Unary,
     AdaptiveAvgPool1d,
     AdaptiveAvgPool3d,
     AdaptiveMaxPool1d,
@@ -290,3 +319,311 @@ def test_einsum_matches_torch(equation, shapes):
         values = {size_symbol(k): v for k, v in named.items()}
         tensors = [torch.empty([evaluate(d, values) for d in s], device="meta") for s in shapes]
         assert torch_macs(lambda *xs: torch.einsum(equation, *xs), *tensors) == evaluate(kind.macs(out, *shapes), values)
+
+
+# -- activations and unary math: shapes, and what autograd keeps ------------------------------
+
+
+def plus_zero_then(fn):
+    """`fn` applied in place to ``x + 0`` (an in-place op cannot overwrite a leaf; ``add`` keeps nothing)."""
+    return lambda x: fn(x + 0)
+
+
+ELEMENTWISE = [
+    (LeakyReLU(0.2), lambda x: F.leaky_relu(x, 0.2)),
+    (LeakyReLU(0.2, inplace=True), plus_zero_then(lambda x: F.leaky_relu(x, 0.2, inplace=True))),
+    (ELU(), F.elu),
+    (ELU(inplace=True), plus_zero_then(lambda x: F.elu(x, inplace=True))),
+    (Hardtanh(), F.hardtanh),
+    (Softplus(), F.softplus),
+    (Mish(), F.mish),
+    (LogSoftmax(1), lambda x: F.log_softmax(x, 1)),
+    (Unary("exp"), torch.exp),
+    (Unary("log"), torch.log),
+    (Unary("sqrt"), torch.sqrt),
+    (Unary("rsqrt"), torch.rsqrt),
+    (Unary("reciprocal"), torch.reciprocal),
+    (Unary("neg"), torch.neg),
+    (Unary("abs"), torch.abs),
+    (Unary("sin"), torch.sin),
+    (Unary("cos"), torch.cos),
+    (Unary("erf"), torch.erf),
+    (Unary("sin", inplace=True), plus_zero_then(torch.sin_)),
+    (PowScalar(3), lambda x: x**3),
+    (Clamp(0, 6), lambda x: x.clamp(0, 6)),
+    (Clamp(min=0), lambda x: x.clamp(min=0)),
+]
+
+
+@pytest.mark.parametrize("kind, fn", ELEMENTWISE, ids=repr)
+def test_elementwise_saves_what_autograd_keeps(kind, fn):
+    check_op(kind, fn, [sym("N", 3, "H", "W")], POOL_SIZES[:2])
+
+
+def test_prelu_matches_torch():
+    check_module(PReLU(3), nn.PReLU(3), sym("N", 3, "H", "W"), POOL_SIZES[:2])
+
+
+# -- padding, rolling, slicing, indexing ------------------------------------------------------
+
+
+def with_index(kinds):
+    """Inputs for check_op: float tensors, then int64 zeros / bool zeros where `kinds` says."""
+
+    def make(concrete, device):
+        tensors = []
+        for shape, kind in zip(concrete, kinds):
+            if kind == "float":
+                tensors.append(torch.zeros(shape, device=device, requires_grad=device == "cpu"))
+            else:
+                tensors.append(torch.zeros(shape, device=device, dtype=torch.int64 if kind == "index" else torch.bool))
+        return tensors
+
+    return make
+
+
+LAYOUT = [
+    (Pad((1, 2, 2, 1)), lambda x: F.pad(x, (1, 2, 2, 1)), [sym("N", 3, "H", "W")], None),
+    (Pad((-1, 2)), lambda x: F.pad(x, (-1, 2)), [sym("N", 3, "H", "W")], None),
+    (Pad((1, 2, 2, 1), "reflect"), lambda x: F.pad(x, (1, 2, 2, 1), mode="reflect"), [sym("N", 3, "H", "W")], None),
+    (Pad((1, 1, 1, 1, 2, 0), "replicate"), lambda x: F.pad(x, (1, 1, 1, 1, 2, 0), mode="replicate"), [sym("N", 2, "T", "H", "W")], None),
+    (Pad((1, 2), "circular"), lambda x: F.pad(x, (1, 2), mode="circular"), [sym("N", 3, "W")], None),
+    (Roll((1, -2), (2, 3)), lambda x: torch.roll(x, (1, -2), (2, 3)), [sym("N", 3, "H", "W")], None),
+    (StridedSlice(2, 1, None, 2), lambda x: x[:, :, 1::2], [sym("N", 3, "H", "W")], None),
+    (StridedSlice(3, -3), lambda x: x[..., -3:], [sym("N", 3, "H", "W")], None),
+    (IndexSelect(2), lambda x, i: torch.index_select(x, 2, i), [sym("N", 3, "H", "W"), sym(4)], ["float", "index"]),
+    (IndexTensor(1), lambda x, i: x[:, i], [sym("N", 3, "H", "W"), sym(2, 5)], ["float", "index"]),
+    (Gather(2), lambda x, i: torch.gather(x, 2, i), [sym("N", 3, "H", "W"), sym("N", 3, 2, "W")], ["float", "index"]),
+    (MaskedFill(0.0), lambda x, m: x.masked_fill(m, 0.0), [sym("N", 3, "H", "W"), sym(1, 1, "H", "W")], ["float", "mask"]),
+    (Where(), lambda m, a, b: torch.where(m, a, b), [sym(1, 1, "H", "W"), sym("N", 3, "H", "W"), sym(3, 1, 1)], ["mask", "float", "float"]),
+    (Where(), lambda m, a: torch.where(m, a, 0.0), [sym(1, 1, "H", "W"), sym("N", 3, "H", "W")], ["mask", "float"]),
+]
+
+
+@pytest.mark.parametrize("kind, fn, shapes, kinds", LAYOUT, ids=[repr(k) for k, *_ in LAYOUT])
+def test_layout_and_indexing_match_torch(kind, fn, shapes, kinds):
+    check_op(kind, fn, shapes, POOL_SIZES, make_inputs=with_index(kinds) if kinds else None)
+
+
+# -- reductions and scans ---------------------------------------------------------------------
+
+REDUCTIONS = [
+    (Amax((2, 3)), lambda x: x.amax((2, 3))),
+    (Amin(keepdim=True), lambda x: x.amin(dim=(0, 1, 2, 3), keepdim=True)),
+    (MaxDim(2), lambda x: x.max(2).values),
+    (MinDim(-1, keepdim=True), lambda x: x.min(-1, keepdim=True).values),
+    (Prod(2), lambda x: x.prod(2)),
+    (Var((2, 3)), lambda x: x.var((2, 3))),
+    (Std(1, keepdim=True), lambda x: x.std(1, keepdim=True)),
+    (LogSumExp((2, 3)), lambda x: torch.logsumexp(x, (2, 3))),
+    (VectorNorm(2, (2, 3)), lambda x: torch.linalg.vector_norm(x, 2, (2, 3))),
+    (VectorNorm(1, -1), lambda x: torch.linalg.vector_norm(x, 1, -1)),
+    (Cumsum(2), lambda x: torch.cumsum(x, 2)),
+    (Cumprod(-1), lambda x: torch.cumprod(x, -1)),
+]
+
+
+@pytest.mark.parametrize("kind, fn", REDUCTIONS, ids=repr)
+def test_reductions_match_torch(kind, fn):
+    check_op(kind, fn, [sym("N", 3, "H", "W")], POOL_SIZES)
+
+
+# -- the kinds together: a small U-Net built by hand, against its torch twin ------------------
+
+
+class TinyUNet(nn.Module):
+    """Conv, GroupNorm, LeakyReLU, max pool, ConvTranspose2d, skip concatenation, bilinear upsampling."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.GroupNorm(2, 8), nn.LeakyReLU(0.2))
+        self.pool = nn.MaxPool2d(2)
+        self.mid = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.GroupNorm(4, 16), nn.LeakyReLU(0.2))
+        self.up = nn.ConvTranspose2d(16, 8, 2, stride=2)
+        self.dec = nn.Conv2d(16, 8, 3, padding=1)
+        self.head = nn.Conv2d(8, 1, 1)
+
+    def forward(self, x):
+        e = self.enc(x)
+        m = self.mid(self.pool(e))
+        d = self.dec(torch.cat([self.up(m), e], 1))
+        return self.head(F.interpolate(d, scale_factor=2, mode="bilinear", align_corners=False))
+
+
+def tiny_unet_network():
+    from costgraph.kinds import Concat, Conv2d, Input
+    from costgraph.network import Network
+
+    H, W = size_symbol("H"), size_symbol("W")
+    net = Network("tiny_unet")
+    # the skip connection needs even sizes: the input is (2H, 2W), as export's guards would say
+    net.add("x", Input((3, 2 * H, 2 * W)))
+    net.add("enc.0", Conv2d(3, 8, 3, padding=1))
+    net.add("enc.1", GroupNorm(2, 8))
+    net.add("enc.2", LeakyReLU(0.2))
+    net.add("pool", MaxPool2d(2))
+    net.add("mid.0", Conv2d(8, 16, 3, padding=1))
+    net.add("mid.1", GroupNorm(4, 16))
+    net.add("mid.2", LeakyReLU(0.2))
+    net.add("up", ConvTranspose2d(16, 8, 2, stride=2))
+    net.add("cat", Concat(1), "up", "enc.2")
+    net.add("dec", Conv2d(16, 8, 3, padding=1))
+    net.add("interpolate", Upsample(scale_factor=2, mode="bilinear", align_corners=False))
+    net.add("head", Conv2d(8, 1, 1))
+    return net
+
+
+@pytest.mark.parametrize("n, h, w", [(2, 8, 12), (1, 16, 6)])
+def test_a_small_unet_matches_torch(n, h, w):
+    net = tiny_unet_network()
+    module = TinyUNet().train()
+    x = torch.zeros(n, 3, h, w)
+    totals = net.totals(N=n, H=h // 2, W=w // 2)
+    assert totals.params == sum(p.numel() for p in module.parameters())
+    assert totals.macs == torch_macs(module, x)
+    assert tuple(module(x).shape) == (n, 1, 2 * h, 2 * w)
+    theirs = saved_by_autograd(module, x, params=list(module.parameters()))
+    bytes_theirs = sum(count * (8 if dtype == "int64" else 4) for count, dtype in theirs)
+    assert net.memory(N=n, H=h // 2, W=w // 2, device="cpu").saved_bytes == bytes_theirs
+    # forward and backward products (groups = 1 everywhere; the image needs no gradient)
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        module(x).sum().backward()
+    assert counter.get_total_flops() == 2 * net.totals(N=n, H=h // 2, W=w // 2, backward=True).training_macs
+
+
+class TinyAudioNet(nn.Module):
+    """Whisper-like 1-d stem: Conv1d, GELU, strided Conv1d, BatchNorm1d, max pool, adaptive average pool."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv1d(4, 8, 3, padding=1),
+            nn.GELU(),
+            nn.Conv1d(8, 8, 3, stride=2, padding=1, groups=1),
+            nn.BatchNorm1d(8),
+            nn.MaxPool1d(3, 2, ceil_mode=True),
+            nn.AdaptiveAvgPool1d(5),
+        )
+
+    def forward(self, x):
+        return self.body(x)
+
+
+class TinyVideoNet(nn.Module):
+    """r3d-like: Conv3d stem, BatchNorm3d, ReLU, MaxPool3d, a transposed conv, AdaptiveAvgPool3d(1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv3d(3, 6, (3, 5, 5), stride=(1, 2, 2), padding=(1, 2, 2), bias=False),
+            nn.BatchNorm3d(6),
+            nn.ReLU(),
+            nn.MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)),
+            nn.ConvTranspose3d(6, 4, 2, stride=2),
+            nn.AdaptiveAvgPool3d(1),
+        )
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def sequential_network(name, input_shape, layers):
+    from costgraph.kinds import Input
+    from costgraph.network import Network
+
+    net = Network(name)
+    net.add("x", Input(input_shape))
+    for i, layer in enumerate(layers):
+        net.add(f"body.{i}", layer)
+    return net
+
+
+def audio_network():
+    from costgraph.kinds import GELU, BatchNorm1d
+
+    layers = [
+        Conv1d(4, 8, 3, padding=1),
+        GELU(),
+        Conv1d(8, 8, 3, stride=2, padding=1),
+        BatchNorm1d(8),
+        MaxPool1d(3, 2, ceil_mode=True),
+        AdaptiveAvgPool1d(5),
+    ]
+    return sequential_network("tiny_audio", (4, size_symbol("W")), layers)
+
+
+def video_network():
+    from costgraph.kinds import ReLU
+
+    layers = [
+        Conv3d(3, 6, (3, 5, 5), stride=(1, 2, 2), padding=(1, 2, 2), bias=False),
+        BatchNorm3d(6),
+        ReLU(),
+        MaxPool3d((1, 3, 3), (1, 2, 2), (0, 1, 1)),
+        ConvTranspose3d(6, 4, 2, stride=2),
+        AdaptiveAvgPool3d(1),
+    ]
+    return sequential_network("tiny_video", (3, *(size_symbol(s) for s in "THW")), layers)
+
+
+@pytest.mark.parametrize(
+    "make_net, make_module, sizes",
+    [
+        (audio_network, TinyAudioNet, [dict(N=2, W=37), dict(N=3, W=64)]),
+        (video_network, TinyVideoNet, [dict(N=2, T=3, H=9, W=14), dict(N=2, T=4, H=16, W=11)]),
+    ],
+    ids=["audio-1d", "video-3d"],
+)
+def test_small_1d_and_3d_nets_match_torch(make_net, make_module, sizes):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net, module = make_net(), make_module().train()
+    for named in sizes:
+        shape = [named["N"], 4 if "T" not in named else 3] + [named[k] for k in "THW" if k in named]
+        x = torch.zeros(shape)
+        totals = net.totals(**named)
+        assert totals.params == sum(p.numel() for p in module.parameters())
+        with FlopCounterMode(display=False) as counter:
+            out = module(x)
+        assert counter.get_total_flops() == 2 * totals.macs
+        last = net.graph.nodes[list(net)[-1]]["shape"]
+        values = {size_symbol(k): v for k, v in named.items()}
+        assert tuple(out.shape) == tuple(evaluate(d, values) for d in last)
+        state = [*module.parameters(), *module.buffers()]
+        theirs = saved_by_autograd(module, x, params=state)
+        bytes_theirs = sum(count * (8 if dtype == "int64" else 4) for count, dtype in theirs)
+        assert net.memory(**named, device="cpu").saved_bytes == bytes_theirs
+
+
+def test_tanh_gelu_keeps_its_input():
+    from costgraph.kinds import GELU
+
+    check_op(GELU(approximate="tanh"), lambda x: F.gelu(x, approximate="tanh"), [sym("N", 3, "W")], POOL_SIZES[:1])
+
+
+MORE = [
+    (Unary("log1p"), torch.log1p),
+    (Unary("expm1"), torch.expm1),
+    (Unary("tan"), torch.tan),
+    (Unary("atan"), torch.atan),
+    (Unary("log2"), torch.log2),
+    (Unary("exp2"), torch.exp2),
+    (Unary("floor"), torch.floor),
+    (Unary("sign"), torch.sign),
+]
+
+
+@pytest.mark.parametrize("kind, fn", MORE, ids=repr)
+def test_more_unary_ops_save_what_autograd_keeps(kind, fn):
+    check_op(kind, fn, [sym("N", 3, "W")], POOL_SIZES[:1])
+
+
+def test_stack_repeat_triangular_match_torch():
+    from costgraph.kinds import Repeat, Stack, Triangular
+
+    shape = sym("N", 3, "W")
+    check_op(Stack(1), lambda a, b: torch.stack([a, b], 1), [shape, shape], POOL_SIZES[:2])
+    check_op(Repeat((2, 1, 3, 1)), lambda x: x.repeat(2, 1, 3, 1), [sym("N", 3, "H", "W")], POOL_SIZES[:2])
+    check_op(Triangular(1, upper=True), lambda x: torch.triu(x, 1), [sym("N", "H", "W")], POOL_SIZES[:2])

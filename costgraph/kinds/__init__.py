@@ -22,9 +22,40 @@ their constructors (torch's argument order; sizes are ints unless said):
   BatchNorm2d; 1d takes (N, C) or (N, C, L)); ``GroupNorm(num_groups, num_channels,
   eps=1e-5, affine=True, bias=True)``; ``InstanceNorm1d/2d/3d(num_features, eps=1e-5,
   momentum=0.1, affine=False, track_running_stats=False, bias=True)``.  LayerNorm already
-  takes any trailing dims: ``LayerNorm((S, D))``.
+  takes any trailing dims (ints): ``LayerNorm((7, 7, 96))``.
 * matmul.py: ``Einsum(equation)``, one or two operands (``"bhqd,bhkd->bhqk"``, ``"...ij,jk"``);
   MatMul already broadcasts batch dims.
+* activation.py: ``LeakyReLU(negative_slope=0.01, inplace=False)``, ``ELU(alpha=1.0,
+  inplace=False)``, ``Hardtanh(min_val=-1.0, max_val=1.0, inplace=False)``,
+  ``Softplus(beta=1.0, threshold=20.0)``, ``Mish(inplace=False)``, ``LogSoftmax(dim=-1)``,
+  ``PReLU(num_parameters=1, init=0.25)`` (has parameters).  GELU's tanh form is
+  ``GELU(approximate="tanh")``.
+* unary.py: ``Unary(op, inplace=False)`` with op in exp, log, sqrt, rsqrt, reciprocal, neg,
+  abs, sin, cos, erf; ``PowScalar(exponent=2, inplace=False)``; ``Clamp(min=None, max=None,
+  inplace=False)``.
+* indexing.py: ``Pad(pad, mode="constant", value=0.0)`` (torch's pad tuple; constant,
+  reflect, replicate, circular; any rank); ``Roll(shifts, dims=None)``;
+  ``StridedSlice(dim, start=0, stop=None, step=1)`` (a view; bounds may be size formulas,
+  negative ints count from the end, stop >= 2**62 means the end); ``IndexSelect(dim)``
+  (inputs x, 1-d index); ``IndexTensor(dim)`` (inputs x, integer index of any shape:
+  ``aten.index.Tensor`` with one index); ``Gather(dim)`` (inputs x, index);
+  ``MaskedFill(value=0.0, inplace=False)`` (inputs x, bool mask); ``Where()`` (inputs
+  condition, a[, b]).
+* reduction.py: ``Amax(dims=None, keepdim=False)``, ``Amin(...)``, ``Prod(dims=None,
+  keepdim=False)``, ``LogSumExp(dims=None, keepdim=False)``, ``Var(dims=None, correction=1,
+  keepdim=False)``, ``Std(...)``, ``VectorNorm(ord=2, dims=None, keepdim=False)`` (dims: an
+  int, ints, or None for all, the batch allowed); ``MaxDim(dims, keepdim=False)``,
+  ``MinDim(...)`` (one dim; the values output; keeps int64 indices); ``Cumsum(dim)``,
+  ``Cumprod(dim)``.
+* indexing.py: ``Triangular(diagonal=0, upper=False)`` (tril/triu).  reshape.py: ``Stack(dim=0)`` (any number of inputs), ``Repeat(repeats)``.
+* unary.py also: log1p, log2, expm1, exp2, tan, atan, sign, floor, ceil, round, trunc.
+
+MACs (what the "macs" and "flopcountermode" presets count) come only from Conv*,
+ConvTranspose*, Einsum with a contracted label, and the existing Linear/MatMul/
+BatchMatMul/attention kinds.  Kinds no convention preset weighs yet (Upsample, the new
+activations, Unary/PowScalar/Clamp, MaskedFill, Where, Triangular, the new
+reductions and scans) set ``flop_terms = None``: "macs", "costgraph" and "flopcountermode"
+count them; term-weighing presets (fvcore, thop, ...) refuse the layer by name.
 """
 
 from .base import (
@@ -40,9 +71,16 @@ from .base import (
     register_kind,
 )
 from .activation import (
+    ELU,
     GELU,
     Dropout,
     Elementwise,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    Mish,
+    PReLU,
+    Softplus,
     Hardsigmoid,
     Hardswish,
     Identity,
@@ -85,9 +123,24 @@ from .pool import (
     MaxPool2d,
     MaxPool3d,
 )
-from .reduction import Mean, Sum
+from .reduction import Amax, Amin, Cumprod, Cumsum, LogSumExp, MaxDim, Mean, MinDim, Prod, Std, Sum, Var, VectorNorm
 from .resample import Upsample
-from .reshape import ChannelShuffle, Concat, Contiguous, Expand, Flatten, Permute, Reshape, Select, Slice, Transpose
+from .unary import Clamp, PowScalar, Unary
+from .indexing import Gather, IndexSelect, IndexTensor, MaskedFill, Pad, Roll, StridedSlice, Triangular, Where
+from .reshape import (
+    ChannelShuffle,
+    Concat,
+    Contiguous,
+    Expand,
+    Flatten,
+    Permute,
+    Repeat,
+    Reshape,
+    Select,
+    Slice,
+    Stack,
+    Transpose,
+)
 from .embedding import ClassToken, Embedding, PositionalEmbedding
 from .attention import CausalMask, MultiheadAttention, RotaryEmbedding, ScaledDotProductAttention
 from .mlp import GatedMLP
@@ -187,4 +240,36 @@ __all__ = [
     "InstanceNorm2d",
     "InstanceNorm3d",
     "Einsum",
+    "LeakyReLU",
+    "ELU",
+    "Hardtanh",
+    "Softplus",
+    "Mish",
+    "LogSoftmax",
+    "PReLU",
+    "Unary",
+    "PowScalar",
+    "Clamp",
+    "Pad",
+    "Roll",
+    "StridedSlice",
+    "IndexSelect",
+    "IndexTensor",
+    "Gather",
+    "MaskedFill",
+    "Where",
+    "Amax",
+    "Amin",
+    "MaxDim",
+    "MinDim",
+    "Prod",
+    "Var",
+    "Std",
+    "LogSumExp",
+    "VectorNorm",
+    "Cumsum",
+    "Cumprod",
+    "Triangular",
+    "Stack",
+    "Repeat",
 ]

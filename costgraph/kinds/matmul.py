@@ -6,6 +6,7 @@ from these parts is described in `costgraph.kinds.attention`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import sympy
@@ -227,6 +228,11 @@ def parse_einsum(equation) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...]
     """
     if not isinstance(equation, str):
         raise CostGraphError(f"Einsum: the equation must be a string, got {equation!r}", value=equation)
+    return _parse_einsum(equation)
+
+
+@functools.lru_cache(maxsize=512)  # every cost method re-reads the equation; parsing is pure
+def _parse_einsum(equation: str):
     text = equation.replace(" ", "")
     bad = sorted({c for c in text if not (c.isascii() and c.isalpha()) and c not in ",->."})
     if bad:

@@ -121,8 +121,9 @@ class Upsample(ParameterFree):
         owner = "Upsample"
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
         if self.mode not in MODES:
+            hint = " (mode 'area' is adaptive average pooling: use AdaptiveAvgPool1d/2d/3d)" if self.mode == "area" else ""
             raise CostGraphError(
-                f"{owner}: mode must be one of {', '.join(MODES)}, got {self.mode!r}", value=self.mode
+                f"{owner}: mode must be one of {', '.join(MODES)}, got {self.mode!r}{hint}", value=self.mode
             )
         if (self.size is None) == (self.scale_factor is None):
             raise CostGraphError(f"{owner}: give either size or scale_factor, not both or neither")

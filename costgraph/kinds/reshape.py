@@ -10,7 +10,7 @@ from ..errors import ShapeError
 from ..intmath import is_integer_valued
 from .base import ParameterFree, View, format_shape, numel, positive_int, register_kind
 
-__all__ = ['Flatten', 'Permute', 'Transpose', 'Reshape', 'Slice', 'Expand', 'Select', 'Contiguous', 'ChannelShuffle', 'Concat']
+__all__ = ['Flatten', 'Permute', 'Transpose', 'Reshape', 'Slice', 'Expand', 'Select', 'Contiguous', 'ChannelShuffle', 'Concat', 'Stack', 'Repeat']
 
 
 @register_kind
@@ -335,4 +335,84 @@ class Concat(ParameterFree):
 
     def saved_tensors(self, out, *inputs, needs_input_grad=None):
         """Nothing: the gradient is sliced back into the inputs' parts."""
+        return ()
+
+
+@register_kind
+@dataclass(frozen=True)
+class Stack(ParameterFree):
+    """``torch.stack(tensors, dim)``: equal shapes joined along a new dimension `dim`; a copy.
+
+    Raises
+    ------
+    ShapeError
+        If the inputs' shapes differ or `dim` does not fit.
+
+    >>> from costgraph.symbols import N, S
+    >>> Stack(1).output_shape((N, S), (N, S), (N, S))
+    (N, 3, S)
+    """
+
+    dim: int = 0
+    arity = None
+
+    def output_shape(self, *inputs):
+        if not inputs or any(len(s) != len(inputs[0]) or any(sympy.expand(a - b) != 0 for a, b in zip(s, inputs[0])) for s in inputs):
+            raise ShapeError(f"Stack needs inputs of one shape, got {' and '.join(format_shape(s) for s in inputs)}", value=inputs)
+        rank = len(inputs[0]) + 1
+        if not -rank <= self.dim < rank:
+            raise ShapeError(f"Stack: dim {self.dim} out of range for a {rank}-d output", value=self.dim)
+        axis = self.dim % rank
+        return tuple(inputs[0][:axis]) + (sympy.Integer(len(inputs)),) + tuple(inputs[0][axis:])
+
+    def other_flops(self, out, *inputs):
+        return sympy.Integer(0)
+
+    def flop_terms(self, out, *inputs):
+        """No arithmetic: no cost terms (`costgraph.conventions`)."""
+        return {}
+
+    def saved_tensors(self, out, *inputs, needs_input_grad=None):
+        """Nothing: the gradient is unbound into the inputs' parts."""
+        return ()
+
+
+@register_kind
+@dataclass(frozen=True)
+class Repeat(ParameterFree):
+    """``x.repeat(*repeats)``: tile the tensor, a copy; new leading dimensions when `repeats` is longer.
+
+    Raises
+    ------
+    CostGraphError
+        If a repeat is not a positive integer.
+    ShapeError
+        If `repeats` is shorter than the input's rank.
+
+    >>> from costgraph.symbols import N, S
+    >>> Repeat((1, 4, 1)).output_shape((N, S, 64))
+    (N, 4*S, 64)
+    """
+
+    repeats: tuple
+
+    def __post_init__(self):
+        object.__setattr__(self, "repeats", tuple(positive_int(r, "repeats", "Repeat") for r in self.repeats))
+
+    def output_shape(self, x):
+        new = len(self.repeats) - len(x)
+        if new < 0:
+            raise ShapeError(f"Repeat: {len(self.repeats)} repeats for a {len(x)}-d input", value=self.repeats)
+        tail = tuple(r * d for r, d in zip(self.repeats[new:], x))
+        return tuple(sympy.Integer(r) for r in self.repeats[:new]) + tail
+
+    def other_flops(self, out, x):
+        return sympy.Integer(0)
+
+    def flop_terms(self, out, x):
+        """No arithmetic: no cost terms (`costgraph.conventions`)."""
+        return {}
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing: the gradient is summed back over the tiles (``repeat_backward``)."""
         return ()

@@ -58,6 +58,7 @@ from ..kinds import (
     RMSNorm,
     RotaryEmbedding,
     Scale,
+    ScaledDotProductAttention,
     SiLU,
     SlidingWindowMask,
     SlidingWindowMatMul,
@@ -66,8 +67,9 @@ from ..kinds import (
     Tanh,
     Transpose,
 )
+from ..kinds.base import positive_int
 from ..network import Network
-from ..symbols import N, S
+from ..symbols import N, S, as_size
 from . import register_model
 from .options import strict_options
 
@@ -147,6 +149,8 @@ def attention(
     qkv_bias: bool | None = None,
     rotary_dim: int | None = None,
     window: int | None = None,
+    kernel: str = "eager",
+    cached=None,
 ) -> str:
     """Add a self-attention block on `x` ``(N, S, d_model)``; return its output's name.
 
@@ -178,11 +182,33 @@ def attention(
       matrix's; with ``skip_masked=True`` only the band's pairs are counted
       (`costgraph.kinds.SlidingWindowMatMul`), as a windowed kernel computes.
 
+    ``kernel="fused"`` replaces the eager core (scores, scale, mask,
+    softmax, dropout, weighted sum) by one `ScaledDotProductAttention` node,
+    as a fused kernel (FlashAttention, SDPA) runs it: the same MACs and
+    FLOPs, but no ``(Sq, Sk)`` score tensor among the activations or the
+    tensors kept for backward (the attention dropout is inside the kernel).
+
+    `cached` (a size formula, e.g. ``S - 1``) adds a key/value cache: the
+    keys and values of `cached` earlier tokens (inputs ``past_key`` and
+    ``past_value``) are concatenated before the new tokens' ones, as Hugging
+    Face's ``DynamicCache`` does, so the queries of `x` attend to
+    ``cached + Sq`` positions.  Every earlier position is visible to every
+    new query, so the decoder uses it with ``skip_masked=False`` only.
+
+    The nodes whose outputs are the keys and values attention reads carry
+    ``kv_cache="key"`` / ``"value"`` (what a cache keeps, `costgraph.inference`);
+    projections carry ``parallel="column"`` / ``"row"`` (how Megatron's
+    tensor parallelism shards them), and the nodes of the eager core
+    ``recompute="attention_core"`` (what selective recomputation drops;
+    both read by `costgraph.training`).
+
     Raises
     ------
     CostGraphError
-        For heads that do not divide, an unknown `blocks`, an option the fused
-        block cannot express, or an unknown keyword.
+        For heads that do not divide, an unknown `blocks` or `kernel`, an option
+        the fused block cannot express, a cache with ``blocks="fused"``,
+        ``skip_masked=True``, or a fused causal kernel and more than one new
+        token, or an unknown keyword.
 
     Examples
     --------
@@ -211,21 +237,32 @@ def attention(
         )
     if window is not None and not causal:
         raise CostGraphError(f"{prefix}: a sliding window={window} needs causal=True", value=window)
+    _choice(kernel, ("eager", "fused"), "attention kernel")
+    if window is not None and kernel == "fused" and skip_masked:
+        raise CostGraphError(f"{prefix}: a fused kernel counting only a sliding window's pairs is not modelled", value=window)
     if _choice(blocks, ("parts", "fused"), "blocks") == "fused":
         extras = {"qkv_bias": qkv_bias != bias, "rotary_dim": rotary_dim not in (None, head_dim), "window": window is not None}
         if any(extras.values()):
             unsupported = ", ".join(name for name, used in extras.items() if used)
             raise CostGraphError(f"{prefix}: blocks='fused' cannot express {unsupported}; use blocks='parts'", value=blocks)
-        return net.add(
+        if cached is not None:
+            raise CostGraphError(f"{prefix}: a key/value cache needs blocks='parts'", value=blocks)
+        node = net.add(
             prefix,
             MultiheadAttention(d_model, heads, bias, kv_heads, head_dim, causal, skip_masked, rotary=rotary),
             x,
         )
+        net.graph.nodes[node]["parallel"] = "block"
+        return node
+    if cached is not None and skip_masked:
+        raise CostGraphError(f"{prefix}: skip_masked=True counts Sq = Sk pairs; a cache makes Sk longer", value=cached)
     group, seq = heads // kv_heads, net.shape(x)[1]
     q_width, kv_width = heads * head_dim, kv_heads * head_dim
     p = prefix + "."
+    nodes = net.graph.nodes
     if fused_qkv:
         packed = net.add(p + names["qkv"], Linear(d_model, q_width + 2 * kv_width, qkv_bias), x)
+        nodes[packed]["parallel"] = "column"
         q = net.add(p + "q", Slice(-1, 0, q_width), packed)
         k = net.add(p + "k", Slice(-1, q_width, q_width + kv_width), packed)
         v = net.add(p + "v", Slice(-1, q_width + kv_width, None), packed)
@@ -233,6 +270,8 @@ def attention(
         q = net.add(p + names["q"], Linear(d_model, q_width, qkv_bias), x)
         k = net.add(p + names["k"], Linear(d_model, kv_width, qkv_bias), x)
         v = net.add(p + names["v"], Linear(d_model, kv_width, qkv_bias), x)
+        for projection in (q, k, v):
+            nodes[projection]["parallel"] = "column"
     if group == 1:
         # (N, S, h*d) -> (N, h, S, d)
         split, to_heads, merge = (seq, heads, head_dim), (0, 2, 1, 3), (0, 2, 1, 3)
@@ -250,24 +289,53 @@ def attention(
     elif rotary:
         q = net.add(p + "rope_q", RotaryEmbedding(head_dim), q)
         k = net.add(p + "rope_k", RotaryEmbedding(head_dim), k)
-    rank = len(net.shape(k))
-    k = net.add(p + "k_t", Transpose(rank - 2, rank - 1), k)
+    if cached is not None and window is not None:
+        # Hugging Face's sliding-window cache keeps the last window - 1 positions (measured, transformers 5.24)
+        cached = sympy.Min(cached, window - 1)
+    if cached is not None:
+        # the cache holds keys and values after rotary, laid out as the new ones: (N, kv[, 1], cached, d)
+        past = tuple(net.shape(k)[1:-2]) + (cached, head_dim)
+        k = net.add(p + "cat_key", Concat(-2), net.add(p + "past_key", Input(past)), k)
+        v = net.add(p + "cat_value", Concat(-2), net.add(p + "past_value", Input(past)), v)
+    nodes[k]["kv_cache"], nodes[v]["kv_cache"] = "key", "value"
+    if kernel == "fused":
+        core = ScaledDotProductAttention(is_causal=causal, enable_gqa=group > 1, skip_masked=skip_masked)
+        if causal and cached is not None:
+            # is_causal aligns the mask top-left (query i sees keys 0..i); a cache needs bottom-right:
+            # with one query every key is visible, so no mask is applied (as Hugging Face's SDPA path)
+            if sympy.sympify(seq) != 1:
+                raise CostGraphError(
+                    f"{prefix}: a fused kernel over a cache is modelled for one new token (query_length=1)", value=seq
+                )
+            core = ScaledDotProductAttention(is_causal=False, enable_gqa=group > 1)
+        context = net.add(p + "attention", core, q, k, v)
+    else:
+        rank = len(net.shape(k))
+        k = net.add(p + "k_t", Transpose(rank - 2, rank - 1), k)
 
-    def product(role):
-        if not skip_masked:
-            return MatMul()
-        return MatMul(role) if window is None else SlidingWindowMatMul(role, window)
+        def product(role):
+            if not skip_masked:
+                return MatMul()
+            return MatMul(role) if window is None else SlidingWindowMatMul(role, window)
 
-    scores = net.add(p + "scores", product("output"), q, k)
-    weights = net.add(p + "scale", Scale(head_dim**-0.5), scores)
-    if causal:
-        weights = net.add(p + "mask", CausalMask() if window is None else SlidingWindowMask(window), weights)
-    weights = net.add(p + "softmax", Softmax(-1), weights)
-    if dropout:
-        weights = net.add(p + names["attn_dropout"], Dropout(0.1), weights)
-    context = net.add(p + "context", product("left"), weights, v)
+        scores = net.add(p + "scores", product("output"), q, k)
+        weights = net.add(p + "scale", Scale(head_dim**-0.5), scores)
+        core = [scores, weights]
+        if causal:
+            weights = net.add(p + "mask", CausalMask() if window is None else SlidingWindowMask(window), weights)
+            core.append(weights)
+        weights = net.add(p + "softmax", Softmax(-1), weights)
+        core.append(weights)
+        if dropout:
+            weights = net.add(p + names["attn_dropout"], Dropout(0.1), weights)
+            core.append(weights)
+        for name in core:
+            nodes[name]["recompute"] = "attention_core"
+        context = net.add(p + "context", product("left"), weights, v)
     merged = net.add(p + "merge", Reshape((seq, q_width)), net.add(p + "merge_heads", Permute(merge), context))
-    return net.add(p + names["out"], Linear(q_width, d_model, bias), merged)
+    out = net.add(p + names["out"], Linear(q_width, d_model, bias), merged)
+    nodes[out]["parallel"] = "row"
+    return out
 
 
 def _partial_rotary(net, name, x, rotary_dim):
@@ -286,17 +354,23 @@ def _activation(kind):
 
 
 def _mlp(net, p, x, names, *, d_model, d_ff, kind, bias, dropout, blocks):
+    nodes = net.graph.nodes  # "parallel": how tensor parallelism shards each projection (`costgraph.training`)
     if kind in ("swiglu", "geglu"):
         if blocks == "fused":
-            return net.add(p + names["mlp"], GatedMLP(d_model, d_ff, "silu" if kind == "swiglu" else "gelu", bias), x)
+            node = net.add(p + names["mlp"], GatedMLP(d_model, d_ff, "silu" if kind == "swiglu" else "gelu", bias), x)
+            nodes[node]["parallel"] = "block"
+            return node
         gate = net.add(p + names["gate"], Linear(d_model, d_ff, bias), x)
         up = net.add(p + names["up"], Linear(d_model, d_ff, bias), x)
+        nodes[gate]["parallel"] = nodes[up]["parallel"] = "column"
         act = net.add(p + names["act"], _activation(kind), gate)
         hidden = net.add(p + "mlp.gated", Mul(), act, up)
     else:
         hidden = net.add(p + names["fc"], Linear(d_model, d_ff, bias), x)
+        nodes[hidden]["parallel"] = "column"
         hidden = net.add(p + names["act"], _activation(kind), hidden)
     out = net.add(p + names["down"], Linear(d_ff, d_model, bias), hidden)
+    nodes[out]["parallel"] = "row"
     if dropout:
         out = net.add(p + names["mlp_dropout"], Dropout(0.1), out)
     return out
@@ -336,6 +410,9 @@ def decoder(
     experts: int | None = None,
     top_k: int | None = None,
     shared_experts: int = 0,
+    attention_kernel: str = "eager",
+    query_length=None,
+    logits_to_keep: int = 0,
 ) -> Network:
     """A pre-norm decoder-only transformer language model on token ids ``(N, S)``.
 
@@ -394,6 +471,22 @@ def decoder(
     experts, top_k, shared_experts : int, optional
         A mixture of `experts` MLPs of width `d_ff`, `top_k` per token, in
         place of the MLP (`costgraph.kinds.MixtureOfExperts`; Mixtral).
+    attention_kernel : {"eager", "fused"}
+        Attention as eager PyTorch runs it (an ``(N, heads, S, S)`` score
+        tensor, kept for backward) or as a fused kernel (FlashAttention,
+        SDPA: none); the same MACs.  See `attention`.
+    query_length : int or size formula, optional
+        New tokens this forward pass processes; the other ``S - query_length``
+        come from a key/value cache, so every attention reads ``S`` keys.
+        Default: all ``S`` (no cache).  ``query_length=1`` is one decode step
+        (`costgraph.Network.decode_step` builds it).
+    logits_to_keep : int
+        As Hugging Face's forward argument: 0 computes the head on every
+        position, k > 0 on the last k only (``generate`` passes 1 for the
+        prompt; `costgraph.Network.generation` builds it).
+
+    The returned network remembers how it was built (``net.builder``), so
+    `costgraph.Network.decode_step` can rebuild it with a cache.
 
     Raises
     ------
@@ -411,6 +504,7 @@ def decoder(
     >>> net.totals().params == 2 * per_layer + 2 * 100 * 64 + 64       # embed, head, final norm
     True
     """
+    config = dict(locals())  # every option, to rebuild with a cache (`Network.decode_step`)
     _choice(norm, ("layernorm", "rmsnorm"), "norm")
     _choice(mlp, ("gelu_tanh", "gelu", "relu", "swiglu", "geglu"), "mlp")
     _choice(parallel, (None, "shared_norm", "two_norms"), "parallel")
@@ -429,8 +523,14 @@ def decoder(
         return LayerNorm(d_model, eps=eps) if norm == "layernorm" else RMSNorm(d_model, eps=eps)
 
     net = Network(name)
-    ids = net.add("input_ids", Input((S,)))
+    if query_length is None:
+        tokens, cached = S, None
+    else:
+        tokens = as_size(query_length, owner=name, what="query_length")
+        cached = sympy.expand(S - tokens)
+    ids = net.add("input_ids", Input((tokens,)))
     x = net.add(words["embed"], Embedding(vocab, d_model), ids)
+    net.graph.nodes[x]["parallel"] = "vocab"
     if embed_scale:
         x = net.add("embed_scale", Scale(d_model**0.5), x)
     if positions == "learned":
@@ -440,12 +540,13 @@ def decoder(
     attn_names = {key: words[key] for key in ("qkv", "q", "k", "v", "out", "attn_dropout")}
     for i in range(layers):
         p = words["layer"].format(i=i) + "."
+        first = len(net)
         h = net.add(p + words["norm_1"], normalization(), x)
         a = attention(
             net, p + words["attn"], h, d_model=d_model, heads=heads, kv_heads=kv_heads, head_dim=head_dim,
             bias=bias, fused_qkv=fused_qkv, causal=causal, skip_masked=skip_masked,
             rotary=positions == "rotary", dropout=dropout, blocks=blocks, names=attn_names,
-            qkv_bias=qkv_bias, rotary_dim=rotary_dim, window=sliding_window,
+            qkv_bias=qkv_bias, rotary_dim=rotary_dim, window=sliding_window, kernel=attention_kernel, cached=cached,
         )
         if dropout:
             a = net.add(p + words["resid_dropout"], Dropout(0.1), a)
@@ -461,17 +562,34 @@ def decoder(
                 gated=mlp in ("swiglu", "geglu"), bias=mlp_bias,
             )
             m = net.add(p + "mlp", moe, h)
+            net.graph.nodes[m]["parallel"] = "block"  # experts are not sharded by tensor parallelism here
         else:
             m = _mlp(net, p, h, words, d_model=d_model, d_ff=d_ff, kind=mlp, bias=mlp_bias, dropout=dropout, blocks=blocks)
         if parallel is None:
             x = net.add(p + "residual_2", Add(), x, m)
         else:
             x = net.add(p + "residual", Add(), x, net.add(p + "attn_plus_mlp", Add(), a, m))
-    net.add(words["norm_f"], normalization(), x)
-    net.add(words["head"], Linear(d_model, vocab, bias=False), shares=words["embed"] if tied else None)
+        _mark_block(net, first, i)
+    x = net.add(words["norm_f"], normalization(), x)
+    if logits_to_keep:
+        # the last k positions (a view: which k positions does not change a count)
+        x = net.add("logits_to_keep", Slice(1, 0, positive_int(logits_to_keep, "logits_to_keep", name)), x)
+    head = net.add(words["head"], Linear(d_model, vocab, bias=False), x, shares=words["embed"] if tied else None)
+    net.graph.nodes[head]["parallel"] = "column"
+    net.builder = (decoder, config)
     # what Kaplan's C_forward needs (costgraph.llm_formulas)
     net.graph.graph["transformer"] = {"n_layer": layers, "d_attn": heads * (head_dim or d_model // heads)}
     return net
+
+
+def _mark_block(net: Network, first: int, index: int) -> None:
+    """Mark the nodes added since `first` (in insertion order) as transformer block `index`.
+
+    `costgraph.training` reads the marks to place blocks on pipeline stages
+    and to find what full recomputation keeps (each block's input).
+    """
+    for name in net._order[first:]:
+        net.graph.nodes[name]["block"] = index
 
 
 @register_model("gpt2", default_size=None, sizes={"S": 1024})
@@ -526,6 +644,7 @@ def encoder(
     eps: float = 1e-12,
     pooler: bool = True,
     blocks: str = "parts",
+    attention_kernel: str = "eager",
 ) -> Network:
     """A post-norm BERT encoder on ``input_ids`` and ``token_type_ids`` ``(N, S)``.
 
@@ -534,7 +653,8 @@ def encoder(
     ``x = LN(x + mlp(x))``) with separate query/key/value projections and
     exact GELU; with `pooler`, dense + tanh on the first token.  No padding
     mask: every token attends to every token.  Hugging Face's ``BertModel``
-    layout and names.
+    layout and names.  `attention_kernel` is "eager" (score tensors) or
+    "fused" (none), as for `decoder`.
 
     Raises
     ------
@@ -562,19 +682,23 @@ def encoder(
     attn_names = dict(q="self.query", k="self.key", v="self.value", out="output.dense", attn_dropout="self.dropout")
     for i in range(layers):
         p = f"encoder.layer.{i}."
+        first = len(net)
         a = attention(
             net, p + "attention", x, d_model=d_model, heads=heads, fused_qkv=False, dropout=True,
-            blocks=blocks, names=attn_names,
+            blocks=blocks, names=attn_names, kernel=attention_kernel,
         )
         a = net.add(p + "attention.output.dropout", Dropout(0.1), a)
         a = net.add(p + "attention.residual", Add(), a, x)
         x = net.add(p + "attention.output.LayerNorm", LayerNorm(d_model, eps=eps), a)
         h = net.add(p + "intermediate.dense", Linear(d_model, d_ff), x)
+        net.graph.nodes[h]["parallel"] = "column"
         h = net.add(p + "intermediate.intermediate_act_fn", GELU(), h)
         h = net.add(p + "output.dense", Linear(d_ff, d_model), h)
+        net.graph.nodes[h]["parallel"] = "row"
         h = net.add(p + "output.dropout", Dropout(0.1), h)
         h = net.add(p + "output.residual", Add(), h, x)
         x = net.add(p + "output.LayerNorm", LayerNorm(d_model, eps=eps), h)
+        _mark_block(net, first, i)
     if pooler:
         first = net.add("pooler.first_token", Reshape((d_model,)), net.add("pooler.slice", Slice(1, 0, 1), x))
         net.add("pooler.activation", Tanh(), net.add("pooler.dense", Linear(d_model, d_model), first))
