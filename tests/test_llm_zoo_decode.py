@@ -7,7 +7,8 @@ narrow width, 1 layer, on the CPU with random weights: a real prefill of
 S - 1 tokens fills a real cache, and FlopCounterMode counts HF's forward of
 one more token.  Sources: Hugging Face's models and FlopCounterMode; the
 window figures are what HF does (measured): its sliding-window cache keeps
-the last ``window - 1`` positions, so a step attends to ``min(S, window)``.
+the last ``window - 1`` positions (``kv_cache_bytes``), so a step attends
+to ``min(S, window)`` keys.
 Mixtral runs its ``eager`` experts loop (real routing on the CPU): HF's
 default ``grouped_mm`` path is not counted by FlopCounterMode at all.
 """
@@ -69,6 +70,7 @@ def counted_macs(fn):
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_decode_step_matches_hugging_face(hf, name):
+    """The cache's bytes after a prefill of s - 1 tokens, and the MACs of one more token."""
     config_class, model_class, config, overrides = CASES[name]
     cfg = getattr(hf, config_class)(bos_token_id=None, eos_token_id=None, num_hidden_layers=1,
                                     attn_implementation="eager", **config)
@@ -79,6 +81,8 @@ def test_decode_step_matches_hugging_face(hf, name):
         with torch.no_grad():
             out = model(input_ids=torch.zeros(n, s - 1, dtype=torch.long), use_cache=True)
         cache = getattr(out, "cache", None) or out.past_key_values
+        stored = sum(t.numel() * t.element_size() for layer in cache.layers for t in (layer.keys, layer.values))
+        assert net.kv_cache_bytes(dtype="fp32", S=s - 1, N=n) == stored, (name, s, n)
         token = torch.zeros(n, 1, dtype=torch.long)
         macs = counted_macs(lambda: model(input_ids=token, cache=cache, use_cache=True))
         assert net.decode_step(S=s, N=n).macs == macs, (name, s, n)

@@ -298,6 +298,8 @@ def attention(
         k = net.add(p + "cat_key", Concat(-2), net.add(p + "past_key", Input(past)), k)
         v = net.add(p + "cat_value", Concat(-2), net.add(p + "past_value", Input(past)), v)
     nodes[k]["kv_cache"], nodes[v]["kv_cache"] = "key", "value"
+    if window is not None:
+        nodes[k]["kv_window"] = nodes[v]["kv_window"] = window  # a sliding-window cache keeps window - 1 positions
     if kernel == "fused":
         core = ScaledDotProductAttention(is_causal=causal, enable_gqa=group > 1, skip_masked=skip_masked)
         if causal and cached is not None:
