@@ -104,6 +104,11 @@ def transformer_shape(net) -> dict:
 def forward_flops_per_token(net, n_ctx=None, *, n_layer: int | None = None, d_attn: int | None = None):
     """Kaplan's ``C_forward = 2 N + 2 n_layer n_ctx d_attn`` FLOPs per token, N from `non_embedding_params`.
 
+    For a mixture of experts N is what a token uses: the non-embedding
+    parameters without the experts it is not routed to
+    (``Totals.active_params``), as C_forward counts the weights a token
+    multiplies.
+
     Parameters
     ----------
     n_ctx : int, size name or formula, optional
@@ -122,11 +127,17 @@ def forward_flops_per_token(net, n_ctx=None, *, n_layer: int | None = None, d_at
     True
     >>> forward_flops_per_token(gpt2("small")) == 2 * N_ + 2 * 12 * 768 * S
     True
+    >>> from costgraph.models import mixtral_8x7b
+    >>> active = 46702792704 - 2 * 32000 * 4096 - 32 * 6 * 3 * 4096 * 14336   # minus embedding, head, idle experts
+    >>> forward_flops_per_token(mixtral_8x7b(), 4096) == 2 * active + 2 * 32 * 4096 * 4096
+    True
     """
     if n_layer is None or d_attn is None:
         recorded = transformer_shape(net)
         n_layer = recorded["n_layer"] if n_layer is None else n_layer
         d_attn = recorded["d_attn"] if d_attn is None else d_attn
     context = S if n_ctx is None else as_size(n_ctx, owner="forward_flops_per_token", what="n_ctx")
-    total = sympy.expand(2 * non_embedding_params(net) + 2 * n_layer * context * d_attn)
+    totals = net.totals()
+    active = non_embedding_params(net) - (totals.params - totals.active_params)  # a token's experts only
+    total = sympy.expand(2 * active + 2 * n_layer * context * d_attn)
     return int(total) if total.is_Integer else total

@@ -451,7 +451,7 @@ class Network:
 
         return non_embedding_params(self, head=head)
 
-    def forward_flops_per_token(self, n_ctx=None, **shape):
+    def forward_flops_per_token(self, n_ctx=None, *, n_layer=None, d_attn=None):
         """Kaplan's ``C_forward = 2N + 2 n_layer n_ctx d_attn`` (`costgraph.llm_formulas`).
 
         Beside the exact count (`totals`): this is the published approximation.
@@ -467,7 +467,7 @@ class Network:
         """
         from .llm_formulas import forward_flops_per_token
 
-        return forward_flops_per_token(self, n_ctx, **shape)
+        return forward_flops_per_token(self, n_ctx, n_layer=n_layer, d_attn=d_attn)
 
     def totals(self, dtype: str = "fp32", *, backward: bool = False, **sizes) -> Totals:
         """Network totals: sympy expressions without sizes, exact ints with them.
