@@ -6,8 +6,10 @@ its parameters equal those of the ``transformers`` model built from that
 config, and its MACs those of its eager forward pass
 (``tests/test_llm_zoo.py`` checks both).  Every builder takes `decoder`'s
 keywords as overrides, ``layers=`` included: ``llama3_8b(layers=2)`` is the
-same model two layers deep.  Dropout nodes are left out (every one of these
-configs has zero dropout at inference).
+same model two layers deep.  Dropout nodes are left out: they cost nothing
+at inference, and most of these models train without dropout (OPT's 0.1 is
+the exception; ``dropout=True`` adds GPT-2's dropout nodes, for the masks
+training memory keeps).
 
 >>> from costgraph.models import llama3_8b
 >>> llama3_8b().totals().params              # Meta's Llama-3-8B, as Hugging Face counts it
