@@ -29,6 +29,7 @@ _LAZY = {
     "KINDS": "kinds", "LayerKind": "kinds", "kind_named": "kinds", "register_kind": "kinds",
     "Network": "network",
     "FLOP_CONVENTION": "totals", "Row": "totals", "Totals": "totals",
+    "Convention": "conventions", "summary": "model_summary", "Summary": "model_summary",
 }  # fmt: skip
 _SUBMODULES = ("kinds", "models", "fast")
 
@@ -44,6 +45,19 @@ def __getattr__(name):
         raise AttributeError(f"module 'costgraph' has no attribute {name!r}")
     globals()[name] = value
     return value
+
+
+def _render(record, form):
+    # Records (Totals, layer tables, Network) sit below the renderers and ask for
+    # their text through costgraph.display_hook; the package, above both, connects them.
+    from .render.display import render_record
+
+    return render_record(record, form)
+
+
+from .display_hook import install as _install_renderer  # noqa: E402 (standard library only: import stays cheap)
+
+_install_renderer(_render)
 
 
 def __dir__():
@@ -96,4 +110,7 @@ __all__ = [
     "models",
     "from_torch",
     "from_onnx",
+    "Convention",
+    "summary",
+    "Summary",
 ]

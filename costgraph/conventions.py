@@ -50,6 +50,7 @@ from typing import Mapping
 import sympy
 
 from .errors import CostGraphError
+from .kinds.pool import ThopAdaptiveOps  # defined beside the kind that uses it; re-exported here
 
 __all__ = [
     "Convention",
@@ -292,45 +293,6 @@ class Convention:
             elif value:
                 shown[f.name] = value
         return shown
-
-
-class ThopAdaptiveOps(sympy.Function):
-    """thop's count for ``nn.AdaptiveAvgPool2d``, floating point rounding included.
-
-    thop (``thop/vision/basic_hooks.py``, ``count_adap_avgpool`` and
-    ``calc_func.calculate_adaptive_avg``, version 0.1.1.post2209072238)
-    computes ``kernel = prod(DoubleTensor(in_hw) / DoubleTensor(out_hw))`` and
-    adds ``int((kernel + 1) * output_elements)``.  In exact arithmetic that is
-    ``N*C*(H_in*W_in + H_out*W_out)``, always an integer; in doubles the
-    product can land just below it and ``int`` truncates, so thop reports one
-    less (e.g. 1x5 into 7x7 over 512 channels: thop's hook adds 27,647).  This function
-    reproduces that bit for bit with Python floats, which are the same IEEE
-    doubles torch uses; it is the only place costgraph computes with a float,
-    and only to copy a tool's figure.
-
-    Arguments: output elements, H_in, W_in, H_out, W_out.
-
-    >>> ThopAdaptiveOps(512 * 49, 7, 7, 7, 7)          # 2 per output element
-    50176
-    >>> ThopAdaptiveOps(512 * 49, 1, 5, 7, 7), 512 * (1 * 5 + 49)   # rounding loses one
-    (27647, 27648)
-    """
-
-    nargs = 5
-
-    @classmethod
-    def eval(cls, count, h_in, w_in, h_out, w_out):
-        args = (count, h_in, w_in, h_out, w_out)
-        if all(isinstance(a, sympy.Integer) for a in args):
-            kernel = (int(h_in) / int(h_out)) * (int(w_in) / int(w_out))
-            return sympy.Integer(int((kernel + 1) * float(int(count))))
-        return None
-
-    def _eval_is_integer(self):
-        return True
-
-    def _eval_is_nonnegative(self):
-        return True
 
 
 # -- the presets -------------------------------------------------------------------

@@ -5,8 +5,9 @@ Writes, under the output directory:
 - ``index.md``: every registered model (`costgraph.models.MODELS`) with its
   params, MACs and activation memory at its default size, linked to its page;
 - ``conventions.md``: what each number counts;
-- ``models/<name>.md``: the closed-form totals, the totals at the default
-  size, the per-layer table (formula and value side by side) and two plots,
+- ``models/<name>.md``: the totals at the default size with the memory
+  model's figures, the closed-form totals as GitHub-rendered math, the
+  modules, the per-layer table of values, the per-layer formulas and two plots,
   ``models/<name>-layers.png`` (where memory and parameters live) and
   ``models/<name>-resolution.png`` (totals against the input size).
 
@@ -30,7 +31,6 @@ from .render.tables import (
     sizes_text,
     totals_latex,
     totals_markdown,
-    totals_text,
 )
 from .render.units import human_bytes, human_count, shape_text, thousands
 from .totals import FLOP_CONVENTION
@@ -39,6 +39,19 @@ __all__ = ["generate_docs", "model_page", "index_page", "conventions_page", "REG
 
 REGENERATE = "python -m costgraph docs --out docs/"
 
+#: the one unit convention of every output (README says the same)
+UNITS = (
+    "Units: counts in K, M, B, T (10^3, 10^6, 10^9, 10^12: thousand, million, billion, trillion); "
+    "bytes in kB, MB, GB (10^3, 10^6, 10^9 bytes); one decimal, rounded half up. Exact integers are "
+    "written with thousands separators."
+)
+#: what "the seed" means wherever the docs say it
+SEED = (
+    "\"The seed\" is the VGG16 cost table of Stanford's CS231n notes (Convolutional Neural Networks, "
+    "case studies: per layer, its output size, \"memory\" and weights), which costgraph reproduces exactly "
+    "and extends."
+)
+
 
 def _version(module_name: str) -> str:
     import importlib
@@ -46,53 +59,34 @@ def _version(module_name: str) -> str:
     return getattr(importlib.import_module(module_name), "__version__", "unknown")
 
 
-def _markdown_code(expr) -> str:
-    return "`" + str(expr).replace("|", "\\|") + "`"
+def _inline_math(expr) -> str:
+    """A formula as GitHub-rendered inline math (``$...$``), a number as itself, zero as nothing."""
+    import sympy
+
+    value = count_value(expr)
+    if isinstance(value, int):
+        return thousands(value) if value else ""
+    return "$" + sympy.latex(value) + "$"
 
 
-def _formula_and_value(symbolic, numeric) -> str:
-    """``formula = value`` for a size-dependent count, the value alone for a constant, "" for zero."""
-    symbolic, numeric = count_value(symbolic), count_value(numeric)
-    if isinstance(symbolic, int):
-        return thousands(symbolic) if symbolic else ""
-    return f"{_markdown_code(symbolic)} = {thousands(numeric)}"
+def _shape_math(shape: tuple) -> str:
+    import sympy
+
+    dims = [count_value(d) for d in shape]
+    if all(isinstance(d, int) for d in dims):
+        return shape_text(dims)
+    return "$" + r" \times ".join(str(d) if isinstance(d, int) else sympy.latex(d) for d in dims) + "$"
 
 
-def _shape_and_value(symbolic: tuple, numeric: tuple) -> str:
-    symbolic = tuple(count_value(d) for d in symbolic)
-    numeric = tuple(count_value(d) for d in numeric)
-    if all(isinstance(d, int) for d in symbolic):
-        return shape_text(numeric)
-    return f"{_markdown_code(' x '.join(str(d) for d in symbolic))} = {shape_text(numeric)}"
-
-
-def _hyper(value) -> str:
-    if value is None:
-        return ""
-    return "x".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
-
-
-def _layer_table(symbolic_rows, numeric_rows) -> str:
-    header = ("name", "kind", "ksize", "stride", "padding", "output shape", "params", "memory (elements)", "MACs")
-    align = ("l", "l", "r", "r", "r", "l", "l", "l", "l")
-    body = []
-    for sym, num in zip(symbolic_rows, numeric_rows):
-        if is_hidden(num):
-            continue
-        body.append(
-            [
-                sym.name,
-                sym.kind,
-                _hyper(num.kernel),
-                _hyper(num.stride),
-                _hyper(num.padding),
-                _shape_and_value(sym.shape, num.shape),
-                _formula_and_value(sym.params, num.params),
-                _formula_and_value(sym.activations, num.activations),
-                _formula_and_value(sym.macs, num.macs),
-            ]
-        )
-    return _markdown_grid(header, align, body)
+def _formula_table(symbolic_rows, numeric_rows) -> str:
+    """Per layer, the formulas only (values are in the table above): shape, params, activations, MACs."""
+    header = ("name", "shape", "params", "activations", "macs")
+    body = [
+        [sym.name, _shape_math(sym.shape), _inline_math(sym.params), _inline_math(sym.activations), _inline_math(sym.macs)]
+        for sym, num in zip(symbolic_rows, numeric_rows)
+        if not is_hidden(num)
+    ]
+    return _markdown_grid(header, ("l",) * len(header), body)
 
 
 def _smallest_square(net) -> str:
@@ -118,8 +112,31 @@ def _presets_section() -> str:
     return presets_markdown()
 
 
+def _modules_section(name: str, net, sizes: dict) -> list:
+    """The summary by top-level module, for networks whose layers have dotted (module) names."""
+    from .model_summary import summary
+
+    if not any("." in layer for layer in net):
+        return []
+    table = summary(net, depth=1, **sizes)
+    table.name = name
+    lines = table.to_markdown().split("\n")
+    body = [line for line in lines if line.startswith("|")]
+    return [
+        "## By module",
+        "",
+        f"Layers grouped by their dotted names (`costgraph summary {name} --depth 1`; deeper with `--depth 2`); "
+        "tied parameters count once.",
+        "",
+        *body,
+        "",
+    ]
+
+
 def model_page(name: str, info, net) -> str:
     """The Markdown page of one zoo model (plots referenced as ``<name>-layers.png`` and ``<name>-resolution.png``)."""
+    from .render.tables import memory_model_line, rows_markdown
+
     sizes = info.sizes()
     totals = net.totals(**sizes)
     symbolic = net.totals()
@@ -134,7 +151,7 @@ def model_page(name: str, info, net) -> str:
         info.description,
         "",
         f"[All models](../index.md) · [Conventions](../conventions.md) · "
-        f"`costgraph table {name}` prints this table in a terminal.",
+        f"`costgraph table {name}` prints the per-layer table in a terminal, `costgraph summary {name}` the modules.",
         "",
         f"Size symbols: {symbols}. Default input: {at}. {_smallest_square(net)}".rstrip(),
         "",
@@ -142,16 +159,14 @@ def model_page(name: str, info, net) -> str:
         "",
         totals_markdown(totals),
         "",
+        memory_model_line(net, **sizes),
+        "",
         f"## Closed-form totals in {symbols}",
         "",
-        "```text",
-        totals_text(symbolic),
-        "```",
+        f"`costgraph formula {name}` prints them (`--format latex` as LaTeX, `--format json` as text).",
         "",
-        "As LaTeX (`costgraph formula " + name + " --format latex`):",
-        "",
-        "```latex",
-        totals_latex(symbolic),
+        "```math",
+        totals_latex(symbolic, environment="aligned"),
         "```",
         "",
         "## Which number is right?",
@@ -162,30 +177,33 @@ def model_page(name: str, info, net) -> str:
         _reconcile_section(name, net, sizes),
         "## Where the cost lives",
         "",
-        f"![{name}: per-layer share of activation memory and of parameters]({name}-layers.png)",
+        f"![{name}: share of activation memory and of parameters per layer or module]({name}-layers.png)",
         "",
         f"![{name}: params, activation memory and MACs against the input size]({name}-resolution.png)",
         "",
-        f"## Per layer, as formulas and at {at}",
+        *_modules_section(name, net, sizes),
+        f"## Per layer at {at}",
         "",
-        "Memory is the elements of the new tensor a layer writes (batch included); params are weights + biases.",
+        "activations = the elements of the new tensor a layer writes, batch included (the seed's \"memory\"); "
+        "params = weights + biases.",
     ]
     if hidden:
         lines.append(hidden.replace("--all shows them", "`costgraph table --all` shows them"))
-    lines += ["", _layer_table(symbolic_rows, rows), ""]
+    lines += ["", rows_markdown(rows, exact=True), "", f"## Per layer, as formulas in {symbols}", ""]
+    lines += [_formula_table(symbolic_rows, rows), ""]
     return "\n".join(lines)
 
 
 def index_page(records, matplotlib_version: str) -> str:
     """The index: one line per model with its totals at the default size, linked to its page."""
-    header = ("model", "default input", "params", "MACs", "activation memory (fp32)", "description")
+    header = ("model", "sizes", "params", "macs", "activation_bytes", "description")
     body = []
     for name, info, totals in records:
         body.append(
             [
                 f"[{name}](models/{name}.md)",
                 sizes_text(totals.sizes),
-                thousands(totals.params),
+                human_count(totals.params),
                 human_count(totals.macs),
                 human_bytes(totals.activation_bytes),
                 info.description.replace("|", "\\|"),
@@ -196,10 +214,13 @@ def index_page(records, matplotlib_version: str) -> str:
             "# costgraph model zoo",
             "",
             "Exact costs of every registered model at its default input size, batch 1: "
-            "parameters (weights + biases), multiply-accumulates, and the activation memory "
-            "a forward pass writes at fp32 (about twice that with backward). "
-            "Each page gives the closed-form totals, the per-layer table and two plots. "
+            "parameters (weights + biases), multiply-accumulates (macs), and the activation memory "
+            "a forward pass writes at fp32 (activation_bytes). "
+            "Each page gives the totals, the memory model's training and inference figures, the closed-form "
+            "totals, the modules, the per-layer table and two plots. "
             "What each number counts: [conventions](conventions.md).",
+            "",
+            UNITS + " " + SEED,
             "",
             _markdown_grid(header, ("l", "l", "r", "r", "r", "l"), body),
             "",
@@ -234,7 +255,9 @@ def conventions_page() -> str:
             "whole batch: the seed's \"memory\" column. In-place ReLU, eval-mode Dropout and views "
             "(Flatten, Reshape, Permute) write no new tensor and add nothing |",
             "| activation memory | activations x bytes per element of the dtype (fp32: 4 bytes); "
-            "\"with backward about 2x\" is the seed's rule of thumb for training, not a measurement |",
+            "\"with backward about 2x\" is the seed's rule of thumb for training, labelled so wherever it "
+            "appears; what training and inference hold is the memory model's (`net.memory`, "
+            "`costgraph table --training`) |",
             "| MACs | multiply-accumulates of convolutions, linear layers and matrix products "
             "(what torchvision's \"GFLOPS\" column reports) |",
             f"| FLOPs | {FLOP_CONVENTION} |",
@@ -247,13 +270,13 @@ def conventions_page() -> str:
             _presets_section(),
             "## Tables",
             "",
-            "`costgraph table MODEL` follows the seed's VGG16 table: name, kind, ksize, stride, padding, "
-            "output channels and spatial size, params, memory and MACs, one row per layer, then the totals and "
-            "the forward memory. Layers without parameters, MACs or a new tensor are hidden "
-            "(their FLOPs stay in the totals); `--all` shows them, and CSV and JSON always list every layer.",
+            "`costgraph table MODEL` follows the seed's VGG16 table: name, kind, kernel, stride, padding, "
+            "output channels and spatial size, params, activations (the seed's \"memory\") and macs, one row per "
+            "layer, then the totals and the memory. Layers without parameters, MACs or a new tensor are hidden "
+            "(their FLOPs stay in the totals); `--all` shows them, and CSV and JSON always list every layer, "
+            "with the same column names. " + SEED,
             "",
-            "Human units: K = 10^3, M = 10^6, G = 10^9, T = 10^12 for counts; "
-            "MB = 10^6 bytes and MiB = 2^20 bytes for memory; one decimal, rounded half up.",
+            UNITS,
             "",
             "## Sizes",
             "",

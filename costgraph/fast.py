@@ -442,13 +442,13 @@ def grid(model: str, axes: dict, *, options: dict | None = None, dtype: str = "f
 def main(argv=None) -> int:
     """``python -m costgraph.fast MODEL [--H 224] [--W ...] [--batch ...] [--format text|csv|json]``.
 
-    Sizes take the forms of `costgraph.cli.parse_values` (``224``,
+    Sizes take the forms of `costgraph.size_ranges.parse_values` (``224``,
     ``224,256``, ``128:512:32``); several values make a sweep over every
     combination.  Errors are one line on stderr and exit status 2.
     """
     import argparse
 
-    from .cli import parse_values
+    from .size_ranges import SizeSpecError, parse_values  # not from the command line above: no cycle
 
     parser = argparse.ArgumentParser(prog="costgraph totals", description="Exact totals of a zoo model, from cached formulas.")
     parser.add_argument("model")
@@ -467,7 +467,7 @@ def main(argv=None) -> int:
             given[name.strip()] = parse_values(values)
         options = dict(_option(item) for item in args.option)
         rows = grid(args.model, given, options=options, dtype=args.dtype)
-    except (CostGraphError, argparse.ArgumentTypeError) as error:
+    except (CostGraphError, argparse.ArgumentTypeError, SizeSpecError) as error:
         print(f"costgraph: error: {error}", file=sys.stderr)
         return 2
     sys.stdout.write(format_rows(rows, args.format))

@@ -58,7 +58,6 @@ __all__ = [
     "saved_storages",
     "inference_steps",
     "peak_inference_elements",
-    "breakdown_markdown",
 ]
 
 #: optimizer -> number of parameter-sized state tensors it keeps
@@ -540,67 +539,3 @@ def network_memory(net, dtype="fp32", training: bool = True, optimizer: str | No
     return Memory(
         **result, dtype=str(dtype), training=training, optimizer=optimizer, device=device, sizes=shown, saved_elements=elements
     )
-
-
-def breakdown_markdown(memory: Memory, totals=None) -> str:
-    """A Markdown table of a numeric `Memory`, and of a training step's MACs if `totals` has them.
-
-    `totals` is ``net.totals(..., backward=True)`` at the same sizes.
-
-    Raises
-    ------
-    CostGraphError
-        If `memory` is symbolic (give sizes).
-
-    Examples
-    --------
-    >>> from costgraph.models import vgg16
-    >>> net = vgg16()
-    >>> text = breakdown_markdown(net.memory(H=224, optimizer="adam"), net.totals(H=224, backward=True))
-    >>> print(text.splitlines()[6])       # the seed's 15.2M values, max-pool argmax, dropout masks
-    | saved for backward                     |    73,230,336 |  69.8 MiB | 15.2M activations, 1.5M int64 indices, 8.2K masks |
-    """
-    from .render.units import human_bytes, human_count
-
-    if not memory.sizes:
-        raise CostGraphError("a memory breakdown needs sizes (it shows numbers)")
-    element = dtype_bytes(memory.dtype)
-    kept = memory.saved_elements
-    parts = [f"{human_count(kept['activation'])} activations"]
-    for cls, label in (("index", "int64 indices"), ("mask", "masks"), ("statistic", "statistics")):
-        if kept.get(cls):
-            parts.append(f"{human_count(kept[cls])} {label}")
-    states = OPTIMIZER_STATES[memory.optimizer]
-    rows = [
-        ("parameters", memory.params_bytes, f"{memory.params_bytes // element:,} x {element} B"),
-        ("buffers (running statistics)", memory.buffers_bytes, ""),
-    ]
-    if memory.training:
-        rows += [
-            ("gradients", memory.grads_bytes, "one per parameter"),
-            (f"optimizer state ({memory.optimizer})", memory.optimizer_bytes, f"{states} per parameter"),
-            ("saved for backward", memory.saved_bytes, ", ".join(parts)),
-            ("**training step total**", memory.total_training_bytes, "the sum above"),
-        ]
-    rows += [
-        ("peak inference activations", memory.peak_inference_bytes, "largest alive at once, no autograd"),
-        ("**inference total**", memory.total_inference_bytes, "parameters + buffers + peak"),
-    ]
-    at = ", ".join(f"{k}={v}" for k, v in memory.sizes.items())
-    head = f"memory ({at}; {memory.dtype}; {memory.device})"
-    width = max(len(head), *(len(r[0]) for r in rows))
-    lines = [
-        f"| {head:<{width}} | {'bytes':>13} | {'':>9} | note |",
-        f"|:{'-' * (width + 1)}|{'-' * 14}:|{'-' * 10}:|:-----|",
-    ]
-    for label, value, note in rows:
-        lines.append(f"| {label:<{width}} | {value:>13,} | {human_bytes(value):>9} | {note} |")
-    if totals is not None and getattr(totals, "backward_macs", None) is not None:
-        hundredths = (200 * totals.training_macs + totals.macs) // (2 * totals.macs)  # rounded, in integers
-        lines += [
-            "",
-            f"MACs: forward {human_count(totals.macs)}, backward {human_count(totals.backward_macs)} "
-            f"(gradients of inputs and weights), training step {human_count(totals.training_macs)} "
-            f"= {hundredths // 100}.{hundredths % 100:02d} x forward",
-        ]
-    return "\n".join(lines)

@@ -227,6 +227,12 @@ class Network:
     def __contains__(self, name) -> bool:
         return name in self.graph
 
+    def __str__(self) -> str:
+        # a readable table (costgraph.render.display), asked for through the hook: no import upwards
+        from .display_hook import render
+
+        return render(self, "text") or repr(self)
+
     def __repr__(self) -> str:
         return f"<Network {self.name!r}: {len(self)} layers, sizes {', '.join(s.name for s in self.symbols)}>"
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field, fields
 
 import sympy
 
+from .display_hook import render
+
 __all__ = ["LayerCost", "Row", "LayerTable", "Totals", "FLOP_CONVENTION"]
 
 FLOP_CONVENTION = (
@@ -66,19 +68,21 @@ class Row:
 class LayerTable(list):
     """The rows `Network.layers` returns: a plain list of `Row` that renders itself in notebooks.
 
-    Jupyter shows it as the seed's table (every layer, human units), via
-    `costgraph.render.tables`.
+    ``print(rows)``, the REPL and Jupyter show it as the seed's table (every
+    layer, human units), through the renderer `costgraph.display_hook` calls.
     """
 
-    def _repr_markdown_(self) -> str:
-        from .render.tables import rows_markdown
+    def __str__(self) -> str:
+        return render(self, "text") or list.__repr__(self)
 
-        return rows_markdown(self, all_layers=True)
+    def __repr__(self) -> str:
+        return render(self, "text") or list.__repr__(self)
 
-    def _repr_latex_(self) -> str:
-        from .render.tables import rows_latex
+    def _repr_markdown_(self):
+        return render(self, "markdown")
 
-        return "$" + rows_latex(self, all_layers=True, environment="array") + "$"
+    def _repr_latex_(self):
+        return render(self, "latex")
 
 
 @dataclass(frozen=True)
@@ -138,17 +142,16 @@ class Totals:
         """The count fields by name (the backward ones when computed)."""
         return {name: getattr(self, name) for name in self._fields()}
 
-    def _repr_markdown_(self) -> str:
-        from .render.tables import totals_markdown
+    def _repr_markdown_(self):
+        return render(self, "markdown")
 
-        return totals_markdown(self)
-
-    def _repr_latex_(self) -> str:
-        from .render.tables import totals_latex
-
-        return "$" + totals_latex(self, environment="aligned") + "$"
+    def _repr_latex_(self):
+        return render(self, "latex")
 
     def __str__(self) -> str:
+        return render(self, "text") or self._plain_text()
+
+    def _plain_text(self) -> str:
         at = ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "symbolic"
         lines = [f"Totals ({at}; dtype {self.dtype})"]
         differs = self.active_params != self.params

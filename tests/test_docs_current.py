@@ -85,9 +85,24 @@ def test_vgg16_page_has_the_seed_numbers(regenerated):
     page = (regenerated / "models" / "vgg16.md").read_text(encoding="utf-8")
     # issue 2's exact totals; the seed rounds them to 138M params and 60MB forward
     assert "138,357,544" in page and "15,470,264,320" in page
-    assert "memory: forward 61.0 MB" in page and "with backward about 2x" in page
-    # a per-layer formula beside its value at 224: pool1 writes 64*(224//2)**2 = 802,816 elements (hand)
-    assert "`64*N*floor(H/2)*floor(W/2)` = 802,816" in page
+    assert "memory: forward 61.0 MB" in page and "rule of thumb (the seed's, not the memory model): with backward about 2x" in page
+    assert "memory model (CUDA): training keeps 73.2 MB for backward" in page  # the model's figure beside it
+    # pool1 writes 64*(224//2)**2 = 802,816 elements (hand): the value in one table, the formula as math in another
+    pool1 = [line for line in page.splitlines() if line.startswith("| pool1 ")]
+    assert len(pool1) == 2 and "802,816" in pool1[0]
+    assert r"$64 N \left\lfloor \frac{H}{2} \right\rfloor \left\lfloor \frac{W}{2} \right\rfloor$" in pool1[1]
+    assert "```math\n\\begin{aligned}" in page  # closed forms as GitHub-rendered math
+
+
+def test_one_unit_convention_and_the_seed_explained(regenerated):
+    index = (regenerated / "index.md").read_text(encoding="utf-8")
+    llama = next(line for line in index.splitlines() if line.startswith("| [llama2_7b]"))
+    # Llama 2 7B: 6,738,415,616 parameters (Hugging Face's LlamaForCausalLM), B for billions
+    assert re.search(r"\|\s*6\.7B\s*\|", llama), llama
+    assert "CS231n" in index and "bytes in kB, MB, GB" in index
+    for path in sorted(regenerated.rglob("*.md")):
+        text = path.read_text(encoding="utf-8")
+        assert "MiB" not in text and "GiB" not in text, path.name
 
 
 def test_pngs_are_valid_images_of_a_sensible_size(regenerated):

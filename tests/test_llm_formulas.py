@@ -47,6 +47,11 @@ def configs():
     )
 
 
+# a list, not the generator: pytest deprecates (and pytest 10 removes) parametrizing with a
+# non-Collection iterable such as a generator
+CONFIGS = list(configs())
+
+
 def build(spec, **options):
     if "size" in spec:
         return gpt2(spec["size"], **options)
@@ -58,7 +63,7 @@ def kaplan(expr, c):
     return sympy.expand(expr.subs({n_layer: c["layers"], d_model: c["d"], d_attn: c["attn"], d_ff: c["ff"], n_ctx: S}))
 
 
-@pytest.mark.parametrize("spec,c", configs())
+@pytest.mark.parametrize("spec,c", CONFIGS)
 def test_kaplan_parameters(spec, c):
     """Table 1's N counts the weight matrices (QKV, projection, feed-forward) only: it
     drops each layer's biases (3 d_attn + d_model + d_ff + d_model) and LayerNorm gains
@@ -71,7 +76,7 @@ def test_kaplan_parameters(spec, c):
     assert net.totals().params - embeddings - kaplan(KAPLAN_N, c) == biases + norms
 
 
-@pytest.mark.parametrize("spec,c", configs())
+@pytest.mark.parametrize("spec,c", CONFIGS)
 def test_kaplan_forward_flops_per_token(spec, c):
     """C_forward = 2N + 2 n_layer n_ctx d_attn, against costgraph's matrix-product FLOPs.
 
@@ -89,7 +94,7 @@ def test_kaplan_forward_flops_per_token(spec, c):
     assert sympy.expand(full - kaplan(KAPLAN_C_FORWARD, c) - (de_embed + 2 * c["layers"] * S * c["attn"])) == 0
 
 
-@pytest.mark.parametrize("spec,c", configs())
+@pytest.mark.parametrize("spec,c", CONFIGS)
 def test_kaplan_training_is_6n_per_token(spec, c):
     """Training = forward + backward, with backward derived per layer (2 x forward for
     every product here).  6N leaves out the head (6 d_model n_vocab) and the attention

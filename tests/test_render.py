@@ -65,10 +65,11 @@ def markdown_rows(table: str) -> list[list[str]]:
         (36_864, "36.9K"),  # 36.864K rounds half up to 36.9K
         (102_760_448, "102.8M"),  # the seed's fc1 "102.7M" truncates; we round
         (VGG16_PARAMS, "138.4M"),  # 138.357544M
-        (VGG16_MACS, "15.5G"),  # 15.47026432G
+        (VGG16_MACS, "15.5B"),  # 15.47026432 billion: B for billions (issue 16)
+        (6_738_415_616, "6.7B"),  # Llama 2 7B's parameters (Touvron et al. 2023 / HF's count), "6.7B" not "6.7G"
         (999_950, "1.0M"),  # 999.95K rounds to 1000.0K, shown as 1.0M
         (-1500, "-1.5K"),
-        (10**19, "10.0E"),
+        (10**19, "10000000.0T"),  # past trillions: still T, never an ambiguous letter
     ],
 )
 def test_human_count_by_hand(value, text):
@@ -80,6 +81,7 @@ def test_human_count_by_hand(value, text):
     [
         (60_950_432, True, "58.1 MiB"),  # 60950432 / 2**20 = 58.127...
         (60_950_432, False, "61.0 MB"),  # the seed's "~= 60MB / image", exactly 60.95 MB
+        (1_500, False, "1.5 kB"),
         (2 * 60_950_432, False, "121.9 MB"),
         (512, True, "512 B"),
         (2**30, True, "1.0 GiB"),
@@ -90,16 +92,21 @@ def test_human_bytes_by_hand(value, binary, text):
     assert human_bytes(value, binary=binary) == text
 
 
+def test_bytes_are_decimal_by_default():
+    """One unit convention (README): MB = 10**6 bytes everywhere unless binary units are asked for."""
+    assert human_bytes(60_950_432) == "61.0 MB"
+
+
 @given(st.integers(1000, 10**20))
 def test_human_count_is_within_half_a_tenth_of_the_value(value):
     text = human_count(value)
-    match = re.fullmatch(r"(\d+)\.(\d)([KMGTPE])", text)
+    match = re.fullmatch(r"(\d+)\.(\d)([KMBT])", text)
     assert match, text
-    power = 3 * "KMGTPE".index(match.group(3)) + 3
+    power = 3 * "KMBT".index(match.group(3)) + 3
     tenths = int(match.group(1)) * 10 + int(match.group(2))
     # |tenths * 10**power / 10 - value| <= half a tenth of the unit
     assert abs(tenths * 10**power - 10 * value) <= 10**power // 2
-    assert int(match.group(1)) < 1000 or match.group(3) == "E"
+    assert int(match.group(1)) < 1000 or match.group(3) == "T"
 
 
 def test_counts_are_never_floats():
@@ -124,7 +131,7 @@ def test_markdown_table_has_the_seed_rows_and_hides_views(net):
     table = rows_markdown(net.layers(H=224), exact=True)
     cells = markdown_rows(table)
     header, body = cells[0], cells[1:]
-    assert header == ["name", "kind", "ksize", "stride", "padding", "channels", "size", "params", "memory", "MACs"]
+    assert header == ["name", "kind", "kernel", "stride", "padding", "channels", "size", "params", "activations", "macs"]
     assert [row[0] for row in body[:-1]] == [name for name, _, _ in SEED_ROWS]
     for row, (name, channels, size) in zip(body, SEED_ROWS):
         assert row[5] == str(channels)
@@ -148,7 +155,7 @@ def test_human_table_cells_follow_the_seed_units(net):
     fc1 = next(row for row in body if row[0] == "fc1")
     # hand: 7*7*512*4096 + 4096 = 102,764,544 params -> 102.8M; 4096 outputs -> 4.1K
     assert fc1[7] == "102.8M" and fc1[8] == "4.1K"
-    assert body[-1][7:] == ["138.4M", "15.2M", "15.5G"]
+    assert body[-1][7:] == ["138.4M", "15.2M", "15.5B"]
 
 
 def test_totals_markdown_states_exact_numbers_flop_convention_and_memory(net):
@@ -157,9 +164,10 @@ def test_totals_markdown_states_exact_numbers_flop_convention_and_memory(net):
     assert "FLOPs = 2 per multiply-accumulate" in text
     # the seed: "15M * 4 bytes ~= 60MB / image (only forward! ~*2 for bwd)"
     memory = text.splitlines()[-1]
-    assert memory.startswith("memory: forward 61.0 MB (58.1 MiB")
+    assert memory.startswith("memory: forward 61.0 MB (")
     assert f"{VGG16_ACTIVATIONS:,} activations x 4 bytes" in memory
-    assert "with backward about 2x (121.9 MB)" in memory
+    # the seed's guess, labelled as one: the memory model's figures are another line (memory_model_line)
+    assert "rule of thumb (the seed's, not the memory model): with backward about 2x (121.9 MB)" in memory
 
 
 def test_fp16_halves_the_memory_line(net):
@@ -219,7 +227,7 @@ def test_csv_parses_back_to_the_totals(net):
         assert int(total[field]) == getattr(totals, field)
         assert sum(int(r[field]) for r in layers) == getattr(totals, field)  # no tied weights in VGG
     assert int(total["params"]) == VGG16_PARAMS and int(total["macs"]) == VGG16_MACS
-    assert layers[1]["shape"] == "64x224x224" and layers[1]["kernel"] == "3"
+    assert (layers[1]["channels"], layers[1]["size"], layers[1]["kernel"]) == ("64", "224x224", "3")
 
 
 def test_json_parses_back_to_the_totals(net):
@@ -229,7 +237,7 @@ def test_json_parses_back_to_the_totals(net):
     assert doc["sizes"] == {"H": 224, "W": 224, "N": 2}
     assert doc["totals"]["activations"] == 2 * VGG16_ACTIVATIONS  # activations are linear in N
     assert sum(layer["macs"] for layer in doc["layers"]) == totals.macs
-    assert doc["memory"]["with_backward_bytes_about"] == 2 * doc["memory"]["forward_bytes"]
+    assert doc["memory"]["rule_of_thumb_with_backward_2x_bytes"] == 2 * doc["memory"]["forward_activation_bytes"]
     assert "2 per multiply-accumulate" in doc["flop_convention"]
 
 

@@ -126,9 +126,9 @@ from .inception import inception_v3  # noqa: E402
 
 __all__ += ["inception_v3"]
 
-from .transformer import bert, decoder, gpt2, llama2_7b  # noqa: E402
+from .transformer import bert, decoder, encoder, gpt2, llama2_7b  # noqa: E402
 
-__all__ += ["decoder", "gpt2", "bert", "llama2_7b"]
+__all__ += ["decoder", "encoder", "gpt2", "bert", "llama2_7b"]
 
 from .vit import vit_b_16, vit_b_32, vit_h_14, vit_l_16, vit_l_32  # noqa: E402
 

@@ -31,6 +31,8 @@ from .units import human_bytes, human_count
 __all__ = [
     "require_matplotlib",
     "layers_figure",
+    "plot_groups",
+    "MAX_BARS",
     "resolution_figure",
     "resolution_axis",
     "save_figure",
@@ -119,7 +121,7 @@ def _cumulative_percent(values: list, total: int) -> list:
 def _half_way(names: list, cumulative: list) -> str:
     for index, (name, value) in enumerate(zip(names, cumulative)):
         if value >= 50.0:
-            return f"half of it by {name} (layer {index + 1} of {len(names)})"
+            return f"half of it by {name} (bar {index + 1} of {len(names)})"
     return ""
 
 
@@ -149,27 +151,80 @@ def _margins(figure, *, left: float, right: float, top: float, bottom: float, hs
     )
 
 
-def layers_figure(model: str, rows, totals):
-    """Each layer's share of activation memory (top) and of parameters (bottom).
+#: most bars a layers plot draws; deeper networks are grouped by module (dotted-name prefix)
+MAX_BARS = 40
+
+
+def _group_key(name: str, depth: int | None) -> str:
+    return name if depth is None else ".".join(name.split(".")[:depth])
+
+
+def plot_groups(rows, depth: int | None = None, max_bars: int = MAX_BARS) -> tuple:
+    """The bars of a layers plot: (labels, activations, params, depth used), in network order.
+
+    Only rows that hold parameters or write a new tensor are drawn.  With
+    `depth`, layers are grouped by the first `depth` parts of their dotted
+    names (``layer1.0.conv1`` -> ``layer1.0`` at depth 2); without, by layer
+    if at most `max_bars` are shown, else at the deepest depth that gives at
+    most `max_bars` groups.  A row that uses another layer's (tied)
+    parameters adds none: the params bars sum to ``totals().params``.
+
+    Raises
+    ------
+    CostGraphError
+        If the rows are symbolic, or `depth` is not a positive integer.
+
+    Examples
+    --------
+    >>> from costgraph.models import resnet50
+    >>> labels, _, params, depth = plot_groups(resnet50().layers(H=224), depth=1)
+    >>> labels[4:8], sum(params)       # torchvision's num_params for ResNet50_Weights
+    (['layer1', 'layer2', 'layer3', 'layer4'], 25557032)
+    """
+    shown = [r for r in rows if count_value(r.params) or count_value(r.activations)]
+    if any(not isinstance(count_value(r.params), int) or not isinstance(count_value(r.activations), int) for r in shown):
+        raise CostGraphError("a per-layer plot needs rows at given sizes, not symbolic ones")
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
+        raise CostGraphError(f"depth must be a positive integer, got {depth!r}", value=depth)
+    if depth is None and len(shown) > max_bars:
+        deepest = max(r.name.count(".") + 1 for r in shown)
+        depth = 1
+        for candidate in range(1, deepest + 1):
+            if len({_group_key(r.name, candidate) for r in shown}) <= max_bars:
+                depth = candidate
+    groups: dict = {}
+    for row in shown:
+        key = _group_key(row.name, depth)
+        memory, params = groups.get(key, (0, 0))
+        groups[key] = (memory + count_value(row.activations), params + (0 if getattr(row, "shares", None) else count_value(row.params)))
+    labels = list(groups)
+    return labels, [groups[k][0] for k in labels], [groups[k][1] for k in labels], depth
+
+
+def layers_figure(model: str, rows, totals, *, depth: int | None = None):
+    """Each layer's (or module's) share of activation memory (top) and of parameters (bottom).
 
     Only layers that hold parameters or write a new tensor are drawn (the
-    rows a table shows), in network order.  Bars give each layer's share
-    (left axis); the black line is the cumulative share (right axis, 0-100%),
-    and the panel title names the layer by which half of the total is
-    reached (a dotted vertical line marks it).
+    rows a table shows), in network order, one bar each; a deep network (more
+    than `MAX_BARS` such layers) or an explicit `depth` groups them by module
+    (`plot_groups`), so every bar is labelled.  Bars give each share (left
+    axis); the black line is the cumulative share (right axis, 0-100%), and
+    the panel title names the bar by which half of the total is reached (a
+    dotted vertical line marks it).  Tied parameters count once: the
+    parameters panel's total is ``totals.params``.
 
     Raises
     ------
     CostGraphError
         If matplotlib is missing, or the rows are symbolic.
     """
-    shown = [r for r in rows if count_value(r.params) or count_value(r.activations)]
-    if any(not isinstance(count_value(r.params), int) or not isinstance(count_value(r.activations), int) for r in shown):
-        raise CostGraphError(f"{model}: a per-layer plot needs rows at given sizes, not symbolic ones")
-    names = [r.name for r in shown]
-    memory = [count_value(r.activations) for r in shown]
-    params = [count_value(r.params) for r in shown]
+    try:
+        names, memory, params, depth = plot_groups(rows, depth)
+    except CostGraphError as error:
+        raise CostGraphError(f"{model}: {error}", value=error.value) from None
     total_memory, total_params = sum(memory), sum(params)
+    if isinstance(count_value(totals.params), int) and total_params != count_value(totals.params):
+        raise CostGraphError(f"{model}: the plotted parameters {total_params} differ from the totals' {totals.params}")
     element = totals.activation_bytes // totals.activations if totals.activations else 4
     count = len(names)
     with _style():
@@ -182,14 +237,15 @@ def layers_figure(model: str, rows, totals):
         panels = (
             (top, memory, total_memory, MEMORY_COLOR,
              f"activation memory: {human_count(total_memory)} elements, "
-             f"{human_bytes(total_memory * element, binary=False)} at {totals.dtype} (forward)"),
-            (bottom, params, total_params, PARAMS_COLOR, f"parameters: {human_count(total_params)}"),
+             f"{human_bytes(total_memory * element)} at {totals.dtype} (forward)"),
+            (bottom, params, total_params, PARAMS_COLOR, f"parameters: {human_count(total_params)}"
+             + (" (tied parameters once)" if any(getattr(r, "shares", None) for r in rows) else "")),
         )  # fmt: skip
         for axes, values, total, color, title in panels:
             share = [100.0 * v / total if total else 0.0 for v in values]
             _bars(axes, x, share, color)
             axes.set_ylim(0, max(share + [1.0]) * 1.08)
-            axes.set_ylabel("% of total, per layer (bars)", color=color)
+            axes.set_ylabel("% of total, per bar", color=color)
             axes.tick_params(axis="y", colors=color)
             axes.grid(axis="y", color="0.92", linewidth=0.6)
             axes.set_axisbelow(True)
@@ -204,11 +260,11 @@ def layers_figure(model: str, rows, totals):
             cumulative_axes.spines["right"].set_visible(True)
             halfway = _half_way(names, cumulative)
             axes.set_title(title + (f"\n{halfway}" if halfway else ""), loc="left")
-        step = max(1, -(-count // 50))  # at most ~50 labels, or they overlap
-        bottom.set_xticks(x[::step])
-        bottom.set_xticklabels([_short_label(n) for n in names[::step]], rotation=90, fontsize=7)
+        bottom.set_xticks(x)  # every bar labelled: at most MAX_BARS of them
+        bottom.set_xticklabels([_short_label(n) for n in names], rotation=90, fontsize=7)
         bottom.set_xlim(-0.7, count - 0.3)
-        figure.suptitle(f"{model} at {sizes_text(totals.sizes)}: where memory and parameters live", x=0.01, ha="left")
+        unit = "per layer" if depth is None else f"per module (names to depth {depth})"
+        figure.suptitle(f"{model} at {sizes_text(totals.sizes)}: memory and parameters {unit}", x=0.01, ha="left", fontsize=10)
         top_inches, gap_inches = 0.95, 0.75  # room for the suptitle and the two-line panel titles
         area = height - top_inches - label_inches - 0.1
         _margins(figure, left=0.75, right=0.7, top=top_inches, bottom=label_inches + 0.1, hspace=2 * gap_inches / (area - gap_inches))
@@ -274,7 +330,7 @@ def resolution_figure(model: str, net, default_sizes: dict, *, dtype: str = "fp3
     label = {"H": "input size H = W (pixels)", "S": "sequence length S", "N": "batch size N"}.get(axis, f"size {axis}")
     panels = (
         ("params", 1e6, "parameters (millions)", PARAMS_COLOR, human_count),
-        ("activation_bytes", 2**20, f"activation memory, forward (MiB, {dtype})", MEMORY_COLOR, human_bytes),
+        ("activation_bytes", 10**6, f"activation memory, forward (MB, {dtype})", MEMORY_COLOR, human_bytes),
         ("macs", 1e9, "MACs (billions)", MACS_COLOR, human_count),
     )
     with _style():

@@ -14,35 +14,14 @@ one vectorized call of `Network.totals` when numpy is installed.
 
 from __future__ import annotations
 
-import itertools
-
 from ..errors import CostGraphError
 from ..totals import Totals
+from .totals_rows import size_grid  # noqa: F401 (re-exported: the grid of a sweep)
 
 __all__ = ["size_grid", "evaluate_totals", "sweep", "SWEEP_FIELDS"]
 
 #: the totals columns of a sweep, after the size columns
 SWEEP_FIELDS = Totals.FIELDS
-
-
-def size_grid(axes: dict, fixed: dict | None = None) -> list[dict]:
-    """Every combination of the values in `axes` (first axis slowest), merged into `fixed`.
-
-    Raises
-    ------
-    CostGraphError
-        If an axis has no values.
-
-    Examples
-    --------
-    >>> size_grid({"H": [1, 2], "N": [8]}, {"S": 3})
-    [{'S': 3, 'H': 1, 'N': 8}, {'S': 3, 'H': 2, 'N': 8}]
-    """
-    for name, values in axes.items():
-        if not values:
-            raise CostGraphError(f"sweep: size {name} has no values", value=name)
-    names = list(axes)
-    return [{**(fixed or {}), **dict(zip(names, combo))} for combo in itertools.product(*axes.values())]
 
 
 def evaluate_totals(net, points: list[dict], dtype: str = "fp32") -> list[Totals]:

@@ -1,11 +1,13 @@
 """Per-layer tables and totals as Markdown, LaTeX (booktabs), CSV and JSON.
 
 The human formats (Markdown, LaTeX) follow the seed's VGG16 table: name,
-kind, ksize, stride, padding, output channels and size, params, memory
-(activation elements the layer writes) and MACs, with human units
-(``138.4M``) in the rows and exact thousands-separated totals.  The machine
-formats (CSV, JSON) carry every layer and exact integers only, so they parse
-back to exactly what `Network.totals` returns.  A symbolic row or total
+kind, kernel, stride, padding, output channels and size, params,
+activations (the elements of the new tensor the layer writes: the seed's
+"memory") and MACs, with human units (``138.4M``, `costgraph.render.units`)
+in the rows and exact thousands-separated totals.  The machine formats (CSV,
+JSON) carry every layer and exact integers only, so they parse back to
+exactly what `Network.totals` returns; their columns are the human ones
+(same names) plus weights, biases, activation_bytes, flops and shares.  A symbolic row or total
 (no sizes given) is shown as its formula: ``str`` in text, `sympy.latex` in
 LaTeX.
 
@@ -17,7 +19,7 @@ totals and ``all_layers=True`` shows them.
 >>> from costgraph.models import vgg16
 >>> net = vgg16()
 >>> print(rows_markdown(net.layers(H=224)).splitlines()[0])
-| name      | kind      | ksize | stride | padding | channels | size    | params | memory |   MACs |
+| name      | kind      | kernel | stride | padding | channels | size    | params | activations |  macs |
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from collections import Counter
 import sympy
 
 from ..totals import FLOP_CONVENTION
+from .grid import latex_escape
+from .grid import markdown_grid as _markdown_grid
 from .units import human_bytes, human_count, shape_text, thousands
 
 __all__ = [
@@ -57,20 +61,13 @@ FORMATS = ("md", "latex", "csv", "json")
 
 #: the per-layer columns of the machine formats, in order
 MACHINE_COLUMNS = (
-    "name", "kind", "kernel", "stride", "padding", "shape",
+    "name", "kind", "kernel", "stride", "padding", "channels", "size",
     "params", "weights", "biases", "activations", "activation_bytes", "macs", "flops", "shares",
 )  # fmt: skip
 
-_TOTAL_LABELS = (
-    ("params", "params"),
-    ("weights", "weights"),
-    ("biases", "biases"),
-    ("activations", "activations (elements)"),
-    ("activation_bytes", "activation memory"),
-    ("macs", "MACs"),
-    ("flops", "FLOPs"),
-    ("backward_macs", "backward MACs"),
-    ("training_macs", "training MACs"),
+_TOTAL_LABELS = tuple(
+    (field, field)  # the field names, as the columns of every other output
+    for field in ("params", "weights", "biases", "activations", "activation_bytes", "macs", "flops", "backward_macs", "training_macs")
 )
 
 
@@ -145,14 +142,6 @@ def sizes_text(sizes: dict) -> str:
     return ", ".join(f"{k}={v}" for k, v in sizes.items()) if sizes else "symbolic"
 
 
-def latex_escape(text: str) -> str:
-    r"""Text safe inside LaTeX: ``conv1_1`` -> ``conv1\_1``."""
-    for char, escaped in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"),
-                          ("#", r"\#"), ("_", r"\_"), ("{", r"\{"), ("}", r"\}")):  # fmt: skip
-        text = text.replace(char, escaped)
-    return text
-
-
 # -- cells --------------------------------------------------------------------------
 # Targets: "md" (Markdown text), "latex" (a text-mode tabular: formulas in $...$)
 # and "array" (a math-mode array, for notebooks: text in \text{...}).
@@ -220,7 +209,7 @@ def _channels_and_size(shape: tuple) -> tuple:
     return None, tuple(shape)
 
 
-_HUMAN_HEADER = ("name", "kind", "ksize", "stride", "padding", "channels", "size", "params", "memory", "MACs")
+_HUMAN_HEADER = ("name", "kind", "kernel", "stride", "padding", "channels", "size", "params", "activations", "macs")
 _HUMAN_ALIGN = ("l", "l", "r", "r", "r", "r", "l", "r", "r", "r")
 
 
@@ -262,18 +251,6 @@ def _total_cells(rows, target: str, exact: bool) -> list:
 
 def _rows_symbolic(rows) -> bool:
     return any(_is_formula(r.activations) or _is_formula(r.macs) for r in rows)
-
-
-def _markdown_grid(header, align, body) -> str:
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *body)]
-    widths = [max(w, 3) for w in widths]
-
-    def line(cells):
-        padded = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(cells, widths, align)]
-        return "| " + " | ".join(padded) + " |"
-
-    rule = "|" + "|".join(":" + "-" * (w + 1) if a == "l" else "-" * (w + 1) + ":" for w, a in zip(widths, align)) + "|"
-    return "\n".join([line(header), rule] + [line(cells) for cells in body])
 
 
 # -- per-layer tables ------------------------------------------------------------------
@@ -341,13 +318,15 @@ def rows_latex(
 
 def _machine_row(row, element_bytes: int) -> dict:
     activations = count_value(row.activations)
+    channels, size = _channels_and_size(tuple(row.shape))
     record = {
         "name": row.name,
         "kind": row.kind,
         "kernel": row.kernel,
         "stride": row.stride,
         "padding": row.padding,
-        "shape": [count_value(d) for d in row.shape],
+        "channels": None if channels is None else count_value(channels),
+        "size": [count_value(d) for d in size],
         "params": count_value(row.params),
         "weights": count_value(row.weights),
         "biases": count_value(row.biases),
@@ -387,7 +366,7 @@ def rows_csv(rows, totals=None, *, element_bytes: int = 4) -> str:
     """Every layer as CSV with exact integers (formulas as text when symbolic).
 
     With `totals`, a last line named ``total`` holds them.  Columns are
-    `MACHINE_COLUMNS`; ``shape`` is written ``64x224x224``; ``shares`` names
+    `MACHINE_COLUMNS`; ``size`` is written ``224x224``; ``shares`` names
     the layer whose (tied) parameters a row uses, which the totals count
     there only.
 
@@ -396,7 +375,7 @@ def rows_csv(rows, totals=None, *, element_bytes: int = 4) -> str:
     >>> from costgraph.models import vgg16
     >>> net = vgg16()
     >>> print(rows_csv(net.layers(H=224), net.totals(H=224)).splitlines()[-1])
-    total,,,,,,138357544,138344128,13416,15237608,60950432,15470264320,30958675456,
+    total,,,,,,,138357544,138344128,13416,15237608,60950432,15470264320,30958675456,
     """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -406,7 +385,8 @@ def rows_csv(rows, totals=None, *, element_bytes: int = 4) -> str:
         writer.writerow([_csv_cell(record[c]) for c in MACHINE_COLUMNS])
     if totals is not None:
         sums = totals.as_dict()
-        writer.writerow(["total", "", "", "", "", ""] + [_csv_cell(sums.get(c)) for c in MACHINE_COLUMNS[6:]])
+        first = MACHINE_COLUMNS.index("params")
+        writer.writerow(["total"] + [""] * (first - 1) + [_csv_cell(sums.get(c)) for c in MACHINE_COLUMNS[first:]])
     return out.getvalue()
 
 
@@ -418,8 +398,8 @@ def rows_json(rows, totals=None, *, element_bytes: int = 4, model: str | None = 
     >>> from costgraph.models import vgg16
     >>> net = vgg16()
     >>> doc = rows_json(net.layers(H=224), net.totals(H=224), model="vgg16")
-    >>> doc["totals"]["params"], doc["layers"][1]["shape"]
-    (138357544, [64, 224, 224])
+    >>> doc["totals"]["params"], doc["layers"][1]["channels"], doc["layers"][1]["size"]
+    (138357544, 64, [224, 224])
     """
     doc: dict = {}
     if model is not None:
@@ -433,8 +413,9 @@ def rows_json(rows, totals=None, *, element_bytes: int = 4, model: str | None = 
         doc["totals"] = _jsonable(totals.as_dict())
         forward = totals.activation_bytes
         doc["memory"] = {
-            "forward_bytes": _jsonable(forward),
-            "with_backward_bytes_about": _jsonable(sympy.expand(2 * forward) if isinstance(forward, sympy.Basic) else 2 * forward),
+            "forward_activation_bytes": _jsonable(forward),
+            # the seed's rule of thumb, labelled as such; the memory model's figures are Network.memory's
+            "rule_of_thumb_with_backward_2x_bytes": _jsonable(sympy.expand(2 * forward) if isinstance(forward, sympy.Basic) else 2 * forward),
         }
     return doc
 
@@ -449,24 +430,27 @@ def _element_bytes(totals) -> int | None:
 
 
 def memory_line(totals) -> str:
-    """The seed's memory line: forward activation bytes, and about twice that with backward.
+    """The seed's memory line: forward activation bytes, and its "about 2x with backward", labelled a rule of thumb.
+
+    What training and inference really hold is the memory model's
+    (`Network.memory`, `memory_model_line`); the 2x is the seed's guess.
 
     Examples
     --------
     >>> from costgraph.models import vgg16
     >>> print(memory_line(vgg16().totals(H=224)))
-    memory: forward 61.0 MB (58.1 MiB = 15,237,608 activations x 4 bytes, fp32) for N=1; with backward about 2x (121.9 MB)
+    memory: forward 61.0 MB (15,237,608 activations x 4 bytes, fp32) for N=1; rule of thumb (the seed's, not the memory model): with backward about 2x (121.9 MB)
     """
     forward = totals.activation_bytes
     element = _element_bytes(totals)
+    rule = "rule of thumb (the seed's, not the memory model): with backward about 2x"
     if not isinstance(forward, int):
-        return f"memory: forward = activation memory above (activations x {element} bytes, {totals.dtype}); with backward about 2x"
+        return f"memory: forward = activation memory above (activations x {element} bytes, {totals.dtype}); {rule}"
     batch = totals.sizes.get("N")
     per = f" for N={batch}" if batch is not None else ""
     return (
-        f"memory: forward {human_bytes(forward, binary=False)} ({human_bytes(forward)} = "
-        f"{thousands(totals.activations)} activations x {element} bytes, {totals.dtype}){per}; "
-        f"with backward about 2x ({human_bytes(2 * forward, binary=False)})"
+        f"memory: forward {human_bytes(forward)} ({thousands(totals.activations)} activations x {element} bytes, "
+        f"{totals.dtype}){per}; {rule} ({human_bytes(2 * forward)})"
     )
 
 
@@ -591,8 +575,9 @@ def table_document(
         return rows_csv(rows, totals, element_bytes=element)
     hidden = "" if all_layers else hidden_summary(rows)
     legend = (
-        "params = weights + biases; memory = elements of the new tensor a layer writes "
-        f"(x {element} bytes at {totals.dtype}); MACs = multiply-accumulates."
+        "params = weights + biases; activations = elements of the new tensor a layer writes, the seed's "
+        f"\"memory\" (x {element} bytes at {totals.dtype}); macs = multiply-accumulates; "
+        "K, M, B, T = thousand, million, billion, trillion."
     )
     if any(_shared(r) for r in rows):
         legend += " Params in parentheses are tied to another layer's and counted there only."
@@ -640,7 +625,7 @@ def memory_model_line(net, dtype: str = "fp32", **sizes) -> str:
     kept = " + ".join(f"{human_count(n)} {labels[k]}" for k, n in memory.saved_elements.items() if n)
     peak_layer, _ = peak_inference_layer(net, **sizes)
     return (
-        f"memory model ({memory.device.upper()}): training keeps {human_bytes(memory.saved_bytes, binary=False)} "
+        f"memory model ({memory.device.upper()}): training keeps {human_bytes(memory.saved_bytes)} "
         f"for backward ({kept}; --training for the whole step); inference peaks at "
-        f"{human_bytes(memory.peak_inference_bytes, binary=False)} alive at once, at {peak_layer}"
+        f"{human_bytes(memory.peak_inference_bytes)} alive at once, at {peak_layer}"
     )

@@ -1,12 +1,17 @@
-"""Human-readable numbers: ``138.4M`` parameters, ``58.1 MiB``, ``1,792``.
+"""Human-readable numbers: ``138.4M`` parameters, ``6.7B``, ``61.0 MB``, ``1,792``.
 
-Rounding is done in integer arithmetic (half up on the tenths), so a count is
-never pushed through a float on its way to the screen.
+One convention for every output of costgraph (tables, summaries, plots,
+docs): counts in powers of 1000 with K, M, B, T (thousand, million,
+billion, trillion: Llama 2 7B has 6.7B parameters, VGG16 does 15.5B MACs at
+224), and bytes in powers of 1000 with kB, MB, GB, TB (SI, as torchinfo's
+"MB" and disk sizes; ``binary=True`` gives KiB, MiB, GiB where asked for).
+Rounding is done in integer arithmetic (half up on the tenths), so a count
+is never pushed through a float on its way to the screen.
 
->>> human_count(138357544), human_count(1792), human_count(999)
-('138.4M', '1.8K', '999')
->>> human_bytes(60950432), human_bytes(60950432, binary=False)
-('58.1 MiB', '61.0 MB')
+>>> human_count(138357544), human_count(1792), human_count(999), human_count(6738415616)
+('138.4M', '1.8K', '999', '6.7B')
+>>> human_bytes(60950432), human_bytes(60950432, binary=True)
+('61.0 MB', '58.1 MiB')
 >>> thousands(15470264320)
 '15,470,264,320'
 """
@@ -17,7 +22,7 @@ import numbers
 
 __all__ = ["human_count", "human_bytes", "thousands", "shape_text"]
 
-_COUNT_SUFFIXES = ("", "K", "M", "G", "T", "P", "E")
+_COUNT_SUFFIXES = ("", "K", "M", "B", "T")  # thousand, million, billion, trillion
 _BINARY_SUFFIXES = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
 _DECIMAL_SUFFIXES = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
 
@@ -50,9 +55,9 @@ def _scaled(value: int, base: int, suffixes: tuple, separator: str) -> str:
 
 
 def human_count(value) -> str:
-    """A count with one decimal and an SI suffix (K, M, G, T, ...), as the seed writes ``138M``.
+    """A count with one decimal and a suffix K, M, B or T, as the seed writes ``138M``.
 
-    Counts below 1000 are printed exactly.
+    Counts below 1000 are printed exactly; from 1000 T on, in T (``1500.0T``).
 
     Raises
     ------
@@ -62,13 +67,13 @@ def human_count(value) -> str:
     Examples
     --------
     >>> human_count(15470264320), human_count(0), human_count(999_960)
-    ('15.5G', '0', '1.0M')
+    ('15.5B', '0', '1.0M')
     """
     return _scaled(_check_int(value), 1000, _COUNT_SUFFIXES, "")
 
 
-def human_bytes(value, *, binary: bool = True) -> str:
-    """A byte count in MiB-style binary units (default) or MB-style decimal units.
+def human_bytes(value, *, binary: bool = False) -> str:
+    """A byte count in decimal units (kB, MB, GB: costgraph's convention) or binary ones (KiB, MiB, GiB).
 
     Raises
     ------
@@ -77,8 +82,8 @@ def human_bytes(value, *, binary: bool = True) -> str:
 
     Examples
     --------
-    >>> human_bytes(512), human_bytes(2**30), human_bytes(121900864, binary=False)
-    ('512 B', '1.0 GiB', '121.9 MB')
+    >>> human_bytes(512), human_bytes(2**30), human_bytes(2**30, binary=True)
+    ('512 B', '1.1 GB', '1.0 GiB')
     """
     value = _check_int(value)
     if binary:
