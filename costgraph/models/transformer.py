@@ -673,9 +673,9 @@ def encoder(
     """
     net = Network(name)
     ids = net.add("input_ids", Input((S,)))
+    types = net.add("token_type_ids", Input((S,))) if type_vocab else None
     x = net.add("embeddings.word_embeddings", Embedding(vocab, d_model), ids)
     if type_vocab:
-        types = net.add("token_type_ids", Input((S,)))
         type_rows = net.add("embeddings.token_type_embeddings", Embedding(type_vocab, d_model), types)
         x = net.add("embeddings.sum", Add(), x, type_rows)
     x = net.add("embeddings.position_embeddings", PositionalEmbedding(max_positions, d_model), x)
