@@ -66,6 +66,14 @@ def _cache_form(net):
     return net
 
 
+def _cached_numel(node) -> sympy.Expr:
+    """Elements a cache keeps of one key or value node: all S positions, or with a sliding window of w
+    (marked ``kv_window``) the last ``min(S, w - 1)``, as Hugging Face's sliding-window cache (measured)."""
+    count = numel(node["shape"])
+    window = node.get("kv_window")
+    return count if window is None else count.xreplace({S: sympy.Min(S, window - 1)})
+
+
 def kv_cache_elements(net) -> sympy.Expr:
     """Elements of the keys and values every attention layer reads: what a cache of ``S`` positions holds.
 
@@ -84,7 +92,7 @@ def kv_cache_elements(net) -> sympy.Expr:
     64*N*S
     """
     form = _cache_form(net)
-    counts = [numel(form.graph.nodes[n]["shape"]) for n in form if form.graph.nodes[n].get("kv_cache")]
+    counts = [_cached_numel(form.graph.nodes[n]) for n in form if form.graph.nodes[n].get("kv_cache")]
     if not counts:
         raise CostGraphError(f"{net.name} has no attention keys and values to cache", value=net.name)
     return sympy.expand(sympy.Add(*counts))

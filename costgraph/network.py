@@ -282,8 +282,17 @@ class Network:
             sums["weights"] = expand_sizes(sympy.Add(*[w for w, _ in owned]))
             sums["biases"] = expand_sizes(sympy.Add(*[b for _, b in owned]))
             sums["params"] = expand_sizes(sums["weights"] + sums["biases"])
+            sums["inactive"] = expand_sizes(sympy.Add(*[self._inactive(n) for n in self._order]))
             self._cache["symbolic"] = sums
         return self._cache["symbolic"]
+
+    def _inactive(self, name: str) -> sympy.Expr:
+        """Parameters of layer `name` a token does not use (a mixture of experts' idle experts)."""
+        node = self.graph.nodes[name]
+        rule = getattr(node["layer"], "inactive_params", None)
+        if rule is None or node.get("shares") is not None:
+            return sympy.Integer(0)
+        return rule(*[self.graph.nodes[s]["shape"] for s in node["inputs"]])
 
     def _owned(self, name: str) -> tuple:
         """(weights, biases) that layer `name` adds to the totals: none of what it shares."""
@@ -432,6 +441,40 @@ class Network:
         raise CostGraphError(f"{self.name}: no valid square size up to {limit}")
 
     # -- results -------------------------------------------------------------------
+    def non_embedding_params(self, head: bool = False):
+        """Kaplan's N: parameters without embedding tables and untied head (`costgraph.llm_formulas`).
+
+        Raises
+        ------
+        CostGraphError
+            As `costgraph.llm_formulas.non_embedding_params`.
+
+        >>> from costgraph.models import gpt2
+        >>> gpt2("small").non_embedding_params()             # 124,439,808 - (50257 + 1024) * 768
+        85056000
+        """
+        from .llm_formulas import non_embedding_params
+
+        return non_embedding_params(self, head=head)
+
+    def forward_flops_per_token(self, n_ctx=None, *, n_layer=None, d_attn=None):
+        """Kaplan's ``C_forward = 2N + 2 n_layer n_ctx d_attn`` (`costgraph.llm_formulas`).
+
+        Beside the exact count (`totals`): this is the published approximation.
+
+        Raises
+        ------
+        CostGraphError
+            For a network without a recorded transformer shape (pass ``n_layer=``, ``d_attn=``).
+
+        >>> from costgraph.models import gpt2
+        >>> gpt2("small").forward_flops_per_token(1024)    # 2 * 85,056,000 + 2 * 12 * 1024 * 768
+        188986368
+        """
+        from .llm_formulas import forward_flops_per_token
+
+        return forward_flops_per_token(self, n_ctx, n_layer=n_layer, d_attn=d_attn)
+
     def totals(self, dtype: str = "fp32", *, backward: bool = False, **sizes) -> Totals:
         """Network totals: sympy expressions without sizes, exact ints with them.
 
@@ -490,11 +533,13 @@ class Network:
                 flops=sums["flops"],
                 dtype=str(dtype),
                 bytes_moved=total_bytes(self, dtype),
+                active_params=expand_sizes(sums["params"] - sums["inactive"]),
             )
         values = self.check_sizes(**sizes)
-        names = ("params", "weights", "biases", "activations", "macs", "flops")
+        names = ("params", "weights", "biases", "activations", "macs", "flops", "inactive")
         evaluate = self._compiled("totals_fn", lambda: [sums[n] for n in names])
         result = dict(zip(names, evaluate(*[values[s] for s in self.symbols])))
+        result["active_params"] = result["params"] - result.pop("inactive")
         return Totals(
             **result,
             activation_bytes=exact_scale(result["activations"], element),

@@ -113,6 +113,12 @@ class Totals:
         `dtype`, under `costgraph.traffic.TRAFFIC_CONVENTION` (no fusion).
     backward_bytes_moved
         With ``totals(backward=True)`` only: the same for the backward pass.
+    active_params
+        Parameters one token uses: ``params`` for a dense model; for a
+        mixture of experts, without the experts a token is not routed to
+        (`costgraph.kinds.MixtureOfExperts`).  An attribute (not in
+        `as_dict`, whose fields every table and the fast path share);
+        printed when it differs from ``params``.
     """
 
     params: object
@@ -128,9 +134,14 @@ class Totals:
     training_macs: object = None
     bytes_moved: object = None
     backward_bytes_moved: object = None
+    active_params: object = None
 
     FIELDS = ("params", "weights", "biases", "activations", "activation_bytes", "macs", "flops")
     BACKWARD_FIELDS = ("backward_macs", "training_macs")
+
+    def __post_init__(self):
+        if self.active_params is None:  # a dense model uses every parameter for every token
+            object.__setattr__(self, "active_params", self.params)
 
     def _fields(self) -> tuple:
         return self.FIELDS + (self.BACKWARD_FIELDS if self.backward_macs is not None else ())
@@ -151,7 +162,10 @@ class Totals:
     def _plain_text(self) -> str:
         at = ", ".join(f"{k}={v}" for k, v in self.sizes.items()) or "symbolic"
         lines = [f"Totals ({at}; dtype {self.dtype})"]
-        for name in self._fields():
+        differs = self.active_params != self.params
+        differs = differs.any() if hasattr(differs, "any") else differs  # numpy arrays from a vectorized call
+        sparse = ("active_params",) if differs else ()
+        for name in self._fields() + sparse:
             value = getattr(self, name)
             lines.append(f"  {name:<17}{value:,}" if isinstance(value, int) else f"  {name:<17}{value}")
         return "\n".join(lines)

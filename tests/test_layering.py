@@ -24,7 +24,7 @@ LAYERS = [
     ("arithmetic", {"errors", "intmath", "symbols", "dtypes", "polynomial", "display_hook", "size_ranges"}),
     ("kinds", {"kinds"}),
     ("graph", {"network", "totals", "compile"}),
-    ("memory and conventions", {"memory", "conventions"}),
+    ("memory and conventions", {"memory", "conventions", "inference", "training", "llm_formulas"}),
     ("models and importers", {"models", "importers", "fast", "model_source"}),
     ("rendering", {"render", "model_summary", "docsgen"}),
     ("command line", {"cli", "__main__"}),
@@ -32,8 +32,16 @@ LAYERS = [
 RANK = {top: index for index, (_, tops) in enumerate(LAYERS) for top in tops}
 
 #: the only upward imports: `Network.memory`, `Network.flops` and ``totals(backward=True)`` are front
-#: doors of the public API that hand over to the memory model and the conventions (function-level imports)
-FRONT_DOORS = {("network", "memory"), ("network", "conventions")}
+#: doors of the public API that hand over to the memory model and the conventions, and the LLM methods
+#: (`kv_cache_bytes`, `decode_step`, `generation`, the training recipes, `non_embedding_params`,
+#: `forward_flops_per_token`) to the modules beside them (function-level imports)
+FRONT_DOORS = {
+    ("network", "memory"),
+    ("network", "conventions"),
+    ("network", "inference"),
+    ("network", "training"),
+    ("network", "llm_formulas"),
+}
 
 
 def top_name(path: pathlib.Path) -> str:

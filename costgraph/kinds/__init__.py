@@ -144,6 +144,9 @@ from .reshape import (
 from .embedding import ClassToken, Embedding, PositionalEmbedding
 from .attention import CausalMask, MultiheadAttention, RotaryEmbedding, ScaledDotProductAttention
 from .mlp import GatedMLP
+from .window import SlidingWindowMask, SlidingWindowMatMul
+from .moe import MixtureOfExperts
+from .relative_position import RelativePositionBias
 
 __all__ = [
     "KINDS",
@@ -210,6 +213,10 @@ __all__ = [
     "RotaryEmbedding",
     "RMSNorm",
     "GatedMLP",
+    "SlidingWindowMask",
+    "SlidingWindowMatMul",
+    "MixtureOfExperts",
+    "RelativePositionBias",
     # kinds-nd
     "Conv1d",
     "Conv3d",

@@ -133,3 +133,38 @@ __all__ += ["decoder", "encoder", "gpt2", "bert", "llama2_7b"]
 from .vit import vit_b_16, vit_b_32, vit_h_14, vit_l_16, vit_l_32  # noqa: E402
 
 __all__ += ["vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"]
+
+from .transformer import encoder  # noqa: E402
+
+__all__ += ["encoder"]
+
+from .llm_zoo import (  # noqa: E402
+    falcon_7b,
+    gemma_2b,
+    llama3_8b,
+    llama3_70b,
+    mistral_7b,
+    mixtral_8x7b,
+    opt_125m,
+    phi3_mini,
+    pythia_160m,
+    qwen2_0_5b,
+    qwen2_7b,
+)
+
+__all__ += [
+    "mistral_7b", "llama3_8b", "llama3_70b", "qwen2_0_5b", "qwen2_7b", "phi3_mini", "gemma_2b", "opt_125m",
+    "pythia_160m", "falcon_7b", "mixtral_8x7b",
+]
+
+from .encoder_decoder import encoder_decoder, t5_base, t5_small  # noqa: E402
+
+__all__ += ["encoder_decoder", "t5_small", "t5_base"]
+
+from .whisper import whisper_small  # noqa: E402
+
+__all__ += ["whisper_small"]
+
+from .encoder_zoo import distilbert, roberta_base  # noqa: E402
+
+__all__ += ["roberta_base", "distilbert"]

@@ -45,6 +45,7 @@ from ..kinds import (
     Embedding,
     GatedMLP,
     Input,
+    MixtureOfExperts,
     LayerNorm,
     Linear,
     MatMul,
@@ -52,12 +53,15 @@ from ..kinds import (
     MultiheadAttention,
     Permute,
     PositionalEmbedding,
+    ReLU,
     Reshape,
     RMSNorm,
     RotaryEmbedding,
     Scale,
     ScaledDotProductAttention,
     SiLU,
+    SlidingWindowMask,
+    SlidingWindowMatMul,
     Slice,
     Softmax,
     Tanh,
@@ -67,6 +71,7 @@ from ..kinds.base import positive_int
 from ..network import Network
 from ..symbols import N, S, as_size
 from . import register_model
+from .options import strict_options
 
 __all__ = [
     "attention",
@@ -104,6 +109,17 @@ NAMES = {
         act="mlp.act_fn", down="mlp.down_proj", mlp_dropout="mlp.dropout", mlp="mlp", norm_f="norm", head="lm_head",
     ),
 }
+NAMES["opt"] = dict(
+    NAMES["llama"], norm_1="self_attn_layer_norm", out="out_proj", norm_2="final_layer_norm", fc="fc1",
+    act="activation_fn", down="fc2", norm_f="final_layer_norm",
+)
+NAMES["neox"] = dict(
+    NAMES["llama"], embed="embed_in", attn="attention", qkv="query_key_value", out="dense",
+    fc="mlp.dense_h_to_4h", act="mlp.act", down="mlp.dense_4h_to_h", norm_f="final_layer_norm",
+)
+NAMES["falcon"] = dict(
+    NAMES["neox"], embed="word_embeddings", layer="h.{i}", attn="self_attention", norm_f="ln_f",
+)
 
 
 def _choice(value, allowed, what):
@@ -112,6 +128,7 @@ def _choice(value, allowed, what):
     return value
 
 
+@strict_options
 def attention(
     net: Network,
     prefix: str,
@@ -129,6 +146,9 @@ def attention(
     dropout: bool = False,
     blocks: str = "parts",
     names: dict | None = None,
+    qkv_bias: bool | None = None,
+    rotary_dim: int | None = None,
+    window: int | None = None,
     kernel: str = "eager",
     cached=None,
 ) -> str:
@@ -147,6 +167,20 @@ def attention(
 
     `names` maps ``qkv``, ``q``, ``k``, ``v``, ``out`` and ``attn_dropout``
     to module names (GPT-2's by default).
+
+    Options beyond GPT-2's (``blocks="parts"`` only):
+
+    * `qkv_bias`: biases on the query/key/value projections, whatever
+      `bias` says for the output projection (Qwen2: ``bias=False,
+      qkv_bias=True``);
+    * `rotary_dim`: rotate only the first `rotary_dim` of each head's
+      dimensions (GPT-NeoX/Pythia's ``rotary_pct``: 0.25 x 64 = 16), the
+      rest passed through and concatenated back, as Hugging Face does;
+    * `window`: causal sliding-window attention (Mistral).  Hugging Face's
+      eager path computes the full score matrix and masks outside the band
+      (`costgraph.kinds.SlidingWindowMask`), so the MACs are the full
+      matrix's; with ``skip_masked=True`` only the band's pairs are counted
+      (`costgraph.kinds.SlidingWindowMatMul`), as a windowed kernel computes.
 
     ``kernel="fused"`` replaces the eager core (scores, scale, mask,
     softmax, dropout, weighted sum) by one `ScaledDotProductAttention` node,
@@ -171,9 +205,10 @@ def attention(
     Raises
     ------
     CostGraphError
-        For heads that do not divide, an unknown `blocks` or `kernel`, or a
-        cache with ``blocks="fused"``, ``skip_masked=True``, or a fused
-        causal kernel and more than one new token.
+        For heads that do not divide, an unknown `blocks` or `kernel`, an option
+        the fused block cannot express, a cache with ``blocks="fused"``,
+        ``skip_masked=True``, or a fused causal kernel and more than one new
+        token, or an unknown keyword.
 
     Examples
     --------
@@ -195,8 +230,21 @@ def attention(
         head_dim = d_model // heads
     if heads % kv_heads:
         raise CostGraphError(f"{prefix}: kv_heads={kv_heads} must divide heads={heads}", value=kv_heads)
+    qkv_bias = bias if qkv_bias is None else qkv_bias
+    if rotary_dim is not None and not (rotary and 0 < rotary_dim <= head_dim and rotary_dim % 2 == 0):
+        raise CostGraphError(
+            f"{prefix}: rotary_dim={rotary_dim} needs rotary=True and an even size in 1..head_dim={head_dim}", value=rotary_dim
+        )
+    if window is not None and not causal:
+        raise CostGraphError(f"{prefix}: a sliding window={window} needs causal=True", value=window)
     _choice(kernel, ("eager", "fused"), "attention kernel")
+    if window is not None and kernel == "fused" and skip_masked:
+        raise CostGraphError(f"{prefix}: a fused kernel counting only a sliding window's pairs is not modelled", value=window)
     if _choice(blocks, ("parts", "fused"), "blocks") == "fused":
+        extras = {"qkv_bias": qkv_bias != bias, "rotary_dim": rotary_dim not in (None, head_dim), "window": window is not None}
+        if any(extras.values()):
+            unsupported = ", ".join(name for name, used in extras.items() if used)
+            raise CostGraphError(f"{prefix}: blocks='fused' cannot express {unsupported}; use blocks='parts'", value=blocks)
         if cached is not None:
             raise CostGraphError(f"{prefix}: a key/value cache needs blocks='parts'", value=blocks)
         node = net.add(
@@ -213,15 +261,15 @@ def attention(
     p = prefix + "."
     nodes = net.graph.nodes
     if fused_qkv:
-        packed = net.add(p + names["qkv"], Linear(d_model, q_width + 2 * kv_width, bias), x)
+        packed = net.add(p + names["qkv"], Linear(d_model, q_width + 2 * kv_width, qkv_bias), x)
         nodes[packed]["parallel"] = "column"
         q = net.add(p + "q", Slice(-1, 0, q_width), packed)
         k = net.add(p + "k", Slice(-1, q_width, q_width + kv_width), packed)
         v = net.add(p + "v", Slice(-1, q_width + kv_width, None), packed)
     else:
-        q = net.add(p + names["q"], Linear(d_model, q_width, bias), x)
-        k = net.add(p + names["k"], Linear(d_model, kv_width, bias), x)
-        v = net.add(p + names["v"], Linear(d_model, kv_width, bias), x)
+        q = net.add(p + names["q"], Linear(d_model, q_width, qkv_bias), x)
+        k = net.add(p + names["k"], Linear(d_model, kv_width, qkv_bias), x)
+        v = net.add(p + names["v"], Linear(d_model, kv_width, qkv_bias), x)
         for projection in (q, k, v):
             nodes[projection]["parallel"] = "column"
     if group == 1:
@@ -235,15 +283,23 @@ def attention(
     q = net.add(p + "q_heads", Permute(to_heads), net.add(p + "q_split", Reshape(split), q))
     k = net.add(p + "k_heads", Permute(to_heads), net.add(p + "k_split", Reshape(kv_split), k))
     v = net.add(p + "v_heads", Permute(to_heads), net.add(p + "v_split", Reshape(kv_split), v))
-    if rotary:
+    if rotary and rotary_dim not in (None, head_dim):
+        q = _partial_rotary(net, p + "rope_q", q, rotary_dim)
+        k = _partial_rotary(net, p + "rope_k", k, rotary_dim)
+    elif rotary:
         q = net.add(p + "rope_q", RotaryEmbedding(head_dim), q)
         k = net.add(p + "rope_k", RotaryEmbedding(head_dim), k)
+    if cached is not None and window is not None:
+        # Hugging Face's sliding-window cache keeps the last window - 1 positions (measured, transformers 5.24)
+        cached = sympy.Min(cached, window - 1)
     if cached is not None:
         # the cache holds keys and values after rotary, laid out as the new ones: (N, kv[, 1], cached, d)
         past = tuple(net.shape(k)[1:-2]) + (cached, head_dim)
         k = net.add(p + "cat_key", Concat(-2), net.add(p + "past_key", Input(past)), k)
         v = net.add(p + "cat_value", Concat(-2), net.add(p + "past_value", Input(past)), v)
     nodes[k]["kv_cache"], nodes[v]["kv_cache"] = "key", "value"
+    if window is not None:
+        nodes[k]["kv_window"] = nodes[v]["kv_window"] = window  # a sliding-window cache keeps window - 1 positions
     if kernel == "fused":
         core = ScaledDotProductAttention(is_causal=causal, enable_gqa=group > 1, skip_masked=skip_masked)
         if causal and cached is not None:
@@ -258,11 +314,17 @@ def attention(
     else:
         rank = len(net.shape(k))
         k = net.add(p + "k_t", Transpose(rank - 2, rank - 1), k)
-        scores = net.add(p + "scores", MatMul("output" if skip_masked else None), q, k)
+
+        def product(role):
+            if not skip_masked:
+                return MatMul()
+            return MatMul(role) if window is None else SlidingWindowMatMul(role, window)
+
+        scores = net.add(p + "scores", product("output"), q, k)
         weights = net.add(p + "scale", Scale(head_dim**-0.5), scores)
         core = [scores, weights]
         if causal:
-            weights = net.add(p + "mask", CausalMask(), weights)
+            weights = net.add(p + "mask", CausalMask() if window is None else SlidingWindowMask(window), weights)
             core.append(weights)
         weights = net.add(p + "softmax", Softmax(-1), weights)
         core.append(weights)
@@ -271,29 +333,44 @@ def attention(
             core.append(weights)
         for name in core:
             nodes[name]["recompute"] = "attention_core"
-        context = net.add(p + "context", MatMul("left" if skip_masked else None), weights, v)
+        context = net.add(p + "context", product("left"), weights, v)
     merged = net.add(p + "merge", Reshape((seq, q_width)), net.add(p + "merge_heads", Permute(merge), context))
     out = net.add(p + names["out"], Linear(q_width, d_model, bias), merged)
     nodes[out]["parallel"] = "row"
     return out
 
 
+def _partial_rotary(net, name, x, rotary_dim):
+    """Rotate the first `rotary_dim` dimensions of each head, pass the rest (GPT-NeoX)."""
+    rotated = net.add(name, RotaryEmbedding(rotary_dim), net.add(name + ".rot", Slice(-1, 0, rotary_dim), x))
+    passed = net.add(name + ".pass", Slice(-1, rotary_dim, None), x)
+    return net.add(name + ".cat", Concat(-1), rotated, passed)
+
+
+def _activation(kind):
+    if kind == "relu":
+        return ReLU()
+    if kind in ("swiglu",):
+        return SiLU()
+    return GELU("tanh" if kind in ("gelu_tanh", "geglu") else "none")
+
+
 def _mlp(net, p, x, names, *, d_model, d_ff, kind, bias, dropout, blocks):
     nodes = net.graph.nodes  # "parallel": how tensor parallelism shards each projection (`costgraph.training`)
-    if kind == "swiglu":
+    if kind in ("swiglu", "geglu"):
         if blocks == "fused":
-            node = net.add(p + names["mlp"], GatedMLP(d_model, d_ff, "silu", bias), x)
+            node = net.add(p + names["mlp"], GatedMLP(d_model, d_ff, "silu" if kind == "swiglu" else "gelu", bias), x)
             nodes[node]["parallel"] = "block"
             return node
         gate = net.add(p + names["gate"], Linear(d_model, d_ff, bias), x)
         up = net.add(p + names["up"], Linear(d_model, d_ff, bias), x)
         nodes[gate]["parallel"] = nodes[up]["parallel"] = "column"
-        act = net.add(p + names["act"], SiLU(), gate)
+        act = net.add(p + names["act"], _activation(kind), gate)
         hidden = net.add(p + "mlp.gated", Mul(), act, up)
     else:
         hidden = net.add(p + names["fc"], Linear(d_model, d_ff, bias), x)
         nodes[hidden]["parallel"] = "column"
-        hidden = net.add(p + names["act"], GELU("tanh" if kind == "gelu_tanh" else "none"), hidden)
+        hidden = net.add(p + names["act"], _activation(kind), hidden)
     out = net.add(p + names["down"], Linear(d_ff, d_model, bias), hidden)
     nodes[out]["parallel"] = "row"
     if dropout:
@@ -301,6 +378,7 @@ def _mlp(net, p, x, names, *, d_model, d_ff, kind, bias, dropout, blocks):
     return out
 
 
+@strict_options
 def decoder(
     layers: int,
     d_model: int,
@@ -324,6 +402,16 @@ def decoder(
     skip_masked: bool = False,
     blocks: str = "parts",
     names: str = "gpt2",
+    qkv_bias: bool | None = None,
+    mlp_bias: bool | None = None,
+    parallel: str | None = None,
+    rotary_dim: int | None = None,
+    position_offset: int = 0,
+    sliding_window: int | None = None,
+    embed_scale: bool = False,
+    experts: int | None = None,
+    top_k: int | None = None,
+    shared_experts: int = 0,
     attention_kernel: str = "eager",
     query_length=None,
     logits_to_keep: int = 0,
@@ -331,7 +419,7 @@ def decoder(
     """A pre-norm decoder-only transformer language model on token ids ``(N, S)``.
 
     ``ids -> embed [+ learned positions] -> layers x (x + attn(norm(x)); x + mlp(norm(x)))
-    -> final norm -> lm_head``.
+    -> final norm -> lm_head``; with `parallel`, ``x + attn(norm(x)) + mlp(norm'(x))``.
 
     Parameters
     ----------
@@ -344,8 +432,9 @@ def decoder(
     vocab : int
         Vocabulary size (rows of the embedding and of the head).
     norm : {"layernorm", "rmsnorm"}
-    mlp : {"gelu_tanh", "gelu", "swiglu"}
-        GPT-2's ``gelu_new`` (tanh form), exact GELU, or Llama's gated SiLU MLP.
+    mlp : {"gelu_tanh", "gelu", "relu", "swiglu", "geglu"}
+        GPT-2's ``gelu_new`` (tanh form), exact GELU (GPT-NeoX, Falcon), ReLU
+        (OPT), Llama's gated SiLU MLP, or Gemma's gated GELU (tanh form).
     positions : {"learned", "rotary"}
         A learned table of `max_positions` rows added after the embedding
         (then ``S <= max_positions`` is checked), or rotary embeddings on
@@ -362,8 +451,28 @@ def decoder(
         Causal masking, and counting only the pairs it keeps (`MatMul.triangular`).
     blocks : {"parts", "fused"}
         See `attention`.
-    names : {"gpt2", "llama"}
-        Module names to follow (Hugging Face's).
+    names : {"gpt2", "llama", "opt", "neox", "falcon"}
+        Module names to follow (Hugging Face's GPT-2, Llama, OPT, GPT-NeoX, Falcon).
+    qkv_bias, mlp_bias : bool, optional
+        Biases on the query/key/value projections and in the MLP; default
+        `bias` (Qwen2: ``bias=False, qkv_bias=True``).
+    parallel : {None, "shared_norm", "two_norms"}
+        Attention and MLP side by side on the same input, both added to the
+        residual: one norm feeding both (Falcon-7B, GPT-J) or one each
+        (GPT-NeoX, Pythia).
+    rotary_dim : int, optional
+        Rotate only this many of each head's dimensions (Pythia: 16 of 64).
+    position_offset : int
+        Extra rows of the learned position table (OPT: 2; its table has
+        ``max_positions + 2`` rows, and the sequence is checked against it).
+    sliding_window : int, optional
+        Mistral's sliding-window attention (see `attention`'s `window`): the
+        same MACs unless ``skip_masked=True``.
+    embed_scale : bool
+        Multiply the embeddings by ``sqrt(d_model)`` (Gemma): 1 FLOP each.
+    experts, top_k, shared_experts : int, optional
+        A mixture of `experts` MLPs of width `d_ff`, `top_k` per token, in
+        place of the MLP (`costgraph.kinds.MixtureOfExperts`; Mixtral).
     attention_kernel : {"eager", "fused"}
         Attention as eager PyTorch runs it (an ``(N, heads, S, S)`` score
         tensor, kept for backward) or as a fused kernel (FlashAttention,
@@ -399,7 +508,14 @@ def decoder(
     """
     config = dict(locals())  # every option, to rebuild with a cache (`Network.decode_step`)
     _choice(norm, ("layernorm", "rmsnorm"), "norm")
-    _choice(mlp, ("gelu_tanh", "gelu", "swiglu"), "mlp")
+    _choice(mlp, ("gelu_tanh", "gelu", "relu", "swiglu", "geglu"), "mlp")
+    _choice(parallel, (None, "shared_norm", "two_norms"), "parallel")
+    if (experts is None) != (top_k is None):
+        raise CostGraphError("decoder: a mixture of experts needs both experts= and top_k=", value=experts or top_k)
+    qkv_bias = bias if qkv_bias is None else qkv_bias
+    mlp_bias = bias if mlp_bias is None else mlp_bias
+    if not isinstance(position_offset, int) or isinstance(position_offset, bool) or position_offset < 0:
+        raise CostGraphError(f"decoder: position_offset must be an int >= 0, got {position_offset!r}", value=position_offset)
     _choice(positions, ("learned", "rotary"), "positions")
     _choice(blocks, ("parts", "fused"), "blocks")
     words = NAMES[_choice(names, tuple(NAMES), "names")]
@@ -417,8 +533,10 @@ def decoder(
     ids = net.add("input_ids", Input((tokens,)))
     x = net.add(words["embed"], Embedding(vocab, d_model), ids)
     net.graph.nodes[x]["parallel"] = "vocab"
+    if embed_scale:
+        x = net.add("embed_scale", Scale(d_model**0.5), x)
     if positions == "learned":
-        x = net.add(words["positions"], PositionalEmbedding(max_positions, d_model), x)
+        x = net.add(words["positions"], PositionalEmbedding(max_positions + position_offset, d_model), x)
     if dropout:
         x = net.add(words["drop"], Dropout(0.1), x)
     attn_names = {key: words[key] for key in ("qkv", "q", "k", "v", "out", "attn_dropout")}
@@ -430,14 +548,29 @@ def decoder(
             net, p + words["attn"], h, d_model=d_model, heads=heads, kv_heads=kv_heads, head_dim=head_dim,
             bias=bias, fused_qkv=fused_qkv, causal=causal, skip_masked=skip_masked,
             rotary=positions == "rotary", dropout=dropout, blocks=blocks, names=attn_names,
-            kernel=attention_kernel, cached=cached,
+            qkv_bias=qkv_bias, rotary_dim=rotary_dim, window=sliding_window, kernel=attention_kernel, cached=cached,
         )
         if dropout:
             a = net.add(p + words["resid_dropout"], Dropout(0.1), a)
-        x = net.add(p + "residual_1", Add(), x, a)
-        h = net.add(p + words["norm_2"], normalization(), x)
-        m = _mlp(net, p, h, words, d_model=d_model, d_ff=d_ff, kind=mlp, bias=bias, dropout=dropout, blocks=blocks)
-        x = net.add(p + "residual_2", Add(), x, m)
+        if parallel is None:
+            x = net.add(p + "residual_1", Add(), x, a)
+            h = net.add(p + words["norm_2"], normalization(), x)
+        elif parallel == "two_norms":
+            h = net.add(p + words["norm_2"], normalization(), x)
+        if experts is not None:
+            activation = {"swiglu": "silu", "geglu": "gelu"}.get(mlp, "gelu" if mlp.startswith("gelu") else mlp)
+            moe = MixtureOfExperts(
+                d_model, d_ff, experts, top_k, shared_experts, activation=activation,
+                gated=mlp in ("swiglu", "geglu"), bias=mlp_bias,
+            )
+            m = net.add(p + "mlp", moe, h)
+            net.graph.nodes[m]["parallel"] = "block"  # experts are not sharded by tensor parallelism here
+        else:
+            m = _mlp(net, p, h, words, d_model=d_model, d_ff=d_ff, kind=mlp, bias=mlp_bias, dropout=dropout, blocks=blocks)
+        if parallel is None:
+            x = net.add(p + "residual_2", Add(), x, m)
+        else:
+            x = net.add(p + "residual", Add(), x, net.add(p + "attn_plus_mlp", Add(), a, m))
         _mark_block(net, first, i)
     x = net.add(words["norm_f"], normalization(), x)
     if logits_to_keep:
@@ -446,6 +579,8 @@ def decoder(
     head = net.add(words["head"], Linear(d_model, vocab, bias=False), x, shares=words["embed"] if tied else None)
     net.graph.nodes[head]["parallel"] = "column"
     net.builder = (decoder, config)
+    # what Kaplan's C_forward needs (costgraph.llm_formulas)
+    net.graph.graph["transformer"] = {"n_layer": layers, "d_attn": heads * (head_dim or d_model // heads)}
     return net
 
 
@@ -497,6 +632,7 @@ def llama2_7b(**options) -> Network:
     return decoder(32, 4096, 32, **settings)
 
 
+@strict_options
 def encoder(
     layers: int,
     d_model: int,
@@ -514,8 +650,8 @@ def encoder(
 ) -> Network:
     """A post-norm BERT encoder on ``input_ids`` and ``token_type_ids`` ``(N, S)``.
 
-    Word, token-type (`type_vocab`) and `max_positions` learned position
-    embeddings summed, LayerNorm; `layers` x (``x = LN(x + attn(x))``,
+    Word, token-type (`type_vocab`; 0 for none, as DistilBERT) and
+    `max_positions` learned position embeddings summed, LayerNorm; `layers` x (``x = LN(x + attn(x))``,
     ``x = LN(x + mlp(x))``) with separate query/key/value projections and
     exact GELU; with `pooler`, dense + tanh on the first token.  No padding
     mask: every token attends to every token.  Hugging Face's ``BertModel``
@@ -537,10 +673,11 @@ def encoder(
     """
     net = Network(name)
     ids = net.add("input_ids", Input((S,)))
-    types = net.add("token_type_ids", Input((S,)))
-    words = net.add("embeddings.word_embeddings", Embedding(vocab, d_model), ids)
-    type_rows = net.add("embeddings.token_type_embeddings", Embedding(type_vocab, d_model), types)
-    x = net.add("embeddings.sum", Add(), words, type_rows)
+    types = net.add("token_type_ids", Input((S,))) if type_vocab else None
+    x = net.add("embeddings.word_embeddings", Embedding(vocab, d_model), ids)
+    if type_vocab:
+        type_rows = net.add("embeddings.token_type_embeddings", Embedding(type_vocab, d_model), types)
+        x = net.add("embeddings.sum", Add(), x, type_rows)
     x = net.add("embeddings.position_embeddings", PositionalEmbedding(max_positions, d_model), x)
     x = net.add("embeddings.LayerNorm", LayerNorm(d_model, eps=eps), x)
     x = net.add("embeddings.dropout", Dropout(0.1), x)
@@ -567,6 +704,7 @@ def encoder(
     if pooler:
         first = net.add("pooler.first_token", Reshape((d_model,)), net.add("pooler.slice", Slice(1, 0, 1), x))
         net.add("pooler.activation", Tanh(), net.add("pooler.dense", Linear(d_model, d_model), first))
+    net.graph.graph["transformer"] = {"n_layer": layers, "d_attn": d_model}
     return net
 
 

@@ -58,6 +58,7 @@ def evaluate_totals(net, points: list[dict], dtype: str = "fp32") -> list[Totals
         per_point.append(
             Totals(
                 **{field: pick(getattr(together, field)) for field in Totals.FIELDS},
+                active_params=pick(together.active_params),
                 dtype=together.dtype,
                 sizes={name: pick(value) for name, value in together.sizes.items()},
             )
