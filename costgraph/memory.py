@@ -34,6 +34,7 @@ True
 
 from __future__ import annotations
 
+import collections
 import functools
 from dataclasses import dataclass, field
 
@@ -236,6 +237,7 @@ def saved_storages(net) -> dict:
     roots = _storage_roots(net, training=True)
     needs = _requires_grad(net)
     found: dict = {}
+    expanded: dict = {}  # shape -> its expanded element count, once per distinct shape
     for name in net:
         node = net.graph.nodes[name]
         if not needs[name]:
@@ -252,7 +254,10 @@ def saved_storages(net) -> dict:
                 continue
             owner = roots[inputs[saved.index]] if saved.source == "input" else roots[name]
             if owner is not None and owner not in found:
-                found[owner] = (sympy.expand(numel(net.graph.nodes[owner]["shape"])), "activation", owner)
+                shape = net.graph.nodes[owner]["shape"]
+                if shape not in expanded:
+                    expanded[shape] = sympy.expand(numel(shape))
+                found[owner] = (expanded[shape], "activation", owner)
     net._cache["memory_saved"] = found
     return found
 
@@ -289,13 +294,36 @@ def _inference_steps(net) -> list:
     for name in net.outputs:
         if roots[name] is not None:
             last_use[roots[name]] = len(order)  # returned to the caller
-    sizes = {root: sympy.expand(numel(net.graph.nodes[root]["shape"])) for root in last_use}
+    # One sweep: a storage joins the alive sum when it is made and leaves it after its last
+    # reader, so each step costs the number of distinct monomials alive, not the whole
+    # history (rescanning every storage at every step was quadratic: 20,000 residual
+    # blocks took minutes).  The running sum is a {monomial: coefficient} table of the
+    # expanded sizes, and each step's formula is built from it: sympy.expand's result.
+    expiring: dict = {}
+    for root, last in last_use.items():
+        expiring.setdefault(last, []).append(root)
+    terms: dict = {}
+    sizes: dict = {}  # root -> its size as (coefficient, monomial) pairs
+    by_shape: dict = {}  # identical shapes (a chain's, a stage's) are expanded once
+
+    def change(root, sign):
+        for coefficient, monomial in sizes[root]:
+            terms[monomial] = terms.get(monomial, 0) + sign * coefficient
+            if terms[monomial] == 0:
+                del terms[monomial]
+
     steps = []
     for t, name in enumerate(order):
-        if roots[name] != name:
-            continue  # nothing allocated: alive memory only shrank since the last allocation
-        alive = [sizes[r] for r in last_use if position[r] <= t <= last_use[r]]
-        steps.append((name, sympy.expand(sympy.Add(*alive))))
+        # nothing allocated at a view or in-place layer: alive memory only shrinks there
+        if roots[name] == name:
+            shape = net.graph.nodes[name]["shape"]
+            if shape not in by_shape:
+                by_shape[shape] = [t.as_coeff_Mul() for t in sympy.Add.make_args(sympy.expand(numel(shape)))]
+            sizes[name] = by_shape[shape]
+            change(name, +1)
+            steps.append((name, sympy.Add(*[coefficient * monomial for monomial, coefficient in terms.items()])))
+        for root in expiring.pop(t, ()):
+            change(root, -1)
     return steps
 
 
@@ -476,7 +504,9 @@ def _symbolic_parts(net, training: bool) -> dict:
         for count, element, _ in saved_storages(net).values():
             by_class[element].append(count)
         for element, counts in by_class.items():
-            parts["saved_" + element] = sympy.expand(sympy.Add(*counts))
+            # equal counts (a deep stack's) first multiplied by their number: Add of 10^5 terms is slow
+            tally = collections.Counter(counts)
+            parts["saved_" + element] = sympy.expand(sympy.Add(*[n * count for count, n in tally.items()]))
     return parts
 
 

@@ -597,17 +597,17 @@ class Network:
             values = self.check_sizes(**sizes)
             evaluate = self._compiled("rows_fn", self._row_exprs)
             flat = list(evaluate(*[values[s] for s in self.symbols]))
+            at = 0
         for name in self._order:
             node = self.graph.nodes[name]
             layer, cost, shape = node["layer"], node["cost"], node["shape"]
             if symbolic:
                 dims = tuple(shape[1:])
                 numbers = (cost.params, cost.weights, cost.biases, cost.activations, cost.macs, cost.flops)
-            else:
-                dims = tuple(flat[: len(shape) - 1])
-                del flat[: len(shape) - 1]
-                numbers = tuple(flat[:6])
-                del flat[:6]
+            else:  # read on through the flat results (deleting from the front was quadratic)
+                dims = tuple(flat[at : at + len(shape) - 1])
+                numbers = tuple(flat[at + len(shape) - 1 : at + len(shape) + 5])
+                at += len(shape) + 5
             padding = layer.padding
             rows.append(
                 Row(
