@@ -29,6 +29,7 @@ import sympy
 from sympy.core.function import Function
 
 from .errors import CostGraphError
+from .symbols import as_size
 
 __all__ = ["FloorDiv", "ceil_div", "conv_out", "pool_out", "is_integer_valued"]
 
@@ -95,6 +96,12 @@ class FloorDiv(Function):
     """
 
     is_integer = True
+
+    def __new__(cls, base, divisor, **options):
+        # sympy's Function would sympify a string argument, i.e. parse and run it: refuse strings first
+        if isinstance(base, str) or isinstance(divisor, str):
+            raise CostGraphError(f"FloorDiv takes formulas, not strings: got {base!r}, {divisor!r}", value=(base, divisor))
+        return super().__new__(cls, base, divisor, **options)
 
     @classmethod
     def eval(cls, base, divisor):
@@ -176,7 +183,7 @@ def ceil_div(base, divisor: int) -> sympy.Expr:
     >>> ceil_div(H, 32)
     floor((H + 31)/32)
     """
-    return FloorDiv(sympy.sympify(base) + divisor - 1, sympy.Integer(divisor))
+    return FloorDiv(as_size(base, owner="ceil_div", what="base") + divisor - 1, sympy.Integer(divisor))
 
 
 def conv_out(size, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> sympy.Expr:
@@ -193,7 +200,7 @@ def conv_out(size, kernel: int, stride: int = 1, padding: int = 0, dilation: int
     >>> conv_out(224, 3, 1, 1)
     224
     """
-    numerator = sympy.sympify(size) + 2 * padding - dilation * (kernel - 1) - 1
+    numerator = as_size(size, owner="conv_out", what="size") + 2 * padding - dilation * (kernel - 1) - 1
     return FloorDiv(numerator, sympy.Integer(stride)) + 1
 
 
@@ -231,7 +238,7 @@ def pool_out(
     """
     if not ceil_mode:
         return conv_out(size, kernel, stride, padding, dilation)
-    size = sympy.sympify(size)
+    size = as_size(size, owner="pool_out", what="size")
     effective = dilation * (kernel - 1) + 1
     rounded_up = ceil_div(size + 2 * padding - effective, stride)
     if stride + padding <= effective:

@@ -160,6 +160,12 @@ def test_switch_values_are_checked():
         Pooling(per_input=1.0)
     with pytest.raises(ConventionError, match="unknown term 'flops'"):
         Convention("bad", overrides=((("ReLU", "flops"), 1),))
+    # issue 12: a negative switch subtracted work (a negative figure); an override may correct a quirk
+    with pytest.raises(ConventionError, match="flops_per_mac must be an int >= 0, got -2"):
+        Convention("bad", flops_per_mac=-2)
+    with pytest.raises(ConventionError, match="per_window must be an int >= 0"):
+        Pooling(per_window=-1)
+    assert Convention("thop-like", overrides=((("Softmax", "softmax_rows"), -1),)).weight("Softmax", "softmax_rows") == -1
 
 
 def test_unknown_preset_lists_the_presets():

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import sympy
 
 from ..errors import CostGraphError
+from ..symbols import as_size
 from ..intmath import FloorDiv, pool_out
 from .base import ParameterFree, Saved, numel, pair, register_kind
 from .conv import show_pair
@@ -155,7 +156,7 @@ def adaptive_window_sum(size, out: int) -> sympy.Expr:
     >>> adaptive_window_sum(H, 2)                               # H + 2 - gcd(H, 2)
     H - floor(H/2) + floor((H + 1)/2)
     """
-    size = sympy.sympify(size)
+    size = as_size(size, owner="adaptive_window_sum", what="size")
     if out == 1:
         return size
     if size.is_Integer:
