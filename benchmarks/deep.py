@@ -5,7 +5,9 @@
 and 10^5 layers, the time to build, then ``totals()`` (symbolic) and
 ``totals(H=...)``, ``layers(H=...)``, ``memory(H=...)`` (numeric; each the first
 call, so compiling is included), and the growth ratio from one size to the next
-(10x the layers: a linear pass gives about 10x, a quadratic one 100x).
+(10x the layers: a linear pass gives about 10x, a quadratic one 100x).  Times are
+the process's CPU time (``time.process_time``), which other jobs on a shared machine
+disturb much less than wall time.
 
 * chain: ``Input (16, H, W)`` then conv 3x3 (padding 1) and in-place ReLU, alternately;
 * residual: blocks of conv, ReLU, conv, Add (the block's input), ReLU: 5 layers
@@ -33,7 +35,7 @@ from costgraph import Network, H, W
 from costgraph.kinds import Input, Conv2d, ReLU, Add
 shape, layers = sys.argv[1], int(sys.argv[2])
 times = {}
-t = time.perf_counter()
+t = time.process_time()
 net = Network(shape)
 previous = net.add("input", Input((16, H, W)))
 if shape == "chain":
@@ -47,16 +49,16 @@ else:
         net.add(f"b{i}.conv2", Conv2d(16, 16, 3, padding=1))
         net.add(f"b{i}.add", Add(), f"b{i}.conv2", previous)
         previous = net.add(f"b{i}.relu2", ReLU(inplace=True))
-times["build"] = time.perf_counter() - t
+times["build"] = time.process_time() - t
 for step, call in (
     ("totals()", lambda: net.totals()),
     ("totals(H)", lambda: net.totals(H=32)),
     ("layers(H)", lambda: net.layers(H=32)),
     ("memory(H)", lambda: net.memory(H=32)),
 ):
-    t = time.perf_counter()
+    t = time.process_time()
     call()
-    times[step] = time.perf_counter() - t
+    times[step] = time.process_time() - t
 print(json.dumps(dict(layers=len(net), **times)))
 """
 

@@ -83,13 +83,13 @@ class _Refused(Exception):
 
 
 @functools.lru_cache(maxsize=65536)
-def _polynomial(expr) -> tuple:
+def _polynomial(expr, expanded: bool = False) -> tuple:
     """`expr` expanded, as ``((monomial, Fraction), ...)``; a monomial is a frozenset of (atom, power).
 
     Raises `_Refused` for anything but a polynomial with rational coefficients in atoms.
     """
     terms: dict = {}
-    for term in sympy.Add.make_args(expand_sizes(expr)):
+    for term in sympy.Add.make_args(expr if expanded else expand_sizes(expr)):
         coefficient, rest = term.as_coeff_Mul()
         if not coefficient.is_Rational:
             raise _Refused("a float coefficient" if coefficient.is_Float else f"a coefficient {coefficient}")
@@ -109,6 +109,8 @@ def _polynomial(expr) -> tuple:
                         _integer_valued(arg)
             elif base.is_Float:
                 raise _Refused("a float")
+            elif expanded and base.is_Add:  # not expanded after all
+                return _polynomial(expr, False)
             else:
                 raise _Refused(f"{base}, which is not a size, a FloorDiv, a Min or a Max")
             powers[base] = powers.get(base, 0) + int(exponent)
@@ -117,9 +119,9 @@ def _polynomial(expr) -> tuple:
     return tuple((m, c) for m, c in terms.items() if c)
 
 
-def _integer_valued(expr) -> None:
+def _integer_valued(expr, expanded: bool = False) -> None:
     """Raise `_Refused` unless `expr` is an integer at every integer value of its atoms."""
-    fractional = [(m, c - math.floor(c)) for m, c in _polynomial(expr) if c.denominator != 1]
+    fractional = [(m, c - math.floor(c)) for m, c in _polynomial(expr, expanded) if c.denominator != 1]
     if not fractional:
         return
     degrees: dict = {}
@@ -317,7 +319,7 @@ def _multiply(left: dict, right: dict) -> dict:
 # -- the checks ---------------------------------------------------------------------------------------
 
 
-def check_integer_formula(expr, what: str) -> None:
+def check_integer_formula(expr, what: str, expanded: bool = False) -> None:
     """Refuse `expr` unless it is an integer-valued formula (see the module docstring).
 
     Raises
@@ -328,7 +330,7 @@ def check_integer_formula(expr, what: str) -> None:
     if expr.is_Integer:
         return
     try:
-        _integer_valued(expr)
+        _integer_valued(expr, expanded)
     except _Refused as reason:
         raise CostGraphError(f"{what} {expr} is not an integer formula ({reason})", value=expr) from None
 
@@ -356,8 +358,8 @@ def integer_form(expr):
 def check_count(expr, what: str, dims=(), raw=None) -> None:
     """Refuse `expr` unless it is integer-valued and proven ``>= 0`` wherever `dims` are all ``>= 1``.
 
-    `dims` are the layer's input and output sizes (besides, every size symbol
-    is ``>= 1``).  `raw`, the formula as the kind wrote it before expanding,
+    `expr` is expanded (`costgraph.polynomial.expand_sizes`).  `dims` are the
+    layer's input and output sizes (besides, every size symbol is ``>= 1``).  `raw`, the formula as the kind wrote it before expanding,
     helps the proof: a product is non-negative when each factor is.
 
     Raises
@@ -369,7 +371,7 @@ def check_count(expr, what: str, dims=(), raw=None) -> None:
         if expr < 0:
             raise CostGraphError(f"{what} {expr} is negative", value=expr)
         return
-    check_integer_formula(expr, what)
+    check_integer_formula(expr, what, expanded=True)
     bounds = _Bounds(dims)  # lazy: only a count the quick test cannot prove reads the dims
     if _proven_nonnegative(expr, bounds) or (raw is not None and _factors_nonnegative(raw, bounds, depth=3)):
         return
@@ -381,7 +383,7 @@ def _proven_nonnegative(expr, bounds: "_Bounds") -> bool:
     if expr.is_Number:
         return expr >= 0
     try:
-        polynomial = _polynomial(expr)
+        polynomial = _polynomial(expr, True)
     except _Refused:
         return False
     if all(c >= 0 for _, c in polynomial) and _fast_nonnegative_atoms(polynomial):

@@ -142,8 +142,11 @@ class Network:
             If `layer` is not a `LayerKind` (a `CostGraphError` and a `TypeError`).
         CostGraphError
             If `name` is taken, an input is unknown, the number of inputs
-            does not fit the kind, or `shares` names an unknown layer or one
-            with a different number of weights.
+            does not fit the kind, `shares` names an unknown layer or one
+            with a different number of weights, or a formula the kind returns
+            is not an integer formula in sizes (a string, a float, ``H/2``,
+            ``sqrt(H)``) or not proven non-negative wherever the layer's sizes
+            are valid (`costgraph.counts`).
         ShapeError
             If the kind cannot take the input shapes (rank, channels, features).
 

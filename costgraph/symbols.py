@@ -130,13 +130,14 @@ def as_formula(value, *, owner: str, what: str = "count") -> sympy.Expr:
 
 def _formula_or_none(value):
     """`value` as a sympy expression if it is an int or a float-free formula in size symbols, else None."""
+    if isinstance(value, sympy.Expr):  # the common case first: isinstance on an ABC is slow
+        if value.is_Integer or value in _CANONICAL or _float_free_in_sizes(value):
+            return value
+        return None
     if isinstance(value, bool):
         return None
     if isinstance(value, numbers.Integral):
         return sympy.Integer(int(value))
-    if isinstance(value, sympy.Expr):
-        if value.is_Integer or value in _CANONICAL or _float_free_in_sizes(value):
-            return value
     return None
 
 
