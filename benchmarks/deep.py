@@ -70,7 +70,8 @@ def run(shape: str, layers: int, timeout: float) -> dict | None:
     env = dict(os.environ, PYTHONPATH=ROOT)
     try:
         done = subprocess.run(
-            [sys.executable, "-c", WORKER, shape, str(layers)], capture_output=True, text=True, timeout=timeout, env=env, check=True
+            [sys.executable, "-c", WORKER, shape, str(layers)], capture_output=True, text=True, timeout=timeout, env=env,
+            check=True, cwd=ROOT,  # python -c puts the working directory first on sys.path
         )
     except subprocess.TimeoutExpired:
         return None
