@@ -64,7 +64,7 @@ from fractions import Fraction
 import sympy
 
 from .errors import CostGraphError
-from .intmath import FloorDiv
+from .intmath import FloorDiv, is_integer_valued
 from .polynomial import expand_sizes
 from .symbols import _CANONICAL
 
@@ -327,7 +327,7 @@ def check_integer_formula(expr, what: str, expanded: bool = False) -> None:
     CostGraphError
         Naming `what` and the formula.
     """
-    if expr.is_Integer:
+    if is_integer_valued(expr):  # structurally: integers, sizes, floors, Min/Max, sums, products
         return
     try:
         _integer_valued(expr, expanded)
@@ -346,7 +346,7 @@ def integer_form(expr):
     >>> integer_form(S * (S + 1) / 2)
     floor((S**2 + S)/2)
     """
-    if expr.is_Integer:
+    if is_integer_valued(expr):
         return expr
     denominators = [c.denominator for _, c in _polynomial(expr) if c.denominator != 1]
     if not denominators:
