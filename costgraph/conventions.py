@@ -51,6 +51,7 @@ import sympy
 
 from .errors import CostGraphError
 from .kinds.pool import ThopAdaptiveOps  # defined beside the kind that uses it; re-exported here
+from .symbols import as_formula
 
 __all__ = [
     "Convention",
@@ -77,9 +78,12 @@ class UncheckedConventionWarning(UserWarning):
     """A preset is applied to a kind it has not been checked on against the real tool."""
 
 
-def _check_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConventionError(f"{what} must be an int, got {value!r}", value=value)
+def _check_int(value, what, *, nonnegative=True):
+    # a switch weighs work: a negative one would subtract work (flops_per_mac=-2 made figures
+    # negative); only an override may be negative, to correct a tool's quirk (thop's softmax: -1 per row)
+    if isinstance(value, bool) or not isinstance(value, int) or (nonnegative and value < 0):
+        kind = "an int >= 0" if nonnegative else "an int"
+        raise ConventionError(f"{what} must be {kind}, got {value!r}", value=value)
 
 
 @dataclass(frozen=True)
@@ -233,7 +237,7 @@ class Convention:
                 raise ConventionError(
                     f"Convention {self.name!r}: override for unknown term {term!r} of {kind}", value=term
                 )
-            _check_int(weight, f"Convention {self.name!r}: override ({kind}, {term})")
+            _check_int(weight, f"Convention {self.name!r}: override ({kind}, {term})", nonnegative=False)
         if self.checked_on is not None:
             object.__setattr__(self, "checked_on", frozenset(self.checked_on))
 
@@ -579,7 +583,7 @@ def _layer_terms(name: str, node: Mapping, in_shapes: tuple, convention: Convent
             raise ConventionError(
                 f"layer {name!r} ({layer.kind}) declares an unknown cost term {term!r}", layer=name, value=term
             )
-        terms[term] = sympy.sympify(count)
+        terms[term] = as_formula(count, owner=f"layer {name!r} ({layer.kind}) flop_terms", what=f"term {term!r}")
     return terms
 
 
@@ -680,7 +684,7 @@ def evaluate(net, expr, sizes) -> int:
                 f"{net.name}: a convention's figure is evaluated at one size at a time; {symbol.name}={size!r}",
                 value=size,
             )
-    value = sympy.sympify(expr).xreplace({s: sympy.Integer(int(v)) for s, v in values.items()})
+    value = sympy.sympify(expr, strict=True).xreplace({s: sympy.Integer(int(v)) for s, v in values.items()})
     if not value.is_Integer:
         raise CostGraphError(f"{net.name}: the figure did not evaluate to an integer at {sizes}: {value}")
     return int(value)

@@ -16,6 +16,7 @@ __all__ = [
     "UnknownSizeError",
     "UnknownKindError",
     "CycleError",
+    "NotAKindError",
 ]
 
 
@@ -60,3 +61,7 @@ class UnknownKindError(CostGraphError):
 
 class CycleError(CostGraphError):
     """The graph handed to costgraph is not acyclic."""
+
+
+class NotAKindError(CostGraphError, TypeError):
+    """A layer is not a `LayerKind` instance (also a `TypeError`, which it used to be)."""

@@ -29,6 +29,7 @@ import sympy
 from sympy.core.function import Function
 
 from .errors import CostGraphError
+from .symbols import as_size
 
 __all__ = ["FloorDiv", "ceil_div", "conv_out", "pool_out", "is_integer_valued"]
 
@@ -95,6 +96,12 @@ class FloorDiv(Function):
     """
 
     is_integer = True
+
+    def __new__(cls, base, divisor, **options):
+        # sympy's Function would sympify a string argument, i.e. parse and run it: refuse strings first
+        if isinstance(base, str) or isinstance(divisor, str):
+            raise CostGraphError(f"FloorDiv takes formulas, not strings: got {base!r}, {divisor!r}", value=(base, divisor))
+        return super().__new__(cls, base, divisor, **options)
 
     @classmethod
     def eval(cls, base, divisor):
@@ -176,7 +183,7 @@ def ceil_div(base, divisor: int) -> sympy.Expr:
     >>> ceil_div(H, 32)
     floor((H + 31)/32)
     """
-    return FloorDiv(sympy.sympify(base) + divisor - 1, sympy.Integer(divisor))
+    return FloorDiv(as_size(base, owner="ceil_div", what="base") + divisor - 1, sympy.Integer(divisor))
 
 
 def conv_out(size, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> sympy.Expr:
@@ -193,7 +200,7 @@ def conv_out(size, kernel: int, stride: int = 1, padding: int = 0, dilation: int
     >>> conv_out(224, 3, 1, 1)
     224
     """
-    numerator = sympy.sympify(size) + 2 * padding - dilation * (kernel - 1) - 1
+    numerator = as_size(size, owner="conv_out", what="size") + 2 * padding - dilation * (kernel - 1) - 1
     return FloorDiv(numerator, sympy.Integer(stride)) + 1
 
 
@@ -206,25 +213,37 @@ def pool_out(
     would start in the right padding: ``out -= 1`` when
     ``(out - 1) * stride >= size + padding`` (``pooling_output_shape_pad_lr``).
     With ``o = ceil(x / stride)`` for ``x = size + 2p - d(k-1) - 1`` that is
-    ``1 + min(o, floor((size + padding - 1) / stride))``.  When
-    ``stride + padding <= dilation*(kernel-1) + 1`` the correction can never
-    fire, so the plain ceiling is returned; this covers every ceil-mode pool
-    in torchvision's models.
+    ``1 + min(o, floor((size + padding - 1) / stride))``.
+
+    The minimum is always decided by the parameters alone: with ``e =
+    dilation*(kernel-1) + 1``, ``o = floor((size + 2p - e + stride - 1) / stride)``
+    and the last start ``floor((size + p - 1) / stride)`` are floors of
+    numerators that differ by the constant ``c = stride + p - e`` over the
+    same divisor, and a floor is monotone.  So when ``c <= 0`` (every
+    ceil-mode pool in torchvision's models) the correction never fires and
+    the plain ceiling is returned, and when ``c > 0`` (the stride passes the
+    kernel's reach) the last start is the minimum.  (The formula itself
+    needs ``p <= e``, which PyTorch's rule ``2p <= e`` guarantees; a larger
+    padding keeps the unfolded minimum.)  No ``Min`` is built, so chained
+    pools keep one floor per axis instead of a minimum whose terms
+    multiply layer after layer.
 
     >>> from costgraph.symbols import H
     >>> pool_out(H, 3, 2, ceil_mode=True)            # ceil((H - 3)/2) + 1
     floor(H/2)
-    >>> pool_out(H, 1, 2, ceil_mode=True)   # 1x1 kernel, stride 2: may need the correction
-    Min(floor((H + 1)/2) - 1, floor(H/2)) + 1
+    >>> pool_out(H, 1, 2, ceil_mode=True)   # 1x1 kernel, stride 2: the correction decides
+    floor((H + 1)/2)
     >>> pool_out(5, 2, 2, ceil_mode=True)
     3
     """
     if not ceil_mode:
         return conv_out(size, kernel, stride, padding, dilation)
-    size = sympy.sympify(size)
+    size = as_size(size, owner="pool_out", what="size")
     effective = dilation * (kernel - 1) + 1
     rounded_up = ceil_div(size + 2 * padding - effective, stride)
     if stride + padding <= effective:
         return rounded_up + 1
     last_start = FloorDiv(size + padding - 1, sympy.Integer(stride))
+    if padding <= effective:
+        return last_start + 1
     return sympy.Min(rounded_up, last_start) + 1

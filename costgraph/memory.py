@@ -34,6 +34,7 @@ True
 
 from __future__ import annotations
 
+import collections
 import functools
 from dataclasses import dataclass, field
 
@@ -44,8 +45,11 @@ from sympy.polys.rings import ring
 from .compile import compile_exprs, exact_scale, exact_sum
 from .dtypes import dtype_bytes
 from .errors import CostGraphError
+from .counts import check_count
 from .intmath import FloorDiv
-from .kinds.base import ELEMENT_CLASSES, numel
+from .kinds.base import ELEMENT_CLASSES, Saved, numel
+from .polynomial import expand_sizes
+from .symbols import as_formula
 
 __all__ = [
     "Memory",
@@ -249,6 +253,7 @@ def saved_storages(net) -> dict:
     roots = _storage_roots(net, training=True)
     needs = _requires_grad(net)
     found: dict = {}
+    expanded: dict = {}  # shape -> its expanded element count, once per distinct shape
     for name in net:
         node = net.graph.nodes[name]
         if not needs[name]:
@@ -259,13 +264,19 @@ def saved_storages(net) -> dict:
         declared = _check_kind_rule(name, node["layer"], "saved_tensors", node["shape"], *shapes, needs_input_grad=flags)
         extras = 0
         for saved in declared:
+            if not isinstance(saved, Saved):
+                raise CostGraphError(f"layer {name!r} ({node['layer'].kind}): saved_tensors must return Saved entries, got {saved!r}", layer=name, value=saved)
             if saved.source == "extra":
-                found[(name, extras)] = (sympy.expand(saved.numel), saved.element, name)
+                numel_ = _checked(name, node["layer"], saved.numel, "a saved tensor's size", shapes + (node["shape"],))
+                found[(name, extras)] = (sympy.expand(numel_), saved.element, name)
                 extras += 1
                 continue
             owner = roots[inputs[saved.index]] if saved.source == "input" else roots[name]
             if owner is not None and owner not in found:
-                found[owner] = (sympy.expand(numel(net.graph.nodes[owner]["shape"])), "activation", owner)
+                shape = net.graph.nodes[owner]["shape"]
+                if shape not in expanded:
+                    expanded[shape] = sympy.expand(numel(shape))
+                found[owner] = (expanded[shape], "activation", owner)
     net._cache["memory_saved"] = found
     return found
 
@@ -302,13 +313,36 @@ def _inference_steps(net) -> list:
     for name in net.outputs:
         if roots[name] is not None:
             last_use[roots[name]] = len(order)  # returned to the caller
-    sizes = {root: sympy.expand(numel(net.graph.nodes[root]["shape"])) for root in last_use}
+    # One sweep: a storage joins the alive sum when it is made and leaves it after its last
+    # reader, so each step costs the number of distinct monomials alive, not the whole
+    # history (rescanning every storage at every step was quadratic: 20,000 residual
+    # blocks took minutes).  The running sum is a {monomial: coefficient} table of the
+    # expanded sizes, and each step's formula is built from it: sympy.expand's result.
+    expiring: dict = {}
+    for root, last in last_use.items():
+        expiring.setdefault(last, []).append(root)
+    terms: dict = {}
+    sizes: dict = {}  # root -> its size as (coefficient, monomial) pairs
+    by_shape: dict = {}  # identical shapes (a chain's, a stage's) are expanded once
+
+    def change(root, sign):
+        for coefficient, monomial in sizes[root]:
+            terms[monomial] = terms.get(monomial, 0) + sign * coefficient
+            if terms[monomial] == 0:
+                del terms[monomial]
+
     steps = []
     for t, name in enumerate(order):
-        if roots[name] != name:
-            continue  # nothing allocated: alive memory only shrank since the last allocation
-        alive = [sizes[r] for r in last_use if position[r] <= t <= last_use[r]]
-        steps.append((name, sympy.expand(sympy.Add(*alive))))
+        # nothing allocated at a view or in-place layer: alive memory only shrinks there
+        if roots[name] == name:
+            shape = net.graph.nodes[name]["shape"]
+            if shape not in by_shape:
+                by_shape[shape] = [t.as_coeff_Mul() for t in sympy.Add.make_args(sympy.expand(numel(shape)))]
+            sizes[name] = by_shape[shape]
+            change(name, +1)
+            steps.append((name, sympy.Add(*[coefficient * monomial for monomial, coefficient in terms.items()])))
+        for root in expiring.pop(t, ()):
+            change(root, -1)
     return steps
 
 
@@ -417,13 +451,27 @@ def peak_inference_layer(net, **sizes) -> tuple:
     ('conv1_2', 6422528)
     """
     values = net.check_sizes(**sizes)
-    counts = [(layer, int(sympy.sympify(alive).xreplace(values))) for layer, alive in inference_steps(net)]
+    counts = [(layer, int(sympy.Integer(alive) if isinstance(alive, int) else alive.xreplace(values))) for layer, alive in inference_steps(net)]
     return max(counts, key=lambda step: step[1])  # the first of equal maxima, in schedule order
 
 
 @functools.lru_cache(maxsize=16384)
 def _layer_backward(layer, out, in_shapes, flags):
-    return sympy.expand(layer.backward_macs(out, *in_shapes, needs_input_grad=flags))
+    # checked as Network.add checks the forward counts (cached: once per distinct layer and shapes)
+    macs = as_formula(layer.backward_macs(out, *in_shapes, needs_input_grad=flags), owner=layer.kind, what="backward MACs")
+    expanded = expand_sizes(macs)
+    check_count(expanded, "backward MACs", [d for shape in in_shapes + (out,) for d in shape], raw=macs)
+    return expanded
+
+
+def _checked(name, layer, count, what, shapes):
+    """`count` as a formula, checked as `Network.add` checks a layer's counts (`costgraph.counts`)."""
+    try:
+        formula = as_formula(count, owner=layer.kind, what=what)
+        check_count(expand_sizes(formula), what, [d for shape in shapes for d in shape], raw=formula)
+    except CostGraphError as error:
+        raise CostGraphError(f"layer {name!r} ({layer.kind}): {error}", layer=name, value=error.value) from None
+    return formula
 
 
 def backward_macs(net) -> dict:
@@ -471,10 +519,11 @@ def _buffers(net) -> tuple:
         node = net.graph.nodes[name]
         shapes = tuple(net.graph.nodes[s]["shape"] for s in node["inputs"])
         for count, kind in node["layer"].buffers(*shapes):
+            count = _checked(name, node["layer"], count, "a buffer's size", shapes + (node["shape"],))
             if kind == "activation":
-                in_dtype.append(sympy.sympify(count))
+                in_dtype.append(count)
             else:
-                fixed.append(sympy.sympify(count) * dtype_bytes(kind))
+                fixed.append(count * dtype_bytes(kind))
     return sympy.expand(sympy.Add(*in_dtype)), sympy.expand(sympy.Add(*fixed))
 
 
@@ -489,14 +538,16 @@ def _symbolic_parts(net, training: bool) -> dict:
         for count, element, _ in saved_storages(net).values():
             by_class[element].append(count)
         for element, counts in by_class.items():
-            parts["saved_" + element] = sympy.expand(sympy.Add(*counts))
+            # equal counts (a deep stack's) first multiplied by their number: Add of 10^5 terms is slow
+            tally = collections.Counter(counts)
+            parts["saved_" + element] = sympy.expand(sympy.Add(*[n * count for count, n in tally.items()]))
     return parts
 
 
 def network_memory(net, dtype="fp32", training: bool = True, optimizer: str | None = "sgd", device: str = "cuda", **sizes) -> Memory:
     """`Memory` of `net`; see `costgraph.Network.memory`, which calls it."""
     size = dtype_bytes(dtype)
-    if optimizer not in OPTIMIZER_STATES:
+    if not isinstance(optimizer, (str, type(None))) or optimizer not in OPTIMIZER_STATES:
         raise CostGraphError(
             f"unknown optimizer {optimizer!r}; known: {', '.join(str(o) for o in OPTIMIZER_STATES)}", value=optimizer
         )
@@ -535,7 +586,7 @@ def network_memory(net, dtype="fp32", training: bool = True, optimizer: str | No
     }
     if not sizes:
         # expanding would rebuild the Max with evaluation (slow pairwise comparisons)
-        result = {k: v if sympy.sympify(v).has(sympy.Max) else sympy.expand(v) for k, v in result.items()}
+        result = {k: v if isinstance(v, sympy.Basic) and v.has(sympy.Max) else sympy.expand(v) for k, v in result.items()}
     elements = {e: parts["saved_" + e] for e in ELEMENT_CLASSES}
     return Memory(
         **result, dtype=str(dtype), training=training, optimizer=optimizer, device=device, sizes=shown, saved_elements=elements

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import numbers
 from typing import Iterable
 
 import networkx as nx
 import sympy
 
 from .compile import compile_exprs, exact_scale, exact_sum
+from .counts import check_count, check_integer_formula, integer_form
 from .polynomial import expand_sizes
 from .dtypes import dtype_bytes
-from .errors import CostGraphError, CycleError, DomainError, ShapeError, UnknownSizeError
-from .kinds.base import LayerKind, format_shape, numel
+from .errors import CostGraphError, CycleError, DomainError, NotAKindError, ShapeError, UnknownSizeError
+from .kinds.base import Constraint, LayerKind, format_shape, numel
 from .kinds.conv import show_pair
-from .symbols import H, N, W, resolve_sizes, sort_symbols
+from .symbols import H, N, W, as_formula, resolve_sizes, sort_symbols
 from .totals import LayerCost, LayerTable, Row, Totals
 
 __all__ = ["Network"]
@@ -34,17 +36,53 @@ def _layer_formulas(layer: LayerKind, in_shapes: tuple) -> tuple:
     Cached on the (frozen, hashable) layer and its input shapes, so identical
     blocks (ResNet stages, transformer layers) do their symbolic work once.
     """
-    out = tuple(sympy.sympify(d) for d in layer.output_shape(*in_shapes))
-    # expand_sizes returns what sympy.expand does, several times faster
-    macs = expand_sizes(layer.macs(out, *in_shapes))
+    out = _checked_shape(layer, layer.output_shape(*in_shapes))
+    # every count the kind returns is a formula (never a string), an integer, never negative
+    # at a valid size (costgraph.counts); expand_sizes is sympy.expand, several times faster
+    dims = [d for shape in in_shapes + (out,) for d in shape]
+    counts = {
+        "weights": layer.weights(*in_shapes),
+        "biases": layer.biases(*in_shapes),
+        "MACs": layer.macs(out, *in_shapes),
+        "other FLOPs": layer.other_flops(out, *in_shapes),
+    }
+    for what, value in counts.items():
+        raw = as_formula(value, owner=layer.kind, what=what)
+        counts[what] = expand_sizes(raw)
+        check_count(counts[what], what, dims, raw=raw)
+        counts[what] = integer_form(counts[what])  # S*(S+1)/2 as a floor: compiled code is integer only
+    macs = counts["MACs"]
     cost = LayerCost(
-        weights=expand_sizes(layer.weights(*in_shapes)),
-        biases=expand_sizes(layer.biases(*in_shapes)),
+        weights=counts["weights"],
+        biases=counts["biases"],
         activations=expand_sizes(numel(out)) if layer.materializes else sympy.Integer(0),
         macs=macs,
-        flops=expand_sizes(2 * macs + layer.other_flops(out, *in_shapes)),
+        flops=expand_sizes(2 * macs + counts["other FLOPs"]),
     )
-    return out, cost, tuple(layer.constraints(out, *in_shapes))
+    return out, cost, _checked_constraints(layer, layer.constraints(out, *in_shapes))
+
+
+def _checked_constraints(layer: LayerKind, constraints) -> tuple:
+    """The kind's `Constraint` entries, each an integer formula (they are compiled into the checks)."""
+    checked = []
+    for constraint in constraints:
+        if not isinstance(constraint, Constraint):
+            raise CostGraphError(f"{layer.kind}: constraints must be Constraint entries, got {constraint!r}", value=constraint)
+        expr = as_formula(constraint.expr, owner=layer.kind, what="a constraint")
+        check_integer_formula(expr, "constraint")
+        expr = integer_form(expr)
+        checked.append(constraint if expr is constraint.expr else Constraint(expr, str(constraint.message)))
+    return tuple(checked)
+
+
+def _checked_shape(layer: LayerKind, shape) -> tuple:
+    """The output shape a kind returned: a tuple of integer formulas in sizes, or a `CostGraphError`."""
+    if not isinstance(shape, (tuple, list)):
+        raise ShapeError(f"{layer.kind}: output_shape must return a tuple of sizes, got {shape!r}", value=shape)
+    out = tuple(as_formula(d, owner=layer.kind, what="an output size") for d in shape)
+    for d in out:
+        check_integer_formula(d, "output size")
+    return tuple(integer_form(d) for d in out)
 
 
 class Network:
@@ -103,12 +141,15 @@ class Network:
 
         Raises
         ------
-        TypeError
-            If `layer` is not a `LayerKind`.
+        NotAKindError
+            If `layer` is not a `LayerKind` (a `CostGraphError` and a `TypeError`).
         CostGraphError
             If `name` is taken, an input is unknown, the number of inputs
-            does not fit the kind, or `shares` names an unknown layer or one
-            with a different number of weights.
+            does not fit the kind, `shares` names an unknown layer or one
+            with a different number of weights, or a formula the kind returns
+            is not an integer formula in sizes (a string, a float, ``H/2``,
+            ``sqrt(H)``) or not proven non-negative wherever the layer's sizes
+            are valid (`costgraph.counts`).
         ShapeError
             If the kind cannot take the input shapes (rank, channels, features).
 
@@ -131,7 +172,7 @@ class Network:
         [('wte', 800, None), ('lm_head', 800, 'wte')]
         """
         if not isinstance(layer, LayerKind):
-            raise TypeError(f"layer {name!r}: expected a LayerKind instance, got {layer!r}")
+            raise NotAKindError(f"layer {name!r}: expected a LayerKind instance, got {layer!r}", layer=str(name), value=layer)
         if not isinstance(name, str) or not name:
             raise CostGraphError(f"a layer name must be a non-empty string, got {name!r}", value=name)
         if name in self.graph:
@@ -196,8 +237,17 @@ class Network:
         CycleError
             If the graph has a cycle (the message lists it).
         CostGraphError
-            If a node has no ``layer``, or as `add` raises.
+            If `graph` is not a networkx DiGraph (an undirected graph, a
+            multigraph, whose parallel edges leave the inputs' order open, a
+            dict), a node has no ``layer``, an edge's ``index`` is not an int,
+            or as `add` raises.
         """
+        if not isinstance(graph, nx.DiGraph) or graph.is_multigraph():
+            raise CostGraphError(
+                f"from_graph needs a networkx.DiGraph, got {type(graph).__name__} (for a layer that reads one "
+                "tensor twice, give its node an 'inputs' attribute)",
+                value=graph,
+            )
         try:
             cycle = nx.find_cycle(graph)
         except nx.NetworkXNoCycle:
@@ -213,7 +263,17 @@ class Network:
             inputs = data.get("inputs")
             if inputs is None:
                 preds = list(graph.predecessors(node))
-                inputs = sorted(preds, key=lambda p: graph.edges[p, node].get("index", preds.index(p)))
+                order = {p: graph.edges[p, node].get("index", i) for i, p in enumerate(preds)}
+                for p, index in order.items():
+                    if isinstance(index, bool) or not isinstance(index, int):
+                        raise CostGraphError(
+                            f"edge {p!r} -> {node!r}: 'index' must be an int, got {index!r}", layer=str(node), value=index
+                        )
+                inputs = sorted(preds, key=order.__getitem__)
+            elif isinstance(inputs, (str, bytes)) or not isinstance(inputs, (tuple, list)):
+                raise CostGraphError(
+                    f"node {node!r}: 'inputs' must be a list of node names, got {inputs!r}", layer=str(node), value=inputs
+                )
             net.add(str(node), data["layer"], *[str(i) for i in inputs])
         return net
 
@@ -247,7 +307,7 @@ class Network:
     def _node(self, name):
         try:
             return self.graph.nodes[name]
-        except KeyError:
+        except (KeyError, TypeError):  # TypeError: an unhashable name
             raise CostGraphError(f"{self.name} has no layer {name!r}", value=name) from None
 
     @property
@@ -426,9 +486,11 @@ class Network:
         Raises
         ------
         CostGraphError
-            If the network has sizes other than H, W and N, or no size up to
-            `limit` is valid.
+            If `limit` is not a positive integer, the network has sizes other
+            than H, W and N, or no size up to `limit` is valid.
         """
+        if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 1:
+            raise CostGraphError(f"{self.name}: min_size's limit must be a positive integer, got {limit!r}", value=limit)
         others = [s for s in self.symbols if s not in (H, W, N)]
         if others:
             raise CostGraphError(f"{self.name}: min_size scans H = W only, but the network also needs {others}")
@@ -723,6 +785,7 @@ class Network:
             values = self.check_sizes(**sizes)
             evaluate = self._compiled("rows_fn", self._row_exprs)
             flat = list(evaluate(*[values[s] for s in self.symbols]))
+            at = 0
         moved = layer_bytes(self, **sizes)
         for name in self._order:
             node = self.graph.nodes[name]
@@ -730,11 +793,10 @@ class Network:
             if symbolic:
                 dims = tuple(shape[1:])
                 numbers = (cost.params, cost.weights, cost.biases, cost.activations, cost.macs, cost.flops)
-            else:
-                dims = tuple(flat[: len(shape) - 1])
-                del flat[: len(shape) - 1]
-                numbers = tuple(flat[:6])
-                del flat[:6]
+            else:  # read on through the flat results (deleting from the front was quadratic)
+                dims = tuple(flat[at : at + len(shape) - 1])
+                numbers = tuple(flat[at + len(shape) - 1 : at + len(shape) + 5])
+                at += len(shape) + 5
             padding = layer.padding
             rows.append(
                 Row(

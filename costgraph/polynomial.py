@@ -45,7 +45,7 @@ def expand_sizes(expr) -> sympy.Expr:
     sympy.SympifyError
         If `expr` is not a sympy expression or a number.
     """
-    expr = sympy.sympify(expr)
+    expr = sympy.sympify(expr, strict=True)  # strict: a string is refused, never parsed
     try:
         terms = _terms(expr)
     except _NotPolynomial:

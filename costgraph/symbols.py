@@ -19,16 +19,18 @@ True
 
 from __future__ import annotations
 
+import functools
 import numbers
 from typing import Iterable, Mapping
 
 import sympy
 
-from .errors import SizeError, UnknownSizeError
+from .errors import CostGraphError, SizeError, UnknownSizeError
 
-__all__ = ["H", "W", "N", "S", "size_symbol", "as_size", "known_sizes", "resolve_sizes", "sort_symbols"]
+__all__ = ["H", "W", "N", "S", "size_symbol", "as_size", "as_formula", "known_sizes", "resolve_sizes", "sort_symbols"]
 
 _SYMBOLS: dict[str, sympy.Symbol] = {}
+_CANONICAL: set = set()  # the symbols in _SYMBOLS, for a quick membership test
 
 
 def size_symbol(name: str) -> sympy.Symbol:
@@ -47,6 +49,7 @@ def size_symbol(name: str) -> sympy.Symbol:
         if not isinstance(name, str) or not name.isidentifier():
             raise SizeError(f"a size name must be an identifier, got {name!r}", value=name)
         symbol = _SYMBOLS[name] = sympy.Symbol(name, integer=True, positive=True)
+        _CANONICAL.add(symbol)
     return symbol
 
 
@@ -81,21 +84,67 @@ def as_size(value, *, owner: str, what: str = "size") -> sympy.Expr:
     ...
     costgraph.errors.SizeError: Input: size must be an integer, a size name or a formula in sizes, got "__import__('os')"
     """
-    if isinstance(value, bool):
-        pass
-    elif isinstance(value, numbers.Integral):
-        return sympy.Integer(int(value))
-    elif isinstance(value, str):
-        if value.isidentifier():
-            return size_symbol(value)
-    elif isinstance(value, sympy.Expr):
-        canonical = set(_SYMBOLS.values())
-        if not value.atoms(sympy.Float) and all(s in canonical for s in value.free_symbols):
+    if isinstance(value, str) and value.isidentifier():
+        return size_symbol(value)
+    formula = _formula_or_none(value)
+    if formula is None:
+        raise SizeError(
+            f"{owner}: {what} must be an integer, a size name or a formula in sizes, got {value!r}",
+            value=value,
+        )
+    return formula
+
+
+def as_formula(value, *, owner: str, what: str = "count") -> sympy.Expr:
+    """A formula a layer kind states or returns, as a sympy expression: never code, never a name.
+
+    Accepted: a Python or numpy integer (not a bool), or a sympy expression
+    whose symbols are all size symbols and which holds no float.  Anything
+    else, a string above all (``"H"`` too: a kind returns formulas, not
+    names), is refused, so a value a kind returns cannot run code or slip a
+    foreign symbol (``Symbol("H")`` without costgraph's assumptions) into a count.
+
+    Raises
+    ------
+    CostGraphError
+        If `value` is anything else; the message names `owner` and `what`.
+
+    Examples
+    --------
+    >>> from costgraph.symbols import H, as_formula
+    >>> as_formula(3, owner="MyKind"), as_formula(2 * H, owner="MyKind")
+    (3, 2*H)
+    >>> as_formula("H", owner="MyKind", what="weights")
+    Traceback (most recent call last):
+    ...
+    costgraph.errors.CostGraphError: MyKind: weights must be an integer or a sympy formula in size symbols (no floats, no strings), got 'H'
+    """
+    formula = _formula_or_none(value)
+    if formula is None:
+        raise CostGraphError(
+            f"{owner}: {what} must be an integer or a sympy formula in size symbols (no floats, no strings), got {value!r}",
+            value=value,
+        )
+    return formula
+
+
+def _formula_or_none(value):
+    """`value` as a sympy expression if it is an int or a float-free formula in size symbols, else None."""
+    if isinstance(value, sympy.Expr):  # the common case first: isinstance on an ABC is slow
+        if value.is_Integer or value in _CANONICAL or _float_free_in_sizes(value):
             return value
-    raise SizeError(
-        f"{owner}: {what} must be an integer, a size name or a formula in sizes, got {value!r}",
-        value=value,
-    )
+        return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Integral):
+        return sympy.Integer(int(value))
+    return None
+
+
+@functools.lru_cache(maxsize=65536)
+def _float_free_in_sizes(expr) -> bool:
+    # cached: the same sizes come back at every layer of a stage
+    return expr.free_symbols <= _CANONICAL and not expr.has(sympy.Float)
 
 
 def known_sizes() -> list[str]:

@@ -13,14 +13,16 @@ def require(module_name: str):
 
     Locally a missing module skips the test; under CI (``CI=true``) it fails,
     because CI installs every optional dependency the tests use and a skipped
-    differential test would hide a broken install.
+    differential test would hide a broken install.  It may be called at a
+    test module's top level (the whole module is then skipped, or fails to
+    collect under CI) as well as inside a test.
     """
     try:
         return importlib.import_module(module_name)
     except ImportError:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{module_name} is required under CI=true but cannot be imported")
-        pytest.skip(f"{module_name} is not installed")
+        pytest.skip(f"{module_name} is not installed", allow_module_level=True)
 
 
 def require_torch():

@@ -103,11 +103,26 @@ def test_issue_figures_for_torchvision_vgg16():
     """The issue's table (what each tool prints for torchvision's VGG16 at 224)."""
     net = vgg16(adaptive_pool=True)
     figures = {r.convention: r.figure for r in reconcile(net, H=224)}
-    assert figures["macs"] == 15_470_264_320
-    assert figures["fvcore"] == 15_470_289_408
-    assert figures["thop"] == 15_470_314_496
-    assert figures["torchinfo"] == figures["ptflops-aten"] == 15_483_821_032
-    assert figures["ptflops"] == 15_523_225_576
+    # Each figure derived by hand from torchvision's VGG16 ("D": 3x3 convs of widths 64,64 | 128,128 |
+    # 256 x3 | 512 x3 | 512 x3 at 224/2**stage, a 2x2 max pool after each stage, a 7x7 adaptive pool,
+    # fc 25088 -> 4096 -> 4096 -> 1000) and each tool's documented rule (see the presets' quirks):
+    convs = [(224, 3, 64), (224, 64, 64), (112, 64, 128), (112, 128, 128)]
+    convs += [(56, 128, 256)] + [(56, 256, 256)] * 2 + [(28, 256, 512)] + [(28, 512, 512)] * 2 + [(14, 512, 512)] * 3
+    macs = sum(side**2 * c_out * c_in * 9 for side, c_in, c_out in convs) + 25088 * 4096 + 4096 * 4096 + 4096 * 1000
+    conv_outputs = sum(side**2 * c_out for side, _, c_out in convs)  # one bias add (and one ReLU) each
+    fc_outputs = 4096 + 4096 + 1000  # one bias add each; the first two also pass a ReLU
+    pool_inputs = 64 * 224**2 + 128 * 112**2 + 256 * 56**2 + 512 * 28**2 + 512 * 14**2  # the five max pools
+    adaptive = 512 * 7 * 7  # the adaptive pool's input and output (7x7 into 7x7)
+    assert figures["macs"] == macs == 15_470_264_320  # issue 2's total, the seed's rows summed
+    assert figures["fvcore"] == macs + adaptive == 15_470_289_408  # fvcore: 1 per adaptive-pool input element
+    # thop's count_adaptive_avgpool: (kernel adds 1x1 + 1 division) per output element
+    assert figures["thop"] == macs + 2 * adaptive == 15_470_314_496
+    # torchinfo: (weights + biases) x output positions; ptflops' aten backend: MACs + bias adds
+    assert figures["torchinfo"] == figures["ptflops-aten"] == macs + conv_outputs + fc_outputs == 15_483_821_032
+    # ptflops' pytorch backend: bias adds, and every ReLU and pool element twice (module hook + patched F.*)
+    relu = conv_outputs + 4096 + 4096
+    ptflops = macs + conv_outputs + fc_outputs + 2 * relu + 2 * pool_inputs + 2 * adaptive
+    assert figures["ptflops"] == ptflops == 15_523_225_576
     assert figures["flopcountermode"] == 2 * 15_470_264_320
 
 
@@ -145,6 +160,12 @@ def test_switch_values_are_checked():
         Pooling(per_input=1.0)
     with pytest.raises(ConventionError, match="unknown term 'flops'"):
         Convention("bad", overrides=((("ReLU", "flops"), 1),))
+    # issue 12: a negative switch subtracted work (a negative figure); an override may correct a quirk
+    with pytest.raises(ConventionError, match="flops_per_mac must be an int >= 0, got -2"):
+        Convention("bad", flops_per_mac=-2)
+    with pytest.raises(ConventionError, match="per_window must be an int >= 0"):
+        Pooling(per_window=-1)
+    assert Convention("thop-like", overrides=((("Softmax", "softmax_rows"), -1),)).weight("Softmax", "softmax_rows") == -1
 
 
 def test_unknown_preset_lists_the_presets():

@@ -50,7 +50,7 @@ def test_sizes_dtype_and_batch():
 
 def test_the_sweep_rows_of_the_renderer():
     # the same rows as `costgraph.render.sweep.sweep` (what `costgraph sweep` prints)
-    sweep = pytest.importorskip("costgraph.render.sweep")
+    from costgraph.render import sweep
     rows = sweep.sweep(build("vgg16"), {"H": [64, 224]})
     assert fast.sweep("vgg16", [{"H": 64}, {"H": 224}]) == rows
 

@@ -270,3 +270,176 @@ def test_a_second_kind_with_a_taken_name_is_refused():
     impostor.__qualname__ = "Conv2d"  # even with the built-in's qualname
     with pytest.raises(CostGraphError, match="already registered by costgraph.kinds.conv.Conv2d"):
         register_kind(impostor)
+
+
+# -- issue 12, finding 2: no string is ever evaluated --------------------------------------------
+from dataclasses import dataclass  # noqa: E402
+
+from costgraph.kinds import Expand, LayerKind, Reshape  # noqa: E402
+from costgraph.kinds.base import Saved  # noqa: E402
+
+
+def _payload(path):
+    """Python that creates `path` if anything runs it, and is 3 if it ran."""
+    return f"open({str(path)!r}, 'w').close() or 3"
+
+
+@dataclass(frozen=True)
+class Returning(LayerKind):
+    """A user kind whose formulas are whatever the test gives it (an elementwise op on (N, C))."""
+
+    shape: object = None
+    weights_: object = 0
+    macs_: object = 0
+    flops_: object = 0
+    backward_: object = 0
+    extra: object = None
+
+    def output_shape(self, x):
+        return x if self.shape is None else self.shape
+
+    def weights(self, x):
+        return self.weights_
+
+    def biases(self, x):
+        return 0
+
+    def macs(self, out, x):
+        return self.macs_
+
+    def other_flops(self, out, x):
+        return self.flops_
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        return () if self.extra is None else (Saved.extra(self.extra),)
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        return self.backward_
+
+
+def _vector_net():
+    net = Network("vector")
+    net.add("x", Input((8, H)))
+    return net
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda code: Input((code,)),
+        lambda code: Input((3, H), batch=code),
+        lambda code: Reshape((code,)),
+        lambda code: Expand((N, code)),
+    ],
+    ids=["Input shape", "Input batch", "Reshape", "Expand"],
+)
+def test_a_kind_never_evaluates_a_string_it_is_given(make, tmp_path):
+    # before: sympy.sympify parsed the string and ran it (the file appeared)
+    with pytest.raises(CostGraphError, match="must be an integer, a size name or a formula"):
+        make(_payload(tmp_path / "ran"))
+    assert not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize("field", ["weights_", "macs_", "flops_", "shape"])
+def test_a_string_returned_by_a_user_kind_is_refused_naming_the_layer(field, tmp_path):
+    code = _payload(tmp_path / "ran")
+    value = (N, code) if field == "shape" else code
+    with pytest.raises(CostGraphError, match=r"layer 'mine' \(Returning\): .*no strings"):
+        _vector_net().add("mine", Returning(**{field: value}))
+    assert not (tmp_path / "ran").exists()
+
+
+def test_strings_returned_for_training_are_refused_too(tmp_path):
+    code = _payload(tmp_path / "ran")
+    with pytest.raises(CostGraphError, match="Saved.extra: numel must be an integer"):
+        Saved.extra(code)
+    net = Network("trained")
+    net.add("x", Input((8, H)))
+    net.add("mine", Returning(weights_=8, backward_=code))
+    with pytest.raises(CostGraphError, match=r"layer 'mine' \(Returning\): .*backward MACs"):
+        net.totals(backward=True)
+    assert not (tmp_path / "ran").exists()
+
+
+def test_helpers_refuse_strings(tmp_path):
+    from costgraph.intmath import FloorDiv, ceil_div, conv_out, pool_out
+    from costgraph.kinds.matmul import causal_pairs
+    from costgraph.kinds.pool import adaptive_window_sum
+    from costgraph.models.transformer import token_flops
+
+    code = _payload(tmp_path / "ran")
+    for call in (
+        lambda: FloorDiv(code, 2),
+        lambda: ceil_div(code, 2),
+        lambda: conv_out(code, 3),
+        lambda: pool_out(code, 2, 2, ceil_mode=True),
+        lambda: causal_pairs(code, code),
+        lambda: adaptive_window_sum(code, 2),
+        lambda: token_flops(models.gpt2("small"), tokens=code),
+    ):
+        with pytest.raises(CostGraphError):
+            call()
+    assert not (tmp_path / "ran").exists()
+    # a size *name* is still a size
+    assert Input(("C", "H"), batch="B").output_shape() == tuple(costgraph.size_symbol(n) for n in "BCH")
+    assert conv_out("H", 3, padding=1) == H
+
+
+def test_a_foreign_symbol_is_not_a_size():
+    # Symbol("H") without costgraph's assumptions would never be substituted: refused
+    with pytest.raises(CostGraphError, match="formula in size symbols"):
+        _vector_net().add("mine", Returning(weights_=sympy.Symbol("H")))
+
+
+# -- issue 12, finding 6: every count is an integer, never negative ------------------------------
+
+
+@pytest.mark.parametrize(
+    "field, value, reason",
+    [
+        ("weights_", H / 2, "not an integer formula"),
+        ("weights_", sympy.Rational(3, 2) * H, "not an integer formula"),
+        ("macs_", sympy.sqrt(H), "not an integer formula"),
+        ("flops_", 1.5 * H, "no floats"),
+        ("weights_", -5, "is negative"),
+        ("macs_", H - 3, "can be negative"),
+        ("flops_", 2 * H - 3 * N * H, "can be negative"),
+        ("shape", (N, H / 2), "not an integer formula"),
+    ],
+)
+def test_a_count_that_is_not_a_nonnegative_integer_is_refused_when_added(field, value, reason):
+    # before: accepted here, failing (or printing a wrong number) only at evaluation, without the layer
+    with pytest.raises(CostGraphError, match=rf"layer 'mine' \(Returning\): .*{reason}"):
+        _vector_net().add("mine", Returning(**{field: value}))
+
+
+def test_counts_proven_nonnegative_at_valid_sizes_are_accepted():
+    from costgraph.intmath import FloorDiv
+
+    net = _vector_net()
+    # H*(H+1)/2 is an integer for every integer H, though its coefficients are not
+    net.add("triangle", Returning(macs_=H * (H + 1) / 2))
+    # (H - 2) >= 1 wherever the output (N, H - 2) is valid, so 5*(H - 2) >= 0 there
+    net.add("valid", Returning(shape=(N, H - 2), flops_=5 * N * (H - 2)))
+    # H^2 - floor(H/2)^2 >= 0: the floor is at most H/2
+    net.add("floors", Returning(flops_=H**2 - FloorDiv(H, 2) ** 2))
+    assert net.totals(H=7).macs == 28  # 7*8/2
+
+
+@pytest.mark.parametrize("batch", [-1, 0, True, 2.0])
+def test_input_batch_must_be_a_positive_size(batch):
+    with pytest.raises(CostGraphError):
+        Input((3, H), batch=batch)
+
+
+def test_negative_training_counts_are_refused_naming_the_layer():
+    net = Network("trained")
+    net.add("x", Input((8, H)))
+    net.add("mine", Returning(weights_=8, backward_=-N))
+    with pytest.raises(CostGraphError, match=r"layer 'mine' \(Returning\): backward MACs -N is negative|can be negative"):
+        net.totals(backward=True)
+    net = Network("saved")
+    net.add("x", Input((8, H)))
+    net.add("mine", Returning(weights_=8, extra=H - 9))
+    with pytest.raises(CostGraphError, match=r"layer 'mine' \(Returning\): a saved tensor's size H - 9 can be negative"):
+        net.memory(H=16)

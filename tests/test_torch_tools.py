@@ -198,7 +198,11 @@ def test_every_preset_equals_the_real_tool(builder, twin, sizes):
 
 
 def test_the_issue_figures_for_vgg16_at_224():
-    """The figures the issue quotes (and the tools print: test above) for torchvision's VGG16."""
+    """The figures the issue quotes (and the tools print: test above) for torchvision's VGG16.
+
+    Each is derived by hand from the layer widths and the tool's rule in
+    tests/test_conventions.py::test_issue_figures_for_torchvision_vgg16.
+    """
     net = vgg16(adaptive_pool=True)
     assert net.flops("macs", H=224) == 15_470_264_320
     assert net.flops("fvcore", H=224) == 15_470_289_408

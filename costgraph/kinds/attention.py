@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import sympy
 
 from ..errors import CostGraphError, ShapeError
+from ..symbols import as_formula
 from .base import LayerKind, ParameterFree, Saved, format_shape, numel, positive_int, register_kind, wants_grad
 from .arithmetic import broadcast_shapes
 from .matmul import _matrix, causal_pairs
@@ -140,7 +141,7 @@ class ScaledDotProductAttention(LayerKind):
             )
         if tuple(q[:-3]) != tuple(k[:-3]):
             raise ShapeError(f"ScaledDotProductAttention: batch dimensions differ: {format_shape(q)} and {format_shape(k)}", value=(q, k))
-        hq, hk = sympy.sympify(q[-3]), sympy.sympify(k[-3])
+        hq, hk = (as_formula(d, owner="ScaledDotProductAttention", what="heads") for d in (q[-3], k[-3]))
         if self.enable_gqa:
             ratio = sympy.cancel(hq / hk)
             if not (ratio.is_Integer and ratio >= 1):

@@ -21,6 +21,7 @@ from typing import ClassVar, Sequence
 import sympy
 
 from ..errors import CostGraphError, ShapeError, UnknownKindError
+from ..symbols import as_formula
 
 __all__ = [
     "Shape",
@@ -111,7 +112,7 @@ class Saved:
         """
         if element not in ELEMENT_CLASSES:
             raise CostGraphError(f"Saved.extra: element must be one of {ELEMENT_CLASSES}, got {element!r}", value=element)
-        return cls("extra", 0, sympy.sympify(numel), element)
+        return cls("extra", 0, as_formula(numel, owner="Saved.extra", what="numel"), element)
 
 
 def wants_grad(needs_input_grad, index: int) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import sympy
 
 from ..errors import CostGraphError, ShapeError
+from ..symbols import as_formula
 from .base import Constraint, LayerKind, Saved, format_shape, numel, positive_int, register_kind
 
 __all__ = ["Embedding", "PositionalEmbedding", "ClassToken", "table_size"]
@@ -127,7 +128,7 @@ class PositionalEmbedding(LayerKind):
             raise ShapeError(
                 f"PositionalEmbedding expects (N, S, {self.embedding_dim}), got {format_shape(x)}", value=x
             )
-        length = sympy.sympify(x[1])
+        length = as_formula(x[1], owner="PositionalEmbedding", what="the length")
         if self.num_positions is not None and length.is_number:
             if length > self.num_positions or (self.whole_table and length != self.num_positions):
                 raise ShapeError(
@@ -136,7 +137,7 @@ class PositionalEmbedding(LayerKind):
         return tuple(x)
 
     def constraints(self, out, x):
-        if self.num_positions is None or sympy.sympify(x[1]).is_number:
+        if self.num_positions is None or as_formula(x[1], owner="PositionalEmbedding", what="the length").is_number:
             return ()
         longer = Constraint(self.num_positions - x[1], f"sequence longer than the {self.num_positions} learned positions")
         if not self.whole_table:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import sympy
 
 from ..errors import CostGraphError
-from ..symbols import N
+from ..symbols import N, as_size
 from .base import LayerKind, ParameterFree, numel, register_kind
 
 __all__ = ['Input', 'Parameter']
@@ -28,12 +28,15 @@ class Input(ParameterFree):
     arity = 0
 
     def __post_init__(self):
-        dims = tuple(sympy.sympify(d) for d in self.shape)
-        for d in dims:
-            if d.is_number and not (d.is_Integer and d >= 1):
+        if not isinstance(self.shape, (tuple, list)):
+            raise CostGraphError(f"Input: shape must be a tuple of sizes, got {self.shape!r}", value=self.shape)
+        dims = tuple(as_size(d, owner="Input", what="a size") for d in self.shape)
+        batch = as_size(self.batch, owner="Input", what="batch")
+        for d in dims + (batch,):
+            if d.is_number and not d >= 1:
                 raise CostGraphError(f"Input: sizes must be positive integers, got {d}", value=d)
         object.__setattr__(self, "shape", dims)
-        object.__setattr__(self, "batch", sympy.sympify(self.batch))
+        object.__setattr__(self, "batch", batch)
 
     def output_shape(self):
         return (self.batch,) + self.shape

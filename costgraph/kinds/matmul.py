@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import sympy
 
 from ..errors import CostGraphError, ShapeError
+from ..symbols import as_size
 from ..intmath import FloorDiv
 from .arithmetic import broadcast_shapes
 from .base import LayerKind, Saved, format_shape, numel, register_kind, wants_grad
@@ -38,7 +39,8 @@ def causal_pairs(queries, keys, factor=1) -> sympy.Expr:
     >>> causal_pairs(3, 5), causal_pairs(5, 3)   # 1+2+3, and 1+2+3+3+3
     (6, 12)
     """
-    queries, keys, factor = sympy.sympify(queries), sympy.sympify(keys), sympy.expand(factor)
+    queries, keys = (as_size(n, owner="causal_pairs", what="a length") for n in (queries, keys))
+    factor = sympy.expand(as_size(factor, owner="causal_pairs", what="factor"))
     if queries.is_number and keys.is_number:
         q, k = int(queries), int(keys)
         pairs = q * (q + 1) // 2 if q <= k else k * (k + 1) // 2 + (q - k) * k

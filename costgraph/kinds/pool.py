@@ -10,6 +10,7 @@ from typing import ClassVar
 import sympy
 
 from ..errors import CostGraphError
+from ..symbols import as_size
 from ..intmath import FloorDiv, pool_out
 from .base import ParameterFree, Saved, numel, register_kind
 from .conv import ntuple, show_tuple
@@ -273,7 +274,7 @@ def adaptive_window_sum(size, out: int) -> sympy.Expr:
     >>> adaptive_window_sum(H, 2)                               # H + 2 - gcd(H, 2)
     H - floor(H/2) + floor((H + 1)/2)
     """
-    size = sympy.sympify(size)
+    size = as_size(size, owner="adaptive_window_sum", what="size")
     if out == 1:
         return size
     if size.is_Integer:

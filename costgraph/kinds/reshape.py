@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import sympy
 
 from ..errors import ShapeError
+from ..symbols import as_formula, as_size
 from ..intmath import is_integer_valued
 from .base import ParameterFree, View, format_shape, numel, positive_int, register_kind
 
@@ -97,7 +98,7 @@ class Reshape(View):
     shape: tuple
 
     def __post_init__(self):
-        object.__setattr__(self, "shape", tuple(sympy.sympify(d) for d in self.shape))
+        object.__setattr__(self, "shape", tuple(as_size(d, owner=type(self).__name__, what="a size") for d in _sizes(self.shape)))
 
     def output_shape(self, x):
         total = sympy.expand(numel(x[1:]))
@@ -167,7 +168,7 @@ class Expand(View):
     flop_terms = None
 
     def __post_init__(self):
-        object.__setattr__(self, "shape", tuple(sympy.sympify(d) for d in self.shape))
+        object.__setattr__(self, "shape", tuple(as_size(d, owner=type(self).__name__, what="a size") for d in _sizes(self.shape)))
 
     def output_shape(self, x):
         new = len(self.shape) - len(x)
@@ -175,7 +176,7 @@ class Expand(View):
             raise ShapeError(f"Expand: {len(self.shape)} sizes for a {len(x)}-d input", value=self.shape)
         out = list(self.shape[:new])
         for size, target in zip(x, self.shape[new:]):
-            size = sympy.sympify(size)
+            size = as_formula(size, owner="Expand", what="an input size")
             if target == -1 or sympy.expand(target - size) == 0:
                 out.append(size)
             elif size == 1:
@@ -214,7 +215,7 @@ class Select(View):
         if not -len(x) < self.dim < len(x) or self.dim % len(x) == 0:
             raise ShapeError(f"Select: dim {self.dim} does not fit a {len(x)}-d input after its batch", value=self.dim)
         axis = self.dim % len(x)
-        size = sympy.sympify(x[axis])
+        size = as_formula(x[axis], owner="Select", what="an input size")
         if self.index < 0 or (size.is_number and self.index >= size):
             raise ShapeError(f"Select: index {self.index} out of range for size {size}", value=self.index)
         return tuple(d for a, d in enumerate(x) if a != axis)
@@ -270,7 +271,7 @@ class ChannelShuffle(ParameterFree):
 
     def output_shape(self, x):
         self.check_rank(x, 4)
-        channels = sympy.sympify(x[1])
+        channels = as_formula(x[1], owner="ChannelShuffle", what="the channels")
         if not channels.is_Integer or int(channels) % self.groups:
             raise ShapeError(
                 f"ChannelShuffle: groups={self.groups} must divide the channels, got {channels}", value=channels
@@ -416,3 +417,10 @@ class Repeat(ParameterFree):
     def saved_tensors(self, out, x, needs_input_grad=None):
         """Nothing: the gradient is summed back over the tiles (``repeat_backward``)."""
         return ()
+
+
+def _sizes(shape) -> tuple:
+    """A kind's `shape` argument as a tuple, or a `ShapeError` (a string is not a shape)."""
+    if not isinstance(shape, (tuple, list)):
+        raise ShapeError(f"a shape must be a tuple of sizes, got {shape!r}", value=shape)
+    return tuple(shape)

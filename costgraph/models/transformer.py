@@ -810,7 +810,7 @@ def token_flops(net: Network, tokens=None, **sizes) -> TokenFlops:
         if S not in net.symbols:
             raise CostGraphError(f"{net.name} has no sequence length S; pass tokens=", value=None)
         tokens = N * S
-    tokens = sympy.sympify(tokens)
+    tokens = as_size(tokens, owner="token_flops", what="tokens")  # a number, a size name or a formula: never code
     totals = net.totals()
     exprs = [totals.flops, 2 * totals.macs, 2 * backward_macs(net), tokens]
     if not sizes:
