@@ -21,26 +21,30 @@ import pytest
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "costgraph"
 
 LAYERS = [
-    ("arithmetic", {"errors", "intmath", "symbols", "dtypes", "polynomial", "display_hook", "size_ranges"}),
+    ("arithmetic", {"errors", "intmath", "symbols", "dtypes", "polynomial", "display_hook", "size_ranges", "counts", "formula_program"}),
     ("kinds", {"kinds"}),
     ("graph", {"network", "totals", "compile"}),
-    ("memory and conventions", {"memory", "conventions", "inference", "training", "llm_formulas"}),
-    ("models and importers", {"models", "importers", "fast", "model_source"}),
+    ("memory and conventions", {"memory", "conventions", "inference", "training", "llm_formulas", "traffic"}),
+    ("models, importers and hardware", {"models", "importers", "fast", "model_source", "formula_writer", "hardware", "roofline", "fit"}),
     ("rendering", {"render", "model_summary", "docsgen"}),
-    ("command line", {"cli", "__main__"}),
+    ("command line", {"cli", "cli_fit", "__main__"}),
 ]
 RANK = {top: index for index, (_, tops) in enumerate(LAYERS) for top in tops}
 
 #: the only upward imports: `Network.memory`, `Network.flops` and ``totals(backward=True)`` are front
 #: doors of the public API that hand over to the memory model and the conventions, and the LLM methods
 #: (`kv_cache_bytes`, `decode_step`, `generation`, the training recipes, `non_embedding_params`,
-#: `forward_flops_per_token`) to the modules beside them (function-level imports)
+#: `forward_flops_per_token`) to the modules beside them, and bytes moved, `roofline` and `max_size`
+#: to the traffic model, the roofline and the inverse search (function-level imports)
 FRONT_DOORS = {
     ("network", "memory"),
     ("network", "conventions"),
     ("network", "inference"),
     ("network", "training"),
     ("network", "llm_formulas"),
+    ("network", "traffic"),
+    ("network", "roofline"),
+    ("network", "fit"),
 }
 
 
