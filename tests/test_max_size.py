@@ -44,10 +44,19 @@ def figure(net, which, sizes):
     return net.roofline(H100, OPTIONS["dtype"], training=True, **sizes).seconds
 
 
+def pinned(name, size):
+    """True when the model accepts one value of `size` only (Whisper's encoder: exactly 1500 positions)."""
+    sizes = dict(MODELS[name].sizes())
+    if size not in sizes:
+        return False
+    net = zoo(name)
+    return all(not valid(net, {**sizes, size: sizes[size] + step}) for step in (-1, 1))
+
+
 def searched_sizes(name):
-    """The sizes searched for a model: the batch, and its resolution or context length."""
+    """The sizes searched for a model: the batch, and its resolution or context length (unless pinned)."""
     names = [s.name for s in zoo(name).symbols]
-    return ["N"] + [s for s in ("H", "S") if s in names]
+    return ["N"] + [s for s in ("H", "S") if s in names and not pinned(name, s)]
 
 
 def fixed_for(name, size):
