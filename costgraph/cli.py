@@ -584,7 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # fit, roofline and hardware live in their own module, which registers them with the helpers above
-from . import cli_fit as _cli_fit  # noqa: E402,F401
+from . import cli_fit as _cli_fit  # noqa: F401
 
 
 # -- running -------------------------------------------------------------------------------------

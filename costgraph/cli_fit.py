@@ -48,7 +48,7 @@ from .cli import (
 )
 from .errors import CostGraphError
 
-__all__ = ["parse_amount", "parse_seconds", "FIT_COLUMNS", "ROOFLINE_COLUMNS", "DEVICE_COLUMNS"]
+__all__ = ["DEVICE_COLUMNS", "FIT_COLUMNS", "ROOFLINE_COLUMNS", "parse_amount", "parse_seconds"]
 
 _DECIMAL = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15}
 _BINARY = {"KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40, "PI": 2**50}
@@ -296,9 +296,9 @@ def _cmd_roofline(args) -> int:
 
         save_figure(roofline_figure(source.name, result, profile), args.out)
     total = result.seconds
-    share = lambda r: r.seconds / total if total else None  # noqa: E731 (exact Fraction)
     if args.format in ("json", "csv"):
-        records = [(r.name, r.kind, r.flops, r.bytes_moved, r.intensity, r.seconds, share(r), r.bound) for r in result.rows]
+        records = [(r.name, r.kind, r.flops, r.bytes_moved, r.intensity, r.seconds, r.seconds / total if total else None, r.bound)
+                   for r in result.rows]  # fmt: skip
         if args.format == "csv":
             _write(_csv([list(map(_csv_value, record)) for record in records], ROOFLINE_COLUMNS))
             return 0
