@@ -27,7 +27,7 @@ LAYERS = [
     ("memory and conventions", {"memory", "conventions"}),
     ("models and importers", {"models", "importers", "fast", "model_source"}),
     ("rendering", {"render", "model_summary", "docsgen"}),
-    ("command line", {"cli", "__main__"}),
+    ("command line", {"cli", "cli_fit", "__main__"}),
 ]
 RANK = {top: index for index, (_, tops) in enumerate(LAYERS) for top in tops}
 
