@@ -257,7 +257,7 @@ def test_plot_writes_a_sensible_png(tmp_path, kind):
     assert out.stat().st_size > 10_000  # a drawn figure, not an empty canvas
 
 
-COMMANDS = ["list", "table", "summary", "totals", "sweep", "formula", "plot", "reconcile", "docs"]
+COMMANDS = ["list", "table", "summary", "totals", "sweep", "formula", "plot", "reconcile", "docs", "fit", "roofline", "hardware"]
 
 
 def test_help_for_every_command():

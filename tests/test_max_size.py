@@ -175,11 +175,11 @@ def test_cli_fit(capsys):
     net = zoo("resnet18")
     assert net.memory("bf16", optimizer="adam", H=224, N=n).total_training_bytes <= 16 * 10**9
     assert net.memory("bf16", optimizer="adam", H=224, N=n + 1).total_training_bytes > 16 * 10**9
-    assert main(["fit", "vgg16", "--size", "H", "--macs", "100G"]) == 0
+    assert main(["fit", "vgg16", "--maximize", "H", "--macs", "100G"]) == 0
     assert main(["fit", "resnet18", "--seconds", "50ms", "--device", "a100", "--dtype", "bf16", "--format", "json"]) == 0
     capsys.readouterr()
     for bad in (["fit", "resnet18"], ["fit", "resnet18", "--memory", "lots"], ["fit", "resnet18", "--seconds", "1"],
-                ["fit", "resnet18", "--memory", "1GB", "--device", "h1000"], ["fit", "resnet18", "--size", "S", "--memory", "1GB"]):  # fmt: skip
+                ["fit", "resnet18", "--memory", "1GB", "--device", "h1000"], ["fit", "resnet18", "--maximize", "S", "--memory", "1GB"]):  # fmt: skip
         assert main(bad) == 2, bad
     err = capsys.readouterr().err
     assert err.count("\n") == 5 and all(line.startswith("costgraph: error: ") for line in err.splitlines())

@@ -56,3 +56,33 @@ def test_readme_code_blocks_run():
         if _missing(block) and os.environ.get("CI") != "true":
             continue
         exec(compile(block, "README.md", "exec"), {})  # noqa: S102 (the README's own examples)
+
+
+def _command_lines(text: str) -> list:
+    """The arguments of each ``costgraph ...`` / ``python -m costgraph ...`` line in the sh code blocks."""
+    import shlex
+
+    language, found = None, []
+    for line in text.splitlines():
+        if line.startswith("```"):
+            language = None if language is not None else (line[3:].strip() or "text")
+            continue
+        if language in ("sh", "bash", "shell", "console"):
+            words = shlex.split(line, comments=True)
+            for i, word in enumerate(words):
+                if word == "costgraph" and (i == 0 or words[i - 1] == "-m"):
+                    rest = words[i + 1 :]
+                    found.append(rest[: rest.index("|")] if "|" in rest else rest)
+                    break
+    return found
+
+
+def test_readme_command_lines_parse():
+    """Every command line the README shows is accepted by today's flags (parsed, not run: plots, docs, budgets)."""
+    from costgraph.cli import build_parser
+
+    lines = _command_lines(README.read_text(encoding="utf-8"))
+    assert any(words[:1] == ["fit"] for words in lines) and any(words[:1] == ["roofline"] for words in lines)
+    parser = build_parser()
+    for words in lines:
+        parser.parse_args(words)  # a flag that no longer exists raises (one line), naming it

@@ -157,7 +157,7 @@ def test_cli_roofline(capsys, tmp_path):
     total = float(resnet18().roofline("h100", "bf16", H=224, N=8).seconds)
     assert f"{total:.6g} s" in out and "lower bound" in out
     assert out.count("\n| ") == 5  # the header, the 3 slowest layers, "(n more layers)"
-    assert main(["roofline", "gpt2", "--device", "a100", "--fix", "S=128", "--format", "json"]) == 0
+    assert main(["roofline", "gpt2", "--device", "a100", "--size", "S=128", "--format", "json"]) == 0
     assert '"label": "ideal lower bound' in capsys.readouterr().out
     for bad in (["roofline", "resnet18", "--device", "t4"], ["roofline", "resnet18"], ["roofline", "resnet18", "--device", "x"]):
         assert main(bad) == 2, bad
