@@ -47,7 +47,8 @@ def window_pairs(queries, keys, window: int, factor=1) -> sympy.Expr:
         m = min(s, window)
         return sympy.expand(factor * (m * (m + 1) // 2 + (s - m) * window))
     m = sympy.Min(queries, window)
-    return sympy.expand(factor * (FloorDiv(sympy.expand(m * (m + 1)), 2) + (queries - m) * window))
+    # S - min(S, w) written as max(S - w, 0): the same value, and visibly never negative (`costgraph.counts`)
+    return sympy.expand(factor * (FloorDiv(sympy.expand(m * (m + 1)), 2) + sympy.Max(queries - window, 0) * window))
 
 
 @register_kind
