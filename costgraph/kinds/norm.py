@@ -13,6 +13,20 @@ from .base import LayerKind, Saved, format_shape, numel, positive_int, register_
 __all__ = ['BatchNorm1d', 'BatchNorm2d', 'BatchNorm3d', 'GroupNorm', 'InstanceNorm1d', 'InstanceNorm2d', 'InstanceNorm3d', 'LayerNorm', 'LayerNorm2d', 'RMSNorm']
 
 
+def _normalization_flops(out, affine: bool):
+    """FLOPs of a normalization computing its statistics: 5 per element, 2 more when affine (see `LayerNorm`)."""
+    return numel(out) * (7 if affine else 5)
+
+
+def _normalization_terms(layer, x, affine: bool) -> dict:
+    """Cost terms for `costgraph.conventions`: elements normalized, scaled and shifted; batch x params."""
+    return {
+        "norm": numel(x),
+        "norm_affine": numel(x) if affine else 0,
+        "param_rows": x[0] * (layer.weights(x) + layer.biases(x)),
+    }
+
+
 class _BatchNormNd(LayerKind):
     """Batch normalization's rules for every rank; subclasses set `ranks` (the input ranks they take)."""
 
@@ -47,11 +61,7 @@ class _BatchNormNd(LayerKind):
 
     def flop_terms(self, out, x):
         """Cost terms for `costgraph.conventions`: elements normalized, scaled and shifted; batch x params."""
-        return {
-            "norm": numel(x),
-            "norm_affine": numel(x) if self.affine else 0,
-            "param_rows": x[0] * (self.weights(x) + self.biases(x)),
-        }
+        return _normalization_terms(self, x, self.affine)
 
     def saved_tensors(self, out, x, needs_input_grad=None):
         """Training mode: the input and the batch's per-channel mean and inverse std.
@@ -177,17 +187,13 @@ class LayerNorm(LayerKind):
 
     def flop_terms(self, out, x):
         """Cost terms for `costgraph.conventions`: elements normalized, scaled and shifted; batch x params."""
-        return {
-            "norm": numel(x),
-            "norm_affine": numel(x) if self.elementwise_affine else 0,
-            "param_rows": x[0] * (self.weights(x) + self.biases(x)),
-        }
+        return _normalization_terms(self, x, self.elementwise_affine)
 
     def macs(self, out, x):
         return sympy.Integer(0)
 
     def other_flops(self, out, x):
-        return numel(out) * (7 if self.elementwise_affine else 5)
+        return _normalization_flops(out, self.elementwise_affine)
 
     def saved_tensors(self, out, x, needs_input_grad=None):
         """The input and the mean and inverse std of every normalized row (``native_layer_norm``).
@@ -237,15 +243,11 @@ class LayerNorm2d(LayerKind):
         return sympy.Integer(0)
 
     def other_flops(self, out, x):
-        return numel(out) * (7 if self.elementwise_affine else 5)
+        return _normalization_flops(out, self.elementwise_affine)
 
     def flop_terms(self, out, x):
         """Cost terms for `costgraph.conventions`, as `LayerNorm` over C."""
-        return {
-            "norm": numel(x),
-            "norm_affine": numel(x) if self.elementwise_affine else 0,
-            "param_rows": x[0] * (self.weights(x) + self.biases(x)),
-        }
+        return _normalization_terms(self, x, self.elementwise_affine)
 
     def saved_tensors(self, out, x, needs_input_grad=None):
         """As `LayerNorm` over C: the (permuted) input and two statistics per position."""
@@ -375,15 +377,11 @@ class GroupNorm(LayerKind):
         return sympy.Integer(0)
 
     def other_flops(self, out, x):
-        return numel(out) * (7 if self.affine else 5)
+        return _normalization_flops(out, self.affine)
 
     def flop_terms(self, out, x):
         """Cost terms for `costgraph.conventions`: elements normalized, scaled and shifted; batch x params."""
-        return {
-            "norm": numel(x),
-            "norm_affine": numel(x) if self.affine else 0,
-            "param_rows": x[0] * (self.weights(x) + self.biases(x)),
-        }
+        return _normalization_terms(self, x, self.affine)
 
     def saved_tensors(self, out, x, needs_input_grad=None):
         """The input, and the mean and inverse std of every (sample, group)."""
@@ -420,15 +418,11 @@ class _InstanceNormNd(LayerKind):
 
     def other_flops(self, out, x):
         # the statistics are computed at inference too (unlike batch norm's)
-        return numel(out) * (7 if self.affine else 5)
+        return _normalization_flops(out, self.affine)
 
     def flop_terms(self, out, x):
         """Cost terms for `costgraph.conventions`: elements normalized, scaled and shifted; batch x params."""
-        return {
-            "norm": numel(x),
-            "norm_affine": numel(x) if self.affine else 0,
-            "param_rows": x[0] * (self.weights(x) + self.biases(x)),
-        }
+        return _normalization_terms(self, x, self.affine)
 
     def saved_tensors(self, out, x, needs_input_grad=None):
         """What ``F.instance_norm`` keeps: it runs batch norm on the input viewed as ``(1, N*C, ...)``.
