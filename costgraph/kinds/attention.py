@@ -44,18 +44,15 @@ from .matmul import _matrix, causal_pairs
 __all__ = ['CausalMask', 'ScaledDotProductAttention', 'MultiheadAttention', 'RotaryEmbedding', 'causal_pairs']
 
 
-@register_kind
-@dataclass(frozen=True)
-class CausalMask(ParameterFree):
-    """Add a causal mask (0 on and below the diagonal, -inf above) to ``(..., Sq, Sk)`` scores.
+class _ScoreMask(ParameterFree):
+    """Costs of adding a mask to ``(..., Sq, Sk)`` scores: 1 FLOP per element, nothing saved.
 
-    As Hugging Face's eager attention adds ``attention_mask``: 1 FLOP per
-    element (``masked_fill``/``where`` would be one select per element too).
-    The mask itself is built once per forward and shared by every layer.
+    The rules `CausalMask` and `SlidingWindowMask` share: which entries are
+    -inf changes nothing of the work.
     """
 
     def output_shape(self, x):
-        _matrix(x, "scores", "CausalMask")
+        _matrix(x, "scores", self.kind)
         return tuple(x)
 
     def other_flops(self, out, x):
@@ -68,6 +65,17 @@ class CausalMask(ParameterFree):
     def flop_terms(self, out, x):
         """One add per element (`costgraph.conventions`)."""
         return {"add": numel(out)}
+
+
+@register_kind
+@dataclass(frozen=True)
+class CausalMask(_ScoreMask):
+    """Add a causal mask (0 on and below the diagonal, -inf above) to ``(..., Sq, Sk)`` scores.
+
+    As Hugging Face's eager attention adds ``attention_mask``: 1 FLOP per
+    element (``masked_fill``/``where`` would be one select per element too).
+    The mask itself is built once per forward and shared by every layer.
+    """
 
 
 def _attention_terms(batch_heads, sq, sk, is_causal, skip_masked):

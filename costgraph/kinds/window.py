@@ -16,8 +16,9 @@ import sympy
 
 from ..errors import CostGraphError, ShapeError
 from ..intmath import FloorDiv
-from .base import ParameterFree, numel, positive_int, register_kind
-from .matmul import MatMul, _matrix
+from .attention import _ScoreMask
+from .base import numel, positive_int, register_kind
+from .matmul import MatMul
 
 __all__ = ["SlidingWindowMask", "SlidingWindowMatMul", "window_pairs"]
 
@@ -53,7 +54,7 @@ def window_pairs(queries, keys, window: int, factor=1) -> sympy.Expr:
 
 @register_kind
 @dataclass(frozen=True)
-class SlidingWindowMask(ParameterFree):
+class SlidingWindowMask(_ScoreMask):
     """Add a causal sliding-window mask to ``(..., S, S)`` scores (Mistral's eager path).
 
     1 FLOP per element, as `CausalMask`: the mask is an additive tensor over
@@ -68,21 +69,6 @@ class SlidingWindowMask(ParameterFree):
 
     def __post_init__(self):
         positive_int(self.window, "window", "SlidingWindowMask")
-
-    def output_shape(self, x):
-        _matrix(x, "scores", "SlidingWindowMask")
-        return tuple(x)
-
-    def other_flops(self, out, x):
-        return numel(out)
-
-    def saved_tensors(self, out, x, needs_input_grad=None):
-        """Nothing: an add passes the gradient through."""
-        return ()
-
-    def flop_terms(self, out, x):
-        """One add per element (`costgraph.conventions`)."""
-        return {"add": numel(out)}
 
 
 @register_kind
