@@ -61,7 +61,8 @@ from dataclasses import dataclass
 import sympy
 
 from .dtypes import dtype_bytes
-from .errors import CostGraphError, UnknownSizeError
+from .errors import CostGraphError
+from .inference import _reject_unknown
 from .intmath import ceil_div
 from .kinds.base import numel
 from .memory import (
@@ -391,13 +392,7 @@ def training_memory(
     symbols = sort_symbols(set(net.symbols) | {s for d in degrees for s in d.free_symbols})
     shown = {}
     if sizes:
-        unknown = sorted(set(sizes) - {s.name for s in symbols})
-        if unknown:
-            raise UnknownSizeError(
-                f"{net.name} has no size {unknown[0]!r}: memory() accepts {', '.join(net.MEMORY_OPTIONS)} "
-                f"and the sizes {', '.join(s.name for s in symbols)}",
-                value=unknown[0],
-            )
+        _reject_unknown(net, "memory", symbols, sizes, options=net.MEMORY_OPTIONS)
         values = resolve_sizes(symbols, sizes, network=net.name)
         net.check_sizes(**{s.name: v for s, v in values.items() if s in net.symbols})
         fields = {k: int(sympy.sympify(v).xreplace(values)) for k, v in fields.items()}
