@@ -224,6 +224,18 @@ def _requires_grad(net) -> dict:
     return needs
 
 
+def _recorded_layers(net):
+    """``(name, node, input shapes, needs_input_grad flags)`` of each layer autograd records, in order."""
+    needs = _requires_grad(net)
+    nodes = net.graph.nodes
+    for name in net:
+        if not needs[name]:
+            continue  # autograd records nothing for it
+        node = nodes[name]
+        inputs = node["inputs"]
+        yield name, node, tuple(nodes[s]["shape"] for s in inputs), tuple(needs[s] for s in inputs)
+
+
 def saved_storages(net) -> dict:
     """The distinct storages autograd keeps in training: ``{key: (numel, element, layer)}``.
 
@@ -251,16 +263,10 @@ def saved_storages(net) -> dict:
     if "memory_saved" in net._cache:
         return net._cache["memory_saved"]
     roots = _storage_roots(net, training=True)
-    needs = _requires_grad(net)
     found: dict = {}
     expanded: dict = {}  # shape -> its expanded element count, once per distinct shape
-    for name in net:
-        node = net.graph.nodes[name]
-        if not needs[name]:
-            continue  # autograd records nothing for it
+    for name, node, shapes, flags in _recorded_layers(net):
         inputs = node["inputs"]
-        shapes = tuple(net.graph.nodes[s]["shape"] for s in inputs)
-        flags = tuple(needs[s] for s in inputs)
         declared = _check_kind_rule(name, node["layer"], "saved_tensors", node["shape"], *shapes, needs_input_grad=flags)
         extras = 0
         for saved in declared:
@@ -495,15 +501,8 @@ def backward_macs(net) -> dict:
     """
     if "memory_backward" in net._cache:
         return net._cache["memory_backward"]
-    needs = _requires_grad(net)
     result = {}
-    for name in net:
-        if not needs[name]:
-            continue
-        node = net.graph.nodes[name]
-        inputs = node["inputs"]
-        shapes = tuple(net.graph.nodes[s]["shape"] for s in inputs)
-        flags = tuple(needs[s] for s in inputs)
+    for name, node, shapes, flags in _recorded_layers(net):
         try:
             result[name] = _layer_backward(node["layer"], node["shape"], shapes, flags)
         except CostGraphError as error:

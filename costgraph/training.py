@@ -70,7 +70,7 @@ from .memory import (
     OPTIMIZER_STATES,
     Memory,
     _check_kind_rule,
-    _requires_grad,
+    _recorded_layers,
     _storage_roots,
     element_bytes,
     peak_inference_elements,
@@ -213,15 +213,9 @@ def _storages(net) -> dict:
     if "training_storages" in net._cache:
         return net._cache["training_storages"]
     roots = _storage_roots(net, training=True)
-    needs = _requires_grad(net)
     found: dict = {}
-    for name in net:
-        node = net.graph.nodes[name]
-        if not needs[name]:
-            continue
+    for name, node, shapes, flags in _recorded_layers(net):
         inputs = node["inputs"]
-        shapes = tuple(net.graph.nodes[s]["shape"] for s in inputs)
-        flags = tuple(needs[s] for s in inputs)
         declared = _check_kind_rule(name, node["layer"], "saved_tensors", node["shape"], *shapes, needs_input_grad=flags)
         extras = 0
         for saved in declared:
