@@ -64,6 +64,11 @@ class _Elementwise2(ParameterFree):
         """Cost terms for `costgraph.conventions`: ``add`` or ``mul``, per output element per extra input."""
         return {self.kind.lower(): numel(out) * (len(inputs) - 1)}
 
+    def _first_operand_kept(self, inputs):
+        """What autograd keeps of ``a`` (in ``a * b``, ``a / b``) for ``b``'s gradient: ``a`` itself,
+        or a copy of it when the op runs in place (``a.mul_(b)`` overwrites ``a``)."""
+        return Saved.extra(numel(inputs[0])) if self.inplace else Saved.input(0)
+
 
 @register_kind
 @dataclass(frozen=True)
@@ -124,7 +129,7 @@ class Mul(_Elementwise2):
         if wants_grad(needs_input_grad, 0):
             saved.append(Saved.input(1))
         if wants_grad(needs_input_grad, 1):
-            saved.append(Saved.extra(numel(inputs[0])) if self.inplace else Saved.input(0))
+            saved.append(self._first_operand_kept(inputs))
         return tuple(saved)
 
 
@@ -152,7 +157,7 @@ class Div(_Elementwise2):
         if wants_grad(needs_input_grad, 0) or wants_grad(needs_input_grad, 1):
             saved.append(Saved.input(1))
         if wants_grad(needs_input_grad, 1):
-            saved.append(Saved.extra(numel(inputs[0])) if self.inplace else Saved.input(0))
+            saved.append(self._first_operand_kept(inputs))
         return tuple(saved)
 
 
