@@ -210,9 +210,40 @@ class _ConvNd(LayerKind):
         return forward * (2 if wants_grad(needs_input_grad, 0) else 1)
 
 
+@dataclass(frozen=True)
+class _Conv(_ConvNd):
+    """The arguments of ``torch.nn.Conv1d/2d/3d``, in torch's order (one list for the three)."""
+
+    in_channels: int
+    out_channels: int
+    kernel_size: int | tuple = 3
+    stride: int | tuple = 1
+    padding: int | tuple | str = 0
+    dilation: int | tuple = 1
+    groups: int = 1
+    bias: bool = True
+
+
+@dataclass(frozen=True)
+class _ConvTranspose(_ConvNd):
+    """The arguments of ``torch.nn.ConvTranspose1d/2d/3d``, in torch's order (``output_padding``
+    before ``groups``, ``dilation`` last)."""
+
+    in_channels: int
+    out_channels: int
+    kernel_size: int | tuple = 3
+    stride: int | tuple = 1
+    padding: int | tuple = 0
+    output_padding: int | tuple = 0
+    groups: int = 1
+    bias: bool = True
+    dilation: int | tuple = 1
+    transposed = True
+
+
 @register_kind
 @dataclass(frozen=True)
-class Conv1d(_ConvNd):
+class Conv1d(_Conv):
     """1-d convolution, as ``torch.nn.Conv1d`` on ``(N, C, L)``: audio, speech (Whisper's stem).
 
     Output length: ``(L + 2p - d(k-1) - 1) // s + 1``.  MACs:
@@ -228,20 +259,12 @@ class Conv1d(_ConvNd):
     9216000*N
     """
 
-    in_channels: int
-    out_channels: int
-    kernel_size: int | tuple = 3
-    stride: int | tuple = 1
-    padding: int | tuple | str = 0
-    dilation: int | tuple = 1
-    groups: int = 1
-    bias: bool = True
     spatial = 1
 
 
 @register_kind
 @dataclass(frozen=True)
-class Conv2d(_ConvNd):
+class Conv2d(_Conv):
     """2-d convolution, as ``torch.nn.Conv2d``.
 
     Output size per axis: ``(n + 2p - d(k-1) - 1) // s + 1``.  MACs:
@@ -259,20 +282,12 @@ class Conv2d(_ConvNd):
     (1728, 64)
     """
 
-    in_channels: int
-    out_channels: int
-    kernel_size: int | tuple = 3
-    stride: int | tuple = 1
-    padding: int | tuple | str = 0
-    dilation: int | tuple = 1
-    groups: int = 1
-    bias: bool = True
     spatial = 2
 
 
 @register_kind
 @dataclass(frozen=True)
-class Conv3d(_ConvNd):
+class Conv3d(_Conv):
     """3-d convolution, as ``torch.nn.Conv3d`` on ``(N, C, T, H, W)``: video.
 
     MACs: ``N * C_out * T_out * H_out * W_out * (C_in / groups) * k_t * k_h * k_w``.
@@ -286,20 +301,12 @@ class Conv3d(_ConvNd):
     28224
     """
 
-    in_channels: int
-    out_channels: int
-    kernel_size: int | tuple = 3
-    stride: int | tuple = 1
-    padding: int | tuple | str = 0
-    dilation: int | tuple = 1
-    groups: int = 1
-    bias: bool = True
     spatial = 3
 
 
 @register_kind
 @dataclass(frozen=True)
-class ConvTranspose1d(_ConvNd):
+class ConvTranspose1d(_ConvTranspose):
     """1-d transposed convolution, as ``torch.nn.ConvTranspose1d`` (same argument order).
 
     Output length: ``(L - 1)*s - 2p + d(k-1) + output_padding + 1``.
@@ -314,22 +321,12 @@ class ConvTranspose1d(_ConvNd):
     512*N*S
     """
 
-    in_channels: int
-    out_channels: int
-    kernel_size: int | tuple = 3
-    stride: int | tuple = 1
-    padding: int | tuple = 0
-    output_padding: int | tuple = 0
-    groups: int = 1
-    bias: bool = True
-    dilation: int | tuple = 1
     spatial = 1
-    transposed = True
 
 
 @register_kind
 @dataclass(frozen=True)
-class ConvTranspose2d(_ConvNd):
+class ConvTranspose2d(_ConvTranspose):
     """2-d transposed convolution, as ``torch.nn.ConvTranspose2d`` (a U-Net's up-sampling).
 
     Output size per axis: ``(n - 1)*s - 2p + d(k-1) + output_padding + 1``.
@@ -343,22 +340,12 @@ class ConvTranspose2d(_ConvNd):
     (32768, 32768*H*N*W)
     """
 
-    in_channels: int
-    out_channels: int
-    kernel_size: int | tuple = 3
-    stride: int | tuple = 1
-    padding: int | tuple = 0
-    output_padding: int | tuple = 0
-    groups: int = 1
-    bias: bool = True
-    dilation: int | tuple = 1
     spatial = 2
-    transposed = True
 
 
 @register_kind
 @dataclass(frozen=True)
-class ConvTranspose3d(_ConvNd):
+class ConvTranspose3d(_ConvTranspose):
     """3-d transposed convolution, as ``torch.nn.ConvTranspose3d``.
 
     >>> from costgraph.symbols import N, H, W, size_symbol
@@ -368,14 +355,4 @@ class ConvTranspose3d(_ConvNd):
     (N, 4, 2*T, 2*H, 2*W)
     """
 
-    in_channels: int
-    out_channels: int
-    kernel_size: int | tuple = 3
-    stride: int | tuple = 1
-    padding: int | tuple = 0
-    output_padding: int | tuple = 0
-    groups: int = 1
-    bias: bool = True
-    dilation: int | tuple = 1
     spatial = 3
-    transposed = True
