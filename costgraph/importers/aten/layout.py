@@ -1,0 +1,169 @@
+"""Converters: views and copies that move data without arithmetic (view, permute, slice, cat, split, expand).
+
+A view's target shape is export's own output shape (already over the user's
+sizes): the kind then checks that the element count is kept.  Views that
+keep the batch dimension first use the zoo's kinds (`Reshape`, `Flatten`,
+`Select`); the others (``x.view(-1, 768)``, ``unsqueeze(0)``) a `ViewAs`.
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from ...kinds import Concat, Expand, Flatten, Permute, Reshape, Select, Slice, Transpose
+from ...kinds.view_as import ViewAs
+from .table import aten_converter
+
+#: the end of a slice that runs to the end, as export writes it (INT64_MAX)
+_TO_THE_END = 2**63 - 1
+
+
+def _same(a, b) -> bool:
+    return sympy.expand(sympy.sympify(a) - sympy.sympify(b)) == 0
+
+
+def _view(call, x, out):
+    """A view of `x` as `out`: Reshape when the batch stays first, else ViewAs."""
+    if len(x.shape) >= 1 and len(out) >= 1 and _same(x.shape[0], out[0]) and x.layer is not None:
+        return call.add(Reshape(out[1:]), x)
+    return call.add(ViewAs(out), x)
+
+
+@aten_converter("aten::view", "aten::reshape", "aten::_unsafe_view", "aten::unsqueeze", "aten::squeeze", "aten::view_as", "aten::reshape_as", "aten::unflatten")
+def view(call):
+    """``view``/``reshape``/``unsqueeze``/``squeeze``: a view to export's output shape."""
+    x = call.args[0]
+    if tuple(x.shape) == tuple(call.out):
+        return x
+    return _view(call, x, call.out)
+
+
+@aten_converter("aten::flatten")
+def flatten(call):
+    """``flatten(x, start_dim, end_dim)``."""
+    x = call.args[0]
+    start, end = int(call.arg(1, "start_dim", 0)), int(call.arg(2, "end_dim", -1))
+    rank = len(x.shape)
+    if rank and start % rank > 0:
+        return call.add(Flatten(start, end), x)
+    return x if tuple(x.shape) == tuple(call.out) else _view(call, x, call.out)
+
+
+@aten_converter("aten::permute")
+def permute(call):
+    """``permute(x, dims)``."""
+    return Permute(tuple(int(d) for d in call.arg(1, "dims")))
+
+
+@aten_converter("aten::transpose", "aten::swapaxes", "aten::swapdims")
+def transpose(call):
+    """``transpose(x, dim0, dim1)``."""
+    return Transpose(int(call.args[1]), int(call.args[2]))
+
+
+@aten_converter("aten::cat", "aten::concat", "aten::concatenate")
+def cat(call):
+    """``cat(tensors, dim=0)``: a new tensor, even of one input (torch copies it)."""
+    tensors = list(call.arg(0, "tensors"))
+    return call.add(Concat(int(call.arg(1, "dim", 0))), *tensors)
+
+
+def _bound(value, size):
+    value = sympy.sympify(value)
+    if value.is_number and int(value) < 0:
+        value = size + value
+    return value
+
+
+@aten_converter("aten::slice")
+def slice_(call):
+    """``slice(x, dim, start, end, step=1)``: a view; symbolic bounds only at the ends."""
+    x = call.args[0]
+    dim = int(call.arg(1, "dim", 0)) % len(x.shape)
+    start, end, step = call.arg(2, "start"), call.arg(3, "end"), call.arg(4, "step", 1)
+    if step != 1:
+        call.unsupported(f"a slice with step {step}")
+    size = x.shape[dim]
+    start = sympy.Integer(0) if start is None else _bound(start, size)
+    end = size if end is None or (isinstance(end, int) and end >= _TO_THE_END) else _bound(end, size)
+    if _same(start, 0) and _same(end, size):
+        return x
+    if sympy.sympify(size).is_number and sympy.sympify(end).is_number and int(end) >= int(size):
+        end = size
+    if not start.is_Integer or int(start) < 0:
+        call.unsupported(f"a slice starting at {start}")
+    stop = None if _same(end, size) else end
+    if stop is not None and not sympy.sympify(stop).is_Integer:
+        call.unsupported(f"a slice ending at {stop} of a dimension of size {size}")
+    return call.add(Slice(dim, int(start), None if stop is None else int(stop)), x)
+
+
+@aten_converter("aten::select")
+def select(call):
+    """``select(x, dim, index)`` (``x[:, 0]``): a view without that dimension."""
+    x = call.args[0]
+    dim, index = int(call.args[1]) % len(x.shape), call.args[2]
+    index = sympy.sympify(index)
+    if index.is_Integer and int(index) < 0:
+        index = x.shape[dim] + index
+    if not index.is_Integer:
+        call.unsupported(f"selecting index {index} (a size formula)")
+    if dim > 0:
+        return call.add(Select(dim, int(index)), x)
+    # the batch dimension: costgraph's Select keeps it, so a one-long slice then a view without it
+    return call.add(ViewAs(call.out), call.add(Slice(0, int(index), int(index) + 1), x))
+
+
+def _slices(call, x, dim, sizes):
+    dim %= len(x.shape)
+    full = x.shape[dim]
+    start, outs = sympy.Integer(0), []
+    for size in sizes:
+        stop = sympy.expand(start + size)
+        if not start.is_Integer:
+            call.unsupported(f"splitting dimension {dim} at a symbolic offset {start}")
+        if _same(start, 0) and _same(stop, full):
+            outs.append(x)
+        elif _same(stop, full):
+            outs.append(call.add(Slice(dim, int(start), None), x))
+        elif stop.is_Integer:
+            outs.append(call.add(Slice(dim, int(start), int(stop)), x))
+        else:
+            call.unsupported(f"splitting dimension {dim} at a symbolic offset {stop}")
+        start = stop
+    return outs
+
+
+@aten_converter("aten::split", "aten::split_with_sizes", "aten::chunk", "aten::tensor_split")
+def split(call):
+    """``split``/``chunk``: slices of export's output sizes along `dim`."""
+    x = call.args[0]
+    dim = int(call.arg(2, "dim", 0))
+    sizes = [shape[dim % len(shape)] for shape in call.out]
+    return _slices(call, x, dim, sizes)
+
+
+@aten_converter("aten::unbind")
+def unbind(call):
+    """``unbind(x, dim)``: one select per index (views)."""
+    x = call.args[0]
+    dim = int(call.arg(1, "dim", 0)) % len(x.shape)
+    size = sympy.sympify(x.shape[dim])
+    if not size.is_Integer:
+        call.unsupported(f"unbinding a symbolic dimension {size}")
+    outs = []
+    for index in range(int(size)):
+        if dim > 0:
+            outs.append(call.add(Select(dim, index), x))
+        else:
+            outs.append(call.add(ViewAs(call.out[index]), call.add(Slice(0, index, index + 1), x)))
+    return outs
+
+
+@aten_converter("aten::expand", "aten::expand_as", "aten::broadcast_to")
+def expand(call):
+    """``expand(x, sizes)``: broadcast without copying, to export's output shape."""
+    x = call.args[0]
+    if tuple(x.shape) == tuple(call.out):
+        return x
+    return call.add(Expand(tuple(call.out)), x)
