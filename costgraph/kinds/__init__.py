@@ -2,6 +2,51 @@
 
 Import a kind from here (``from costgraph.kinds import Conv2d``); register
 your own with `register_kind`.
+
+Kinds added for n-d models and ATen-level import (branch kinds-nd), with
+their constructors (torch's argument order; sizes are ints unless said):
+
+* conv.py: ``Conv1d``/``Conv2d``/``Conv3d(in_channels, out_channels, kernel_size=3,
+  stride=1, padding=0 | "same" | "valid", dilation=1, groups=1, bias=True)``;
+  ``ConvTranspose1d/2d/3d(in_channels, out_channels, kernel_size=3, stride=1,
+  padding=0, output_padding=0, groups=1, bias=True, dilation=1)``.
+* pool.py: ``MaxPool1d/2d/3d(kernel_size, stride=None, padding=0, dilation=1,
+  ceil_mode=False)``; ``AvgPool1d/2d/3d(kernel_size, stride=None, padding=0,
+  ceil_mode=False, count_include_pad=True)``; ``AdaptiveAvgPool1d/2d/3d(output_size)``,
+  ``AdaptiveMaxPool1d/2d/3d(output_size)`` (an int, or one int or None per axis).
+* resample.py: ``Upsample(size=None, scale_factor=None, mode="nearest", align_corners=None)``,
+  modes nearest, nearest-exact, linear, bilinear, bicubic, trilinear; `size` an int/size
+  name/formula or one per axis; `scale_factor` a number or one per axis (short binary
+  fractions only: 2.0, 0.5, 1.5, ...).
+* norm.py: ``BatchNorm1d/3d(num_features, eps=1e-5, momentum=0.1, affine=True)`` (as
+  BatchNorm2d; 1d takes (N, C) or (N, C, L)); ``GroupNorm(num_groups, num_channels,
+  eps=1e-5, affine=True, bias=True)``; ``InstanceNorm1d/2d/3d(num_features, eps=1e-5,
+  momentum=0.1, affine=False, track_running_stats=False, bias=True)``.  LayerNorm already
+  takes any trailing dims: ``LayerNorm((S, D))``.
+* matmul.py: ``Einsum(equation)``, one or two operands (``"bhqd,bhkd->bhqk"``, ``"...ij,jk"``);
+  MatMul already broadcasts batch dims.
+* activation.py: ``LeakyReLU(negative_slope=0.01, inplace=False)``, ``ELU(alpha=1.0,
+  inplace=False)``, ``Hardtanh(min_val=-1.0, max_val=1.0, inplace=False)``,
+  ``Softplus(beta=1.0, threshold=20.0)``, ``Mish(inplace=False)``, ``LogSoftmax(dim=-1)``,
+  ``PReLU(num_parameters=1, init=0.25)`` (has parameters).  GELU's tanh form is
+  ``GELU(approximate="tanh")``.
+* unary.py: ``Unary(op, inplace=False)`` with op in exp, log, sqrt, rsqrt, reciprocal, neg,
+  abs, sin, cos, erf; ``PowScalar(exponent=2, inplace=False)``; ``Clamp(min=None, max=None,
+  inplace=False)``.
+* indexing.py: ``Pad(pad, mode="constant", value=0.0)`` (torch's pad tuple; constant,
+  reflect, replicate, circular; any rank); ``Roll(shifts, dims=None)``;
+  ``StridedSlice(dim, start=0, stop=None, step=1)`` (a view; bounds may be size formulas,
+  negative ints count from the end, stop >= 2**62 means the end); ``IndexSelect(dim)``
+  (inputs x, 1-d index); ``IndexTensor(dim)`` (inputs x, integer index of any shape:
+  ``aten.index.Tensor`` with one index); ``Gather(dim)`` (inputs x, index);
+  ``MaskedFill(value=0.0, inplace=False)`` (inputs x, bool mask); ``Where()`` (inputs
+  condition, a[, b]).
+* reduction.py: ``Amax(dims=None, keepdim=False)``, ``Amin(...)``, ``Prod(dims=None,
+  keepdim=False)``, ``LogSumExp(dims=None, keepdim=False)``, ``Var(dims=None, correction=1,
+  keepdim=False)``, ``Std(...)``, ``VectorNorm(ord=2, dims=None, keepdim=False)`` (dims: an
+  int, ints, or None for all, the batch allowed); ``MaxDim(dims, keepdim=False)``,
+  ``MinDim(...)`` (one dim; the values output; keeps int64 indices); ``Cumsum(dim)``,
+  ``Cumprod(dim)``.
 """
 
 from .base import (
@@ -17,9 +62,16 @@ from .base import (
     register_kind,
 )
 from .activation import (
+    ELU,
     GELU,
     Dropout,
     Elementwise,
+    Hardtanh,
+    LeakyReLU,
+    LogSoftmax,
+    Mish,
+    PReLU,
+    Softplus,
     Hardsigmoid,
     Hardswish,
     Identity,
@@ -33,12 +85,39 @@ from .activation import (
 )
 from .arithmetic import Add, Div, LayerScale, Mul, ScalarOp, Scale, Sub, broadcast_shapes
 from .inputs import Input, Parameter
-from .conv import Conv2d
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
 from .linear import Linear
-from .matmul import BatchMatMul, MatMul
-from .norm import BatchNorm2d, LayerNorm, LayerNorm2d, RMSNorm
-from .pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
-from .reduction import Mean, Sum
+from .matmul import BatchMatMul, Einsum, MatMul
+from .norm import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LayerNorm,
+    LayerNorm2d,
+    RMSNorm,
+)
+from .pool import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
+    AvgPool1d,
+    AvgPool2d,
+    AvgPool3d,
+    MaxPool1d,
+    MaxPool2d,
+    MaxPool3d,
+)
+from .reduction import Amax, Amin, Cumprod, Cumsum, LogSumExp, MaxDim, Mean, MinDim, Prod, Std, Sum, Var, VectorNorm
+from .resample import Upsample
+from .unary import Clamp, PowScalar, Unary
+from .indexing import Gather, IndexSelect, IndexTensor, MaskedFill, Pad, Roll, StridedSlice, Where
 from .reshape import ChannelShuffle, Concat, Contiguous, Expand, Flatten, Permute, Reshape, Select, Slice, Transpose
 from .embedding import ClassToken, Embedding, PositionalEmbedding
 from .attention import CausalMask, MultiheadAttention, RotaryEmbedding, ScaledDotProductAttention
@@ -109,4 +188,56 @@ __all__ = [
     "RotaryEmbedding",
     "RMSNorm",
     "GatedMLP",
+    # kinds-nd
+    "Conv1d",
+    "Conv3d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "ConvTranspose3d",
+    "MaxPool1d",
+    "MaxPool3d",
+    "AvgPool1d",
+    "AvgPool3d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
+    "Upsample",
+    "BatchNorm1d",
+    "BatchNorm3d",
+    "GroupNorm",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "Einsum",
+    "LeakyReLU",
+    "ELU",
+    "Hardtanh",
+    "Softplus",
+    "Mish",
+    "LogSoftmax",
+    "PReLU",
+    "Unary",
+    "PowScalar",
+    "Clamp",
+    "Pad",
+    "Roll",
+    "StridedSlice",
+    "IndexSelect",
+    "IndexTensor",
+    "Gather",
+    "MaskedFill",
+    "Where",
+    "Amax",
+    "Amin",
+    "MaxDim",
+    "MinDim",
+    "Prod",
+    "Var",
+    "Std",
+    "LogSumExp",
+    "VectorNorm",
+    "Cumsum",
+    "Cumprod",
 ]

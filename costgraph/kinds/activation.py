@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import sympy
 
-from ..errors import CostGraphError
-from .base import ParameterFree, Saved, numel, register_kind
+from ..errors import CostGraphError, ShapeError
+from .base import LayerKind, ParameterFree, Saved, numel, positive_int, register_kind
 
-__all__ = ["ReLU", "ReLU6", "Sigmoid", "Hardsigmoid", "Hardswish", "SiLU", "GELU", "Tanh", "Identity", "Softmax", "Dropout", "StochasticDepth", "Elementwise"]
+__all__ = ["ReLU", "ReLU6", "Sigmoid", "Hardsigmoid", "Hardswish", "SiLU", "GELU", "Tanh", "Identity", "Softmax", "Dropout", "StochasticDepth", "Elementwise", "LeakyReLU", "ELU", "Hardtanh", "Softplus", "Mish", "LogSoftmax", "PReLU"]
 
 
 class Elementwise(ParameterFree):
@@ -255,3 +255,168 @@ class StochasticDepth(Elementwise):
         if self.p == 0:
             return ()
         return (Saved.extra(out[0] if self.mode == "row" else 1, "activation"),)
+
+
+# -- activations added for n-d models and ATen import ---------------------------------------------
+# No convention preset weighs these yet (conventions.TERMS has no term for them), so they
+# declare no cost terms: a preset that needs terms refuses the layer, naming it, instead of
+# guessing.  Their FLOPs per element follow costgraph's rule: each operation counts 1, a
+# transcendental (exp, log, tanh) counts 1.
+
+
+class _SavesInputOrResultInPlace(Elementwise):
+    """Activations whose derivative takes the input, or the result when computed in place
+    (``leaky_relu_``/``elu_`` in derivatives.yaml: ``leaky_relu_backward(grad, result, ..., true)``)."""
+
+    saves = "input"
+    flop_terms = None
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The input; in place, the result (the input's storage), not a copy."""
+        if getattr(self, "inplace", False):
+            return (Saved.output(),)
+        return (Saved.input(0),)
+
+
+@register_kind
+@dataclass(frozen=True)
+class LeakyReLU(_SavesInputOrResultInPlace):
+    """``x if x > 0 else negative_slope * x``, as ``torch.nn.LeakyReLU``: 2 FLOPs per element
+    (a comparison and a product).
+
+    >>> from costgraph.symbols import N, H, W
+    >>> x = (N, 64, H, W)
+    >>> LeakyReLU(0.2).other_flops(x, x), LeakyReLU(0.2).saved_tensors(x, x)[0].source
+    (128*H*N*W, 'input')
+    >>> LeakyReLU(0.2, inplace=True).saved_tensors(x, x)[0].source     # in place: the result
+    'output'
+    """
+
+    negative_slope: float = 0.01
+    inplace: bool = False
+    flops_per_element = 2
+
+
+@register_kind
+@dataclass(frozen=True)
+class ELU(_SavesInputOrResultInPlace):
+    """``x if x > 0 else alpha * (exp(x) - 1)``, as ``torch.nn.ELU``: 4 FLOPs per element
+    (comparison, exponential, subtraction, product)."""
+
+    alpha: float = 1.0
+    inplace: bool = False
+    flops_per_element = 4
+
+
+@register_kind
+@dataclass(frozen=True)
+class Hardtanh(Elementwise):
+    """``min(max(x, min_val), max_val)``, as ``torch.nn.Hardtanh``: 2 FLOPs per element (two comparisons)."""
+
+    min_val: float = -1.0
+    max_val: float = 1.0
+    inplace: bool = False
+    flops_per_element = 2
+    saves = "input"
+    flop_terms = None
+
+
+@register_kind
+@dataclass(frozen=True)
+class Softplus(Elementwise):
+    """``log(1 + exp(beta * x)) / beta`` (``x`` past `threshold`), as ``torch.nn.Softplus``:
+    6 FLOPs per element (product, exponential, sum, logarithm, quotient, the threshold comparison)."""
+
+    beta: float = 1.0
+    threshold: float = 20.0
+    flops_per_element = 6
+    saves = "input"
+    flop_terms = None
+
+
+@register_kind
+@dataclass(frozen=True)
+class Mish(Elementwise):
+    """``x * tanh(softplus(x))``, as ``torch.nn.Mish``: 5 FLOPs per element
+    (exponential, sum, logarithm, tanh, product)."""
+
+    inplace: bool = False
+    flops_per_element = 5
+    saves = "input"
+    flop_terms = None
+
+
+@register_kind
+@dataclass(frozen=True)
+class LogSoftmax(Elementwise):
+    """``log(softmax(x))`` along `dim`, as ``torch.nn.LogSoftmax``: 5 FLOPs per element (max
+    compare, subtraction, exponential, sum; the log and subtraction of each row's sum are per row).
+    Saves its result (``_log_softmax_backward_data(grad, result, ...)``)."""
+
+    dim: int = -1
+    flops_per_element = 5
+    saves = "output"
+    flop_terms = None
+
+    def output_shape(self, x):
+        if not -len(x) <= self.dim < len(x):
+            raise CostGraphError(f"LogSoftmax: dim={self.dim} out of range for a {len(x)}-d input", value=self.dim)
+        return tuple(x)
+
+
+@register_kind
+@dataclass(frozen=True)
+class PReLU(LayerKind):
+    """``x if x > 0 else a * x`` with learned slopes, as ``torch.nn.PReLU``.
+
+    `num_parameters` slopes (1, or one per channel: dimension 1 of the
+    input).  2 FLOPs per element.  Saved for backward: the input (and the
+    slopes, a parameter).
+
+    Raises
+    ------
+    CostGraphError
+        If `num_parameters` is not a positive integer.
+    ShapeError
+        If there are per-channel slopes and dimension 1 of the input differs.
+
+    Examples
+    --------
+    >>> from costgraph.symbols import N, H, W
+    >>> x = (N, 32, H, W)
+    >>> PReLU(32).weights(x), PReLU().weights(x), PReLU(32).other_flops(x, x)
+    (32, 1, 64*H*N*W)
+    """
+
+    num_parameters: int = 1
+    init: float = 0.25
+
+    def __post_init__(self):
+        positive_int(self.num_parameters, "num_parameters", "PReLU")
+
+    def output_shape(self, x):
+        if self.num_parameters != 1 and (len(x) < 2 or x[1] != self.num_parameters):
+            raise ShapeError(f"PReLU expects {self.num_parameters} channels in dimension 1, got {x}", value=x)
+        return tuple(x)
+
+    def weights(self, x):
+        return sympy.Integer(self.num_parameters)
+
+    def biases(self, x):
+        return sympy.Integer(0)
+
+    def macs(self, out, x):
+        return sympy.Integer(0)
+
+    def other_flops(self, out, x):
+        return 2 * numel(out)
+
+    flop_terms = None
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The input (``_prelu_kernel_backward(grad, self, weight)``); the weight is a parameter."""
+        return (Saved.input(0),)
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None: elementwise products and per-channel sums."""
+        return sympy.Integer(0)

@@ -1,4 +1,4 @@
-"""Matrix products between activations: `MatMul` (``torch.matmul``, broadcasting) and `BatchMatMul` (``torch.bmm``).
+"""Matrix products between activations: `MatMul` (``torch.matmul``, broadcasting), `BatchMatMul` (``torch.bmm``) and `Einsum` (``torch.einsum``, one or two operands).
 
 A product with a weight matrix is `costgraph.kinds.Linear`; attention built
 from these parts is described in `costgraph.kinds.attention`.
@@ -15,7 +15,7 @@ from ..intmath import FloorDiv
 from .arithmetic import broadcast_shapes
 from .base import LayerKind, Saved, format_shape, numel, register_kind, wants_grad
 
-__all__ = ['MatMul', 'BatchMatMul', 'causal_pairs']
+__all__ = ['MatMul', 'BatchMatMul', 'Einsum', 'causal_pairs', 'parse_einsum']
 
 
 def causal_pairs(queries, keys, factor=1) -> sympy.Expr:
@@ -199,3 +199,253 @@ class BatchMatMul(LayerKind):
     def flop_terms(self, out, a, b):
         """Only MACs: no cost terms (`costgraph.conventions`)."""
         return {}
+
+
+_ELLIPSIS = "..."
+
+
+def parse_einsum(equation) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]:
+    """An einsum equation as (operands' labels, output labels); ``"..."`` is one label.
+
+    The equation is a specification, never code: only ASCII letters, commas,
+    at most one ``->`` and at most one ``...`` per term are accepted
+    (spaces are ignored).  Without ``->`` the output is torch's implicit
+    one: ``...`` first if any operand has it, then the letters that occur
+    once, in alphabetical order.
+
+    Raises
+    ------
+    CostGraphError
+        For any other character, a malformed arrow or ellipsis, an output
+        label twice or not in any operand, or an output without ``...`` when
+        an operand has it.
+
+    >>> parse_einsum("bhqd,bhkd->bhqk")
+    ((('b', 'h', 'q', 'd'), ('b', 'h', 'k', 'd')), ('b', 'h', 'q', 'k'))
+    >>> parse_einsum("...ij,jk")
+    ((('...', 'i', 'j'), ('j', 'k')), ('...', 'i', 'k'))
+    """
+    if not isinstance(equation, str):
+        raise CostGraphError(f"Einsum: the equation must be a string, got {equation!r}", value=equation)
+    text = equation.replace(" ", "")
+    bad = sorted({c for c in text if not (c.isascii() and c.isalpha()) and c not in ",->."})
+    if bad:
+        raise CostGraphError(f"Einsum: unexpected characters {bad} in equation {equation!r}", value=equation)
+    if text.count("->") > 1 or text.count("-") != text.count(">") or text.count("-") != text.count("->"):
+        raise CostGraphError(f"Einsum: at most one '->' allowed, got {equation!r}", value=equation)
+    lhs, arrow, rhs = text.partition("->")
+
+    def labels(term: str) -> tuple[str, ...]:
+        if term.count(".") not in (0, 3) or (term.count(".") == 3 and _ELLIPSIS not in term):
+            raise CostGraphError(f"Einsum: '.' only as one '...' per term, got {term!r} in {equation!r}", value=equation)
+        head, _, tail = term.partition(_ELLIPSIS)
+        return tuple(head) + ((_ELLIPSIS,) if _ELLIPSIS in term else ()) + tuple(tail)
+
+    if not lhs:
+        raise CostGraphError(f"Einsum: no operands in equation {equation!r}", value=equation)
+    operands = tuple(labels(term) for term in lhs.split(","))
+    if "," in rhs:
+        raise CostGraphError(f"Einsum: one output term allowed, got {rhs!r}", value=equation)
+    has_ellipsis = any(_ELLIPSIS in op for op in operands)
+    if arrow:
+        output = labels(rhs)
+        if len(set(output)) != len(output):
+            raise CostGraphError(f"Einsum: output label repeated in {equation!r}", value=equation)
+        known = {label for op in operands for label in op}
+        missing = [label for label in output if label not in known]
+        if missing:
+            raise CostGraphError(f"Einsum: output labels {missing} appear in no operand of {equation!r}", value=equation)
+        if has_ellipsis and _ELLIPSIS not in output:
+            raise CostGraphError(f"Einsum: the output must keep '...' when an operand has it: {equation!r}", value=equation)
+    else:
+        counts: dict = {}
+        for op in operands:
+            for label in op:
+                counts[label] = counts.get(label, 0) + 1
+        output = ((_ELLIPSIS,) if has_ellipsis else ()) + tuple(
+            sorted(label for label, n in counts.items() if n == 1 and label != _ELLIPSIS)
+        )
+    return operands, output
+
+
+@register_kind
+@dataclass(frozen=True)
+class Einsum(LayerKind):
+    """``torch.einsum(equation, a)`` or ``torch.einsum(equation, a, b)``: a general contraction.
+
+    `equation` is parsed by `parse_einsum` (a specification, validated
+    strictly; never evaluated).  Sizes of a label must agree across its
+    operands (or be 1, which broadcasts); ``...`` dimensions broadcast.
+
+    Costs follow what torch runs (``sumproduct_pair``, one ``bmm``):
+
+    * labels summed in one operand only are summed first: ``n - m`` additions
+      for an operand of ``n`` elements reduced to ``m``;
+    * with labels contracted between the two operands, MACs are the product
+      of the sizes of every remaining label: ``numel(out) * prod(contracted)``
+      (what FlopCounterMode counts for the ``bmm``);
+    * without any (an outer or elementwise product) torch multiplies: no
+      MACs, one product per output element;
+    * one operand: a permutation or diagonal (a view) or a sum.
+
+    Three or more operands are refused: torch contracts them pairwise in an
+    order that depends on whether ``opt_einsum`` is installed; write
+    pairwise `Einsum` layers instead.
+
+    Saved for backward (two operands): each operand for the other's
+    gradient, as ``bmm`` (or ``mul``) keeps them; an operand summed first is
+    kept as its new, reduced tensor.  (A permuted operand that ``bmm`` needs
+    contiguous may be copied; the copy has the operand's size.)
+
+    Raises
+    ------
+    CostGraphError
+        For a malformed equation, or three or more operands.
+    ShapeError
+        If the inputs do not fit the equation.
+
+    Examples
+    --------
+    >>> from costgraph.symbols import N, S
+    >>> scores = Einsum("bhqd,bhkd->bhqk")
+    >>> q = k = (N, 12, S, 64)
+    >>> out = scores.output_shape(q, k); out
+    (N, 12, S, S)
+    >>> scores.macs(out, q, k)                                   # N*12*S*S outputs x 64
+    768*N*S**2
+    >>> Einsum("i,j->ij").macs((3, 4), (3,), (4,)), Einsum("i,j->ij").other_flops((3, 4), (3,), (4,))
+    (0, 12)
+    """
+
+    equation: str
+    arity = None
+
+    def __post_init__(self):
+        operands, _ = parse_einsum(self.equation)
+        if len(operands) > 2:
+            raise CostGraphError(
+                f"Einsum: {len(operands)} operands in {self.equation!r}; torch's pairwise order depends on "
+                f"opt_einsum, so give one Einsum per pair",
+                value=self.equation,
+            )
+
+    # -- shapes -------------------------------------------------------------------------------
+    def _sizes(self, *inputs):
+        """({label: size}, broadcast ellipsis shape) of these inputs, checked."""
+        operands, _ = parse_einsum(self.equation)
+        if len(inputs) != len(operands):
+            raise ShapeError(
+                f"Einsum {self.equation!r} takes {len(operands)} operands, got {len(inputs)}", value=len(inputs)
+            )
+        sizes: dict = {}
+        ellipses = []
+        for labels, shape in zip(operands, inputs):
+            letters = [label for label in labels if label != _ELLIPSIS]
+            spare = len(shape) - len(letters)
+            if spare < 0 or (spare > 0 and _ELLIPSIS not in labels):
+                raise ShapeError(
+                    f"Einsum {self.equation!r}: operand {''.join(labels)} does not fit shape {format_shape(shape)}",
+                    value=shape,
+                )
+            axis = 0
+            for label in labels:
+                if label == _ELLIPSIS:
+                    ellipses.append(tuple(shape[axis : axis + spare]))
+                    axis += spare
+                    continue
+                size = sympy.sympify(shape[axis])
+                axis += 1
+                seen = sizes.get(label)
+                if seen is None or seen == 1:
+                    sizes[label] = size
+                elif size != 1 and sympy.expand(seen - size) != 0:
+                    raise ShapeError(
+                        f"Einsum {self.equation!r}: label {label!r} has sizes {seen} and {size}", value=(seen, size)
+                    )
+        ellipsis = broadcast_shapes("Einsum", *ellipses) if ellipses else ()
+        return sizes, ellipsis
+
+    def output_shape(self, *inputs):
+        sizes, ellipsis = self._sizes(*inputs)
+        _, output = parse_einsum(self.equation)
+        shape = []
+        for label in output:
+            shape.extend(ellipsis if label == _ELLIPSIS else (sizes[label],))
+        return tuple(shape)
+
+    # -- costs --------------------------------------------------------------------------------
+    @staticmethod
+    def _numel_of(labels, sizes, ellipsis):
+        return sympy.Mul(*[sympy.Mul(*ellipsis) if label == _ELLIPSIS else sizes[label] for label in labels])
+
+    def _plan(self, *inputs):
+        """(contracted labels, [(operand, numel before, numel after its own sums)]) and sizes."""
+        operands, output = parse_einsum(self.equation)
+        sizes, ellipsis = self._sizes(*inputs)
+        reductions = []
+        for i, labels in enumerate(operands):
+            others = {label for j, op in enumerate(operands) if j != i for label in op}
+            alone = [label for label in dict.fromkeys(labels) if label not in output and label not in others]
+            if alone:
+                kept = [label for label in dict.fromkeys(labels) if label not in alone]
+                # a repeated label is a diagonal (a view) first: count the distinct labels' sizes
+                before = self._numel_of(dict.fromkeys(labels), sizes, ellipsis)
+                after = self._numel_of(kept, sizes, ellipsis)
+                reductions.append((i, before, after))
+        contracted = []
+        if len(operands) == 2:
+            contracted = [label for label in dict.fromkeys(operands[0]) if label in operands[1] and label not in output]
+        return contracted, reductions, sizes
+
+    def macs(self, out, *inputs):
+        contracted, _, sizes = self._plan(*inputs)
+        if not contracted:
+            return sympy.Integer(0)
+        return numel(out) * numel([sizes[label] for label in contracted])
+
+    def other_flops(self, out, *inputs):
+        contracted, reductions, _ = self._plan(*inputs)
+        sums = sympy.Add(*[before - after for _, before, after in reductions])
+        if len(inputs) == 2 and not contracted:
+            return sums + numel(out)
+        return sums
+
+    def flop_terms(self, out, *inputs):
+        """Cost terms for `costgraph.conventions`: the first sums as additions; products without
+        contraction as products; the MACs themselves are no term."""
+        contracted, reductions, _ = self._plan(*inputs)
+        terms = {}
+        if reductions:
+            terms["add"] = sympy.Add(*[before - after for _, before, after in reductions])
+        if len(inputs) == 2 and not contracted:
+            terms["mul"] = numel(out)
+        return terms
+
+    @property
+    def materializes(self):
+        operands, output = parse_einsum(self.equation)
+        # one operand, nothing summed: a permutation or diagonal of its input (a view)
+        return not (len(operands) == 1 and set(operands[0]) == set(output))
+
+    def weights(self, *inputs):
+        return sympy.Integer(0)
+
+    def biases(self, *inputs):
+        return sympy.Integer(0)
+
+    def saved_tensors(self, out, *inputs, needs_input_grad=None):
+        """Each of two operands for the other's gradient (reduced first, a new tensor); nothing for one."""
+        if len(inputs) == 1:
+            return ()
+        _, reductions, _ = self._plan(*inputs)
+        reduced = {i: after for i, _, after in reductions}
+        saved = []
+        for keep, other in ((1, 0), (0, 1)):
+            if wants_grad(needs_input_grad, other):
+                saved.append(Saved.extra(reduced[keep]) if keep in reduced else Saved.input(keep))
+        return tuple(saved)
+
+    def backward_macs(self, out, *inputs, needs_input_grad=None):
+        """One forward's worth of MACs per operand that needs a gradient (``bmm``'s backward)."""
+        forward = self.macs(out, *inputs)
+        return forward * sum(wants_grad(needs_input_grad, i) for i in range(len(inputs)))

@@ -1,31 +1,56 @@
-"""Pooling: max, average, adaptive average."""
+"""Pooling in 1, 2 and 3 dimensions: max, average, adaptive average, adaptive max."""
 
 from __future__ import annotations
 
 import math
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import sympy
 
 from ..errors import CostGraphError
 from ..intmath import FloorDiv, pool_out
-from .base import ParameterFree, Saved, numel, pair, register_kind
-from .conv import show_pair
+from .base import ParameterFree, Saved, numel, register_kind
+from .conv import ntuple, show_tuple
 
-__all__ = ["MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "adaptive_window_sum"]
+__all__ = [
+    "MaxPool1d",
+    "MaxPool2d",
+    "MaxPool3d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "AvgPool3d",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AdaptiveMaxPool3d",
+    "adaptive_window_sum",
+]
 
 
-class _Pool2d(ParameterFree):
-    """Shared shape rule of the windowed pools (PyTorch's ``pooling_output_shape``)."""
+def _volume(sizes) -> int:
+    volume = 1
+    for size in sizes:
+        volume *= size
+    return volume
+
+
+class _PoolNd(ParameterFree):
+    """Shared shape rule of the windowed pools (PyTorch's ``pooling_output_shape``); `spatial` axes."""
+
+    spatial: ClassVar[int] = 2
 
     def _setup(self, owner: str, dilation=1):
+        n = self.spatial
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
-        kernel = pair(self.kernel_size, "kernel_size", owner)
-        stride = kernel if self.stride is None else pair(self.stride, "stride", owner)
-        padding = pair(self.padding, "padding", owner, allow_zero=True)
-        dilation = pair(dilation, "dilation", owner)
-        for axis in (0, 1):
+        kernel = ntuple(self.kernel_size, n, "kernel_size", owner)
+        stride = kernel if self.stride is None else ntuple(self.stride, n, "stride", owner)
+        padding = ntuple(self.padding, n, "padding", owner, allow_zero=True)
+        dilation = ntuple(dilation, n, "dilation", owner)
+        for axis in range(n):
             effective = dilation[axis] * (kernel[axis] - 1) + 1
             if 2 * padding[axis] > effective:
                 raise CostGraphError(
@@ -41,27 +66,81 @@ class _Pool2d(ParameterFree):
 
     @property
     def kernel(self):
-        return show_pair(self.kernel_size)
+        return show_tuple(self.kernel_size)
+
+    @property
+    def _dilation(self):
+        return getattr(self, "dilation", (1,) * self.spatial)
 
     def output_shape(self, x):
-        self.check_rank(x, 4)
+        self.check_rank(x, self.spatial + 2)
         sizes = tuple(
             pool_out(x[2 + a], self.kernel_size[a], self.stride[a], self.padding[a], self._dilation[a], self.ceil_mode)
-            for a in (0, 1)
+            for a in range(self.spatial)
         )
         return (x[0], x[1]) + sizes
 
 
+class _MaxPoolNd(_PoolNd):
+    """Max pooling: ``k - 1`` comparisons per output element for a window of ``k`` elements."""
+
+    def __post_init__(self):
+        object.__setattr__(self, "dilation", self._setup(self.kind, self.dilation))
+
+    def other_flops(self, out, x):
+        return numel(out) * (_volume(self.kernel_size) - 1)
+
+    def flop_terms(self, out, x):
+        """Cost terms for `costgraph.conventions`: input, output and window elements."""
+        return {
+            "max_pool_in": numel(x),
+            "max_pool_out": numel(out),
+            "max_pool_window": numel(out) * _volume(self.kernel_size),
+        }
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The input and the int64 argmax of every output element (``max_pool*d_with_indices``)."""
+        return (Saved.input(0), Saved.extra(numel(out), "index"))
+
+
+class _AvgPoolNd(_PoolNd):
+    """Average pooling: ``k`` FLOPs per output element (``k - 1`` additions, one division).
+
+    ``count_include_pad`` changes only the divisor, not the count of
+    operations, so no convention's figure depends on it.
+    """
+
+    def __post_init__(self):
+        self._setup(self.kind)
+        object.__setattr__(self, "count_include_pad", bool(self.count_include_pad))
+
+    def other_flops(self, out, x):
+        return numel(out) * _volume(self.kernel_size)
+
+    def flop_terms(self, out, x):
+        """Cost terms for `costgraph.conventions`: input, output and window elements."""
+        return {
+            "avg_pool_in": numel(x),
+            "avg_pool_out": numel(out),
+            "avg_pool_window": numel(out) * _volume(self.kernel_size),
+        }
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The input: ``avg_pool*d``'s derivative formula takes it (for its shape, but keeps it)."""
+        return (Saved.input(0),)
+
+
 @register_kind
 @dataclass(frozen=True)
-class MaxPool2d(_Pool2d):
-    """Max pooling, as ``torch.nn.MaxPool2d`` (``stride`` defaults to the kernel).
+class MaxPool1d(_MaxPoolNd):
+    """Max pooling over ``(N, C, L)``, as ``torch.nn.MaxPool1d`` (``stride`` defaults to the kernel).
 
-    FLOPs: ``k_h*k_w - 1`` comparisons per output element.
-
-    >>> from costgraph.symbols import N, H, W
-    >>> MaxPool2d(2).output_shape((N, 64, H, W))
-    (N, 64, floor(H/2), floor(W/2))
+    >>> from costgraph.symbols import N, S
+    >>> pool = MaxPool1d(3, stride=2, padding=1)
+    >>> out = pool.output_shape((N, 64, S)); out               # (S + 2 - 2 - 1)//2 + 1
+    (N, 64, floor((S + 1)/2))
+    >>> pool.other_flops(out, (N, 64, S)).subs({N: 1, S: 9})  # 64 * 5 outputs * 2 comparisons
+    640
     """
 
     kernel_size: int | tuple
@@ -69,37 +148,92 @@ class MaxPool2d(_Pool2d):
     padding: int | tuple = 0
     dilation: int | tuple = 1
     ceil_mode: bool = False
-
-    def __post_init__(self):
-        object.__setattr__(self, "dilation", self._setup("MaxPool2d", self.dilation))
-
-    @property
-    def _dilation(self):
-        return self.dilation
-
-    def other_flops(self, out, x):
-        kh, kw = self.kernel_size
-        return numel(out) * (kh * kw - 1)
-
-    def flop_terms(self, out, x):
-        """Cost terms for `costgraph.conventions`: input, output and window elements."""
-        kh, kw = self.kernel_size
-        return {"max_pool_in": numel(x), "max_pool_out": numel(out), "max_pool_window": numel(out) * kh * kw}
-
-    def saved_tensors(self, out, x, needs_input_grad=None):
-        """The input and the int64 argmax of every output element (``max_pool2d_with_indices``).
-
-        >>> from costgraph.symbols import N, H, W
-        >>> x = (N, 64, H, W); pool = MaxPool2d(2)
-        >>> pool.saved_tensors(pool.output_shape(x), x)[1]
-        Saved(source='extra', index=0, numel=64*N*floor(H/2)*floor(W/2), element='index')
-        """
-        return (Saved.input(0), Saved.extra(numel(out), "index"))
+    spatial = 1
 
 
 @register_kind
 @dataclass(frozen=True)
-class AvgPool2d(_Pool2d):
+class MaxPool3d(_MaxPoolNd):
+    """Max pooling over ``(N, C, T, H, W)``, as ``torch.nn.MaxPool3d``.
+
+    >>> from costgraph.symbols import N, H, W, size_symbol
+    >>> T = size_symbol("T")
+    >>> MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)).output_shape((N, 64, T, H, W))
+    (N, 64, T, floor((H + 1)/2), floor((W + 1)/2))
+    """
+
+    kernel_size: int | tuple
+    stride: int | tuple | None = None
+    padding: int | tuple = 0
+    dilation: int | tuple = 1
+    ceil_mode: bool = False
+    spatial = 3
+
+
+@register_kind
+@dataclass(frozen=True)
+class AvgPool1d(_AvgPoolNd):
+    """Average pooling over ``(N, C, L)``, as ``torch.nn.AvgPool1d``.
+
+    >>> from costgraph.symbols import N, S
+    >>> AvgPool1d(2).output_shape((N, 8, S)), AvgPool1d(2).other_flops((N, 8, 5), (N, 8, 10))
+    ((N, 8, floor(S/2)), 80*N)
+    """
+
+    kernel_size: int | tuple
+    stride: int | tuple | None = None
+    padding: int | tuple = 0
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+    spatial = 1
+
+
+@register_kind
+@dataclass(frozen=True)
+class AvgPool3d(_AvgPoolNd):
+    """Average pooling over ``(N, C, T, H, W)``, as ``torch.nn.AvgPool3d``.
+
+    >>> from costgraph.symbols import N, H, W, size_symbol
+    >>> T = size_symbol("T")
+    >>> AvgPool3d(2, ceil_mode=True).output_shape((N, 8, T, H, W))
+    (N, 8, floor((T + 1)/2), floor((H + 1)/2), floor((W + 1)/2))
+    """
+
+    kernel_size: int | tuple
+    stride: int | tuple | None = None
+    padding: int | tuple = 0
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+    spatial = 3
+
+
+@register_kind
+@dataclass(frozen=True)
+class MaxPool2d(_MaxPoolNd):
+    """Max pooling, as ``torch.nn.MaxPool2d`` (``stride`` defaults to the kernel).
+
+    FLOPs: ``k_h*k_w - 1`` comparisons per output element.  Saved for
+    backward: the input and the int64 argmax of every output element.
+
+    >>> from costgraph.symbols import N, H, W
+    >>> MaxPool2d(2).output_shape((N, 64, H, W))
+    (N, 64, floor(H/2), floor(W/2))
+    >>> x = (N, 64, H, W); pool = MaxPool2d(2)
+    >>> pool.saved_tensors(pool.output_shape(x), x)[1]
+    Saved(source='extra', index=0, numel=64*N*floor(H/2)*floor(W/2), element='index')
+    """
+
+    kernel_size: int | tuple
+    stride: int | tuple | None = None
+    padding: int | tuple = 0
+    dilation: int | tuple = 1
+    ceil_mode: bool = False
+    spatial = 2
+
+
+@register_kind
+@dataclass(frozen=True)
+class AvgPool2d(_AvgPoolNd):
     """Average pooling, as ``torch.nn.AvgPool2d``.
 
     FLOPs: ``k_h*k_w`` per output element (``k*k - 1`` additions and one division).
@@ -110,24 +244,7 @@ class AvgPool2d(_Pool2d):
     padding: int | tuple = 0
     ceil_mode: bool = False
     count_include_pad: bool = True
-
-    def __post_init__(self):
-        self._setup("AvgPool2d")
-
-    _dilation = (1, 1)
-
-    def other_flops(self, out, x):
-        kh, kw = self.kernel_size
-        return numel(out) * kh * kw
-
-    def flop_terms(self, out, x):
-        """Cost terms for `costgraph.conventions`: input, output and window elements."""
-        kh, kw = self.kernel_size
-        return {"avg_pool_in": numel(x), "avg_pool_out": numel(out), "avg_pool_window": numel(out) * kh * kw}
-
-    def saved_tensors(self, out, x, needs_input_grad=None):
-        """The input: ``avg_pool2d``'s derivative formula takes it (for its shape, but keeps it)."""
-        return (Saved.input(0),)
+    spatial = 2
 
 
 def _totient(n: int) -> int:
@@ -165,56 +282,161 @@ def adaptive_window_sum(size, out: int) -> sympy.Expr:
     return sympy.expand(size + out - gcd)
 
 
-@register_kind
-@dataclass(frozen=True)
-class AdaptiveAvgPool2d(ParameterFree):
-    """Adaptive average pooling to a fixed output size, as ``torch.nn.AdaptiveAvgPool2d``.
+class _AdaptivePoolNd(ParameterFree):
+    """Shared rules of adaptive pooling over `spatial` axes: a fixed output size (None keeps the input's)."""
 
-    ``None`` in `output_size` keeps that input size.  FLOPs: one per element
-    of every window (sum, then divide), windows overlapping when the output
-    size does not divide the input size.
-
-    >>> from costgraph.symbols import N, H, W
-    >>> AdaptiveAvgPool2d((7, 7)).output_shape((N, 512, H, W))
-    (N, 512, 7, 7)
-    """
-
-    output_size: int | tuple
+    spatial: ClassVar[int] = 2
 
     def __post_init__(self):
+        n, owner = self.spatial, self.kind
         size = self.output_size
         if isinstance(size, (tuple, list)):
-            if len(size) != 2:
-                raise CostGraphError(f"AdaptiveAvgPool2d: output_size must be an int or a pair, got {size!r}")
-            size = tuple(None if s is None else pair(s, "output_size", "AdaptiveAvgPool2d")[0] for s in size)
+            if len(size) != n:
+                what = "a pair" if n == 2 else f"{n} ints"
+                raise CostGraphError(f"{owner}: output_size must be an int or {what}, got {size!r}")
+            size = tuple(None if s is None else ntuple(s, n, "output_size", owner)[0] for s in size)
         else:
-            size = pair(size, "output_size", "AdaptiveAvgPool2d")
+            size = ntuple(size, n, "output_size", owner)
         object.__setattr__(self, "output_size", size)
 
     def output_shape(self, x):
-        self.check_rank(x, 4)
+        self.check_rank(x, self.spatial + 2)
         sizes = tuple(x[2 + a] if o is None else sympy.Integer(o) for a, o in enumerate(self.output_size))
         return (x[0], x[1]) + sizes
 
-    def saved_tensors(self, out, x, needs_input_grad=None):
-        """The input, except for output size 1x1, which torch computes as ``mean`` (keeps nothing).
-
-        >>> from costgraph.symbols import N, H, W
-        >>> AdaptiveAvgPool2d(1).saved_tensors((N, 8, 1, 1), (N, 8, H, W))
-        ()
-        >>> AdaptiveAvgPool2d(7).saved_tensors((N, 8, 7, 7), (N, 8, H, W))
-        (Saved(source='input', index=0, numel=None, element='activation'),)
-        """
-        if self.output_size == (1, 1):
-            return ()
-        return (Saved.input(0),)
-
-    def other_flops(self, out, x):
+    def _window_elements(self, x):
+        """Elements of every (possibly overlapping) window, over the whole tensor."""
         sums = [
             x[2 + a] if o is None else adaptive_window_sum(x[2 + a], o)
             for a, o in enumerate(self.output_size)
         ]
-        return x[0] * x[1] * sums[0] * sums[1]
+        return sympy.Mul(x[0], x[1], *sums)
+
+
+class _AdaptiveAvgPoolNd(_AdaptivePoolNd):
+    """Adaptive average pooling: one FLOP per element of every window (sum, then divide)."""
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The input, except for an output of size 1 everywhere, which torch computes as ``mean`` (keeps nothing)."""
+        if self.output_size == (1,) * self.spatial:
+            return ()
+        return (Saved.input(0),)
+
+    def other_flops(self, out, x):
+        return self._window_elements(x)
+
+    def flop_terms(self, out, x):
+        """Cost terms for `costgraph.conventions`: input, output and (overlapping) window elements."""
+        return {
+            "adaptive_pool_in": numel(x),
+            "adaptive_pool_out": numel(out),
+            "adaptive_pool_window": self.other_flops(out, x),
+        }
+
+
+@register_kind
+@dataclass(frozen=True)
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+    """Adaptive average pooling of ``(N, C, L)`` to `output_size`, as ``torch.nn.AdaptiveAvgPool1d``.
+
+    >>> from costgraph.symbols import N, S
+    >>> pool = AdaptiveAvgPool1d(3)
+    >>> pool.output_shape((N, 4, S)), pool.other_flops((N, 4, 3), (N, 4, 8))   # windows 3+4+3 of 8
+    ((N, 4, 3), 40*N)
+    """
+
+    output_size: int | tuple
+    spatial = 1
+
+
+@register_kind
+@dataclass(frozen=True)
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+    """Adaptive average pooling of ``(N, C, T, H, W)``, as ``torch.nn.AdaptiveAvgPool3d`` (video heads).
+
+    >>> from costgraph.symbols import N, H, W, size_symbol
+    >>> T = size_symbol("T")
+    >>> AdaptiveAvgPool3d(1).output_shape((N, 512, T, H, W))
+    (N, 512, 1, 1, 1)
+    """
+
+    output_size: int | tuple
+    spatial = 3
+
+
+class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
+    """Adaptive max pooling: ``k - 1`` comparisons per output element of a ``k``-element window."""
+
+    def other_flops(self, out, x):
+        return self._window_elements(x) - numel(out)
+
+    def flop_terms(self, out, x):
+        """Cost terms for `costgraph.conventions`, as a max pool's: input, output and window elements."""
+        return {"max_pool_in": numel(x), "max_pool_out": numel(out), "max_pool_window": self._window_elements(x)}
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The input and the int64 argmax of every output element (``adaptive_max_pool*d``)."""
+        return (Saved.input(0), Saved.extra(numel(out), "index"))
+
+
+@register_kind
+@dataclass(frozen=True)
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    """Adaptive max pooling of ``(N, C, L)``, as ``torch.nn.AdaptiveMaxPool1d``.
+
+    >>> from costgraph.symbols import N
+    >>> AdaptiveMaxPool1d(3).other_flops((N, 4, 3), (N, 4, 8))     # windows 3+4+3, minus 3 outputs, x 4
+    28*N
+    """
+
+    output_size: int | tuple
+    spatial = 1
+
+
+@register_kind
+@dataclass(frozen=True)
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    """Adaptive max pooling of ``(N, C, H, W)``, as ``torch.nn.AdaptiveMaxPool2d``.
+
+    >>> from costgraph.symbols import N, H, W
+    >>> AdaptiveMaxPool2d((2, None)).output_shape((N, 8, H, W))
+    (N, 8, 2, W)
+    """
+
+    output_size: int | tuple
+    spatial = 2
+
+
+@register_kind
+@dataclass(frozen=True)
+class AdaptiveMaxPool3d(_AdaptiveMaxPoolNd):
+    """Adaptive max pooling of ``(N, C, T, H, W)``, as ``torch.nn.AdaptiveMaxPool3d``."""
+
+    output_size: int | tuple
+    spatial = 3
+
+
+@register_kind
+@dataclass(frozen=True)
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+    """Adaptive average pooling to a fixed output size, as ``torch.nn.AdaptiveAvgPool2d``.
+
+    ``None`` in `output_size` keeps that input size.  FLOPs: one per element
+    of every window (sum, then divide), windows overlapping when the output
+    size does not divide the input size.  Saved for backward: the input,
+    except for output size 1x1, which torch computes as ``mean`` (keeps nothing).
+
+    >>> from costgraph.symbols import N, H, W
+    >>> AdaptiveAvgPool2d((7, 7)).output_shape((N, 512, H, W))
+    (N, 512, 7, 7)
+    >>> AdaptiveAvgPool2d(1).saved_tensors((N, 8, 1, 1), (N, 8, H, W))
+    ()
+    >>> AdaptiveAvgPool2d(7).saved_tensors((N, 8, 7, 7), (N, 8, H, W))
+    (Saved(source='input', index=0, numel=None, element='activation'),)
+    """
+
+    output_size: int | tuple
+    spatial = 2
 
     def flop_terms(self, out, x):
         """Cost terms for `costgraph.conventions`: input, output and (overlapping) window elements,
@@ -222,8 +444,6 @@ class AdaptiveAvgPool2d(ParameterFree):
         from ..conventions import ThopAdaptiveOps
 
         return {
-            "adaptive_pool_in": numel(x),
-            "adaptive_pool_out": numel(out),
-            "adaptive_pool_window": self.other_flops(out, x),
+            **super().flop_terms(out, x),
             "adaptive_pool_thop": ThopAdaptiveOps(numel(out), x[2], x[3], out[2], out[3]),
         }

@@ -1,0 +1,395 @@
+"""Moving and selecting elements: padding, rolling, strided slices, gathers, masked fills and selects.
+
+Copies (`Pad`, `Roll`, `IndexSelect`, `IndexTensor`, `Gather`) do no
+arithmetic: 0 FLOPs and no cost terms, as `Concat`.  `MaskedFill` and
+`Where` choose between two values per element: 1 FLOP per output element
+(no preset weighs a select, so they declare no cost terms).  `StridedSlice`
+is a view.  What backward keeps follows ``derivatives.yaml``: reflection and
+replication padding and ``gather`` keep their input (their backward
+formulas take ``self``), index ops keep their int64 index, masked fill and
+``where`` their boolean mask.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+import sympy
+
+from ..errors import CostGraphError, ShapeError
+from ..intmath import FloorDiv
+from ..symbols import as_size
+from .arithmetic import broadcast_shapes
+from .base import Constraint, ParameterFree, Saved, View, format_shape, numel, register_kind
+
+__all__ = ["Pad", "Roll", "StridedSlice", "IndexSelect", "IndexTensor", "Gather", "MaskedFill", "Where"]
+
+
+def _int(value, name: str, owner: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise CostGraphError(f"{owner}: {name} must be an integer, got {value!r}", value=value)
+    return int(value)
+
+
+def _axis(dim, rank: int, owner: str) -> int:
+    if not -rank <= dim < rank:
+        raise ShapeError(f"{owner}: dim {dim} out of range for a {rank}-d input", value=dim)
+    return dim % rank
+
+
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+@register_kind
+@dataclass(frozen=True)
+class Pad(ParameterFree):
+    """``F.pad(x, pad, mode, value)``: widen the last dimensions, a new tensor, no arithmetic.
+
+    `pad` is torch's: pairs ``(left, right)`` from the last dimension
+    backwards, ``(w_left, w_right, h_top, h_bottom, ...)``.  Negative
+    amounts crop (constant mode).  Reflection needs each amount below the
+    size, circular at most the size (constraints checked at every size).
+    Saved for backward: the input for ``reflect`` and ``replicate``
+    (``reflection_pad2d_backward(grad, self, padding)``), nothing otherwise.
+
+    Raises
+    ------
+    CostGraphError
+        For an odd-length or empty `pad`, a non-integer amount, an unknown
+        mode, or a negative amount outside constant mode.
+    ShapeError
+        If `pad` covers more dimensions than the input has.
+
+    Examples
+    --------
+    >>> from costgraph.symbols import N, H, W
+    >>> Pad((1, 1, 2, 0), mode="reflect").output_shape((N, 3, H, W))
+    (N, 3, H + 2, W + 2)
+    >>> Pad((1, 1, 2, 0), mode="reflect").saved_tensors((N, 3, H + 2, W + 2), (N, 3, H, W))
+    (Saved(source='input', index=0, numel=None, element='activation'),)
+    """
+
+    pad: tuple
+    mode: str = "constant"
+    value: float = 0.0
+
+    def __post_init__(self):
+        pad = tuple(self.pad) if isinstance(self.pad, (tuple, list)) else None
+        if not pad or len(pad) % 2:
+            raise CostGraphError(f"Pad: pad must be a non-empty sequence of pairs, got {self.pad!r}", value=self.pad)
+        pad = tuple(_int(p, "pad", "Pad") for p in pad)
+        if self.mode not in PAD_MODES:
+            raise CostGraphError(f"Pad: mode must be one of {', '.join(PAD_MODES)}, got {self.mode!r}", value=self.mode)
+        if self.mode != "constant" and min(pad) < 0:
+            raise CostGraphError(f"Pad: negative padding needs mode 'constant', got {pad} in {self.mode!r}", value=pad)
+        object.__setattr__(self, "pad", pad)
+
+    def _pairs(self, x):
+        dims = len(self.pad) // 2
+        if dims > len(x):
+            raise ShapeError(f"Pad: {dims} padded dimensions for a {len(x)}-d input", value=self.pad)
+        return [(len(x) - 1 - i, self.pad[2 * i], self.pad[2 * i + 1]) for i in range(dims)]
+
+    def output_shape(self, x):
+        out = list(x)
+        for axis, left, right in self._pairs(x):
+            out[axis] = sympy.expand(x[axis] + left + right)
+        return tuple(out)
+
+    def constraints(self, out, x):
+        if self.mode == "reflect":  # torch: "Padding size should be less than the corresponding input dimension"
+            return tuple(
+                Constraint(x[a] - p - 1, "Padding size should be less than the corresponding input dimension")
+                for a, left, right in self._pairs(x)
+                for p in (left, right)
+            )
+        if self.mode == "circular":
+            return tuple(
+                Constraint(x[a] - p, "Padding value causes wrapping around more than once")
+                for a, left, right in self._pairs(x)
+                for p in (left, right)
+            )
+        return ()
+
+    def other_flops(self, out, x):
+        return sympy.Integer(0)
+
+    def flop_terms(self, out, x):
+        """A copy, no arithmetic: no cost terms (`costgraph.conventions`)."""
+        return {}
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The input for reflect and replicate; nothing for constant and circular (slices and cat)."""
+        return (Saved.input(0),) if self.mode in ("reflect", "replicate") else ()
+
+
+@register_kind
+@dataclass(frozen=True)
+class Roll(ParameterFree):
+    """``torch.roll(x, shifts, dims)``: a shifted copy (Swin's shifted windows), no arithmetic.
+
+    >>> from costgraph.symbols import N, H, W
+    >>> Roll((-3, -3), (1, 2)).output_shape((N, H, W, 96))
+    (N, H, W, 96)
+    """
+
+    shifts: tuple
+    dims: tuple | None = None
+
+    def __post_init__(self):
+        shifts = self.shifts if isinstance(self.shifts, (tuple, list)) else (self.shifts,)
+        object.__setattr__(self, "shifts", tuple(_int(s, "shifts", "Roll") for s in shifts))
+        if self.dims is not None:
+            dims = self.dims if isinstance(self.dims, (tuple, list)) else (self.dims,)
+            dims = tuple(_int(d, "dims", "Roll") for d in dims)
+            if len(dims) != len(self.shifts):
+                raise CostGraphError(f"Roll: {len(self.shifts)} shifts for {len(dims)} dims", value=dims)
+            object.__setattr__(self, "dims", dims)
+        elif len(self.shifts) != 1:
+            raise CostGraphError("Roll: without dims, one shift (of the flattened tensor)", value=self.shifts)
+
+    def output_shape(self, x):
+        for d in self.dims or ():
+            _axis(d, len(x), "Roll")
+        return tuple(x)
+
+    def other_flops(self, out, x):
+        return sympy.Integer(0)
+
+    def flop_terms(self, out, x):
+        """A copy, no arithmetic: no cost terms (`costgraph.conventions`)."""
+        return {}
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing: the gradient is rolled back."""
+        return ()
+
+
+#: torch.export writes "to the end" as a huge stop (sys.maxsize); anything past this is the end
+_TO_THE_END = 2**62
+
+
+@register_kind
+@dataclass(frozen=True)
+class StridedSlice(View):
+    """``x[..., start:stop:step, ...]`` along `dim` (``aten.slice``): a view.
+
+    `start` and `stop` are ints (negative counts from the end), size names or
+    formulas in sizes (``S - 1``); `stop=None` (or a huge int, as export
+    writes it) runs to the end.  Length: ``ceil((stop - start) / step)``.
+    Numeric bounds are clamped to a numeric size, as Python slices are.
+
+    Raises
+    ------
+    CostGraphError
+        If `step` is not a positive integer, or a bound is not a size.
+    ShapeError
+        If `dim` is out of range.
+
+    >>> from costgraph.symbols import N, S
+    >>> StridedSlice(1, 1, None, 2).output_shape((N, S, 64))         # x[:, 1::2]
+    (N, floor(S/2), 64)
+    >>> StridedSlice(1, 0, -1).output_shape((N, S, 64))              # x[:, :-1]
+    (N, S - 1, 64)
+    """
+
+    dim: int
+    start: object = 0
+    stop: object = None
+    step: int = 1
+
+    def __post_init__(self):
+        if isinstance(self.step, bool) or not isinstance(self.step, numbers.Integral) or self.step < 1:
+            raise CostGraphError(f"StridedSlice: step must be a positive integer, got {self.step!r}", value=self.step)
+        stop = None if isinstance(self.stop, numbers.Integral) and not isinstance(self.stop, bool) and self.stop >= _TO_THE_END else self.stop
+        object.__setattr__(self, "stop", stop)
+        for name in ("start", "stop"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, numbers.Integral) and not isinstance(value, bool)):
+                object.__setattr__(self, name, as_size(value, owner="StridedSlice", what=name))
+
+    def _bound(self, value, size):
+        if isinstance(value, numbers.Integral):
+            value = int(value)
+            bound = size + value if value < 0 else sympy.Integer(value)
+            if size.is_number:  # Python's clamping
+                bound = sympy.Integer(min(max(int(bound), 0), int(size)))
+            return sympy.expand(bound)
+        return value
+
+    def output_shape(self, x):
+        axis = _axis(self.dim, len(x), "StridedSlice")
+        size = sympy.sympify(x[axis])
+        start = self._bound(self.start, size)
+        stop = size if self.stop is None else self._bound(self.stop, size)
+        span = sympy.expand(stop - start)
+        if span.is_number and span < 1:
+            raise ShapeError(f"StridedSlice: [{self.start}:{self.stop}] is empty for size {size}", value=x)
+        length = span if self.step == 1 else FloorDiv(span + self.step - 1, sympy.Integer(self.step))
+        out = list(x)
+        out[axis] = length
+        return tuple(out)
+
+
+@register_kind
+@dataclass(frozen=True)
+class IndexSelect(ParameterFree):
+    """``torch.index_select(x, dim, index)``: rows picked by a 1-d int64 `index` (input 1), copied.
+
+    The output has the index's length along `dim`.  Saved: the index.
+
+    >>> from costgraph.symbols import N, S
+    >>> IndexSelect(1).output_shape((N, S, 64), (10,))
+    (N, 10, 64)
+    """
+
+    dim: int
+    arity = 2
+
+    def output_shape(self, x, index):
+        if len(index) != 1:
+            raise ShapeError(f"IndexSelect expects a 1-d index, got {format_shape(index)}", value=index)
+        axis = _axis(self.dim, len(x), "IndexSelect")
+        return tuple(x[:axis]) + (index[0],) + tuple(x[axis + 1 :])
+
+    def other_flops(self, out, x, index):
+        return sympy.Integer(0)
+
+    def flop_terms(self, out, x, index):
+        """A copy, no arithmetic: no cost terms (`costgraph.conventions`)."""
+        return {}
+
+    def saved_tensors(self, out, x, index, needs_input_grad=None):
+        """The index, to scatter the gradient back (``index_select_backward``)."""
+        return (Saved.input(1),)
+
+
+@register_kind
+@dataclass(frozen=True)
+class IndexTensor(ParameterFree):
+    """``x[:, ..., index, ...]`` with one integer index tensor (input 1) at dimension `dim`
+    (``aten.index.Tensor``): that dimension is replaced by the index's shape.  A copy.
+
+    Boolean masks are refused: the output size depends on the data.
+
+    >>> from costgraph.symbols import N, S
+    >>> IndexTensor(1).output_shape((N, 49, 12), (S, S))             # a relative-position table lookup
+    (N, S, S, 12)
+    """
+
+    dim: int
+    arity = 2
+
+    def output_shape(self, x, index):
+        axis = _axis(self.dim, len(x), "IndexTensor")
+        return tuple(x[:axis]) + tuple(index) + tuple(x[axis + 1 :])
+
+    def other_flops(self, out, x, index):
+        return sympy.Integer(0)
+
+    def flop_terms(self, out, x, index):
+        """A copy, no arithmetic: no cost terms (`costgraph.conventions`)."""
+        return {}
+
+    def saved_tensors(self, out, x, index, needs_input_grad=None):
+        """The index (``index_backward`` scatters the gradient through it)."""
+        return (Saved.input(1),)
+
+
+@register_kind
+@dataclass(frozen=True)
+class Gather(ParameterFree):
+    """``torch.gather(x, dim, index)``: the output has the index's shape (input 1, int64). A copy.
+
+    Saved: the input and the index (``gather_backward(grad, self, dim, index)``).
+
+    >>> from costgraph.symbols import N, S
+    >>> Gather(2).output_shape((N, S, 100), (N, S, 5))
+    (N, S, 5)
+    """
+
+    dim: int
+    arity = 2
+
+    def output_shape(self, x, index):
+        if len(index) != len(x):
+            raise ShapeError(
+                f"Gather: index {format_shape(index)} and input {format_shape(x)} must have one rank", value=index
+            )
+        _axis(self.dim, len(x), "Gather")
+        return tuple(index)
+
+    def other_flops(self, out, x, index):
+        return sympy.Integer(0)
+
+    def flop_terms(self, out, x, index):
+        """A copy, no arithmetic: no cost terms (`costgraph.conventions`)."""
+        return {}
+
+    def saved_tensors(self, out, x, index, needs_input_grad=None):
+        """The input and the index."""
+        return (Saved.input(0), Saved.input(1))
+
+
+@register_kind
+@dataclass(frozen=True)
+class MaskedFill(ParameterFree):
+    """``x.masked_fill(mask, value)``: a boolean mask (input 1) broadcast to ``x``; 1 FLOP per element.
+
+    Saved: the mask.  ``inplace=True`` (``masked_fill_``) makes no new tensor.
+
+    >>> from costgraph.symbols import N, S
+    >>> MaskedFill(float("-inf")).output_shape((N, 12, S, S), (1, 1, S, S))   # a causal mask
+    (N, 12, S, S)
+    """
+
+    value: float = 0.0
+    inplace: bool = False
+    arity = 2
+
+    def output_shape(self, x, mask):
+        if broadcast_shapes("MaskedFill", x, mask) != tuple(x):
+            raise ShapeError(f"MaskedFill: mask {format_shape(mask)} does not broadcast to {format_shape(x)}", value=mask)
+        return tuple(x)
+
+    @property
+    def materializes(self):
+        return not self.inplace
+
+    def other_flops(self, out, x, mask):
+        return numel(out)
+
+    flop_terms = None  # a select: no preset weighs it yet
+
+    def saved_tensors(self, out, x, mask, needs_input_grad=None):
+        """The mask (``grad.masked_fill(mask, 0)``)."""
+        return (Saved.input(1),)
+
+
+@register_kind
+@dataclass(frozen=True)
+class Where(ParameterFree):
+    """``torch.where(condition, a, b)``: inputs (condition, a, b), or (condition, a) with a number
+    for ``b``, all broadcast; 1 FLOP per output element.  Saved: the condition.
+
+    >>> from costgraph.symbols import N, S
+    >>> Where().output_shape((1, 1, S, S), (N, 12, S, S), (1,))
+    (N, 12, S, S)
+    """
+
+    arity = None
+
+    def output_shape(self, *inputs):
+        if len(inputs) not in (2, 3):
+            raise ShapeError(f"Where takes a condition and one or two tensors, got {len(inputs)} inputs", value=len(inputs))
+        return broadcast_shapes("Where", *inputs)
+
+    def other_flops(self, out, *inputs):
+        return numel(out)
+
+    flop_terms = None  # a select: no preset weighs it yet
+
+    def saved_tensors(self, out, *inputs, needs_input_grad=None):
+        """The condition (``where(condition, grad, 0)``)."""
+        return (Saved.input(0),)
