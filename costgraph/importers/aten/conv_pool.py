@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ...kinds import AdaptiveAvgPool2d, AvgPool2d, Conv2d, MaxPool2d
+from ...kinds import conv as conv_kinds
+from ...kinds import pool as pool_kinds
 from .table import aten_converter
 
 
@@ -13,21 +14,27 @@ def _pair(value, rank=2):
     return (int(value),) * rank
 
 
-def _conv(call, x, weight, bias, stride, padding, dilation, groups, transposed=False, output_padding=(0,)):
+def _conv(call, x, weight, bias, stride, padding, dilation, groups, transposed=False, output_padding=0):
     rank = len(weight.shape) - 2
-    if transposed or rank != 2:
-        call.unsupported(f"a {rank}-d{' transposed' if transposed else ''} convolution (no costgraph kind yet)")
-    out_channels, in_per_group = int(weight.shape[0]), int(weight.shape[1])
-    kind = Conv2d(
-        in_per_group * groups,
-        out_channels,
-        _pair(weight.shape[2:]),
-        _pair(stride),
-        padding if isinstance(padding, str) else _pair(padding),
-        _pair(dilation),
-        groups,
-        bias is not None,
-    )
+    if rank not in (1, 2, 3):
+        call.unsupported(f"a {rank}-d convolution")
+    if len(x.shape) != rank + 2:
+        call.unsupported(f"an unbatched {rank}-d convolution (input {len(x.shape)}-d)")
+    kernel = tuple(int(d) for d in weight.shape[2:])
+    groups = int(groups)
+    if transposed:
+        # a transposed convolution's weight is (in, out / groups, *kernel)
+        in_channels, out_channels = int(weight.shape[0]), int(weight.shape[1]) * groups
+        kind = getattr(conv_kinds, f"ConvTranspose{rank}d")(
+            in_channels, out_channels, kernel, _pair(stride, rank), _pair(padding, rank), _pair(output_padding, rank),
+            groups, bias is not None, _pair(dilation, rank),
+        )  # fmt: skip
+    else:
+        in_channels, out_channels = int(weight.shape[1]) * groups, int(weight.shape[0])
+        kind = getattr(conv_kinds, f"Conv{rank}d")(
+            in_channels, out_channels, kernel, _pair(stride, rank),
+            padding if isinstance(padding, str) else _pair(padding, rank), _pair(dilation, rank), groups, bias is not None,
+        )  # fmt: skip
     return call.add(kind, x, owns=(weight, bias))
 
 
@@ -63,28 +70,66 @@ def general_convolution(call):
     )
 
 
-@aten_converter("aten::max_pool2d", "aten::max_pool2d_with_indices")
+@aten_converter("aten::conv_transpose1d", "aten::conv_transpose2d", "aten::conv_transpose3d")
+def transposed_convolution(call):
+    """``conv_transpose{1,2,3}d(input, weight, bias, stride, padding, output_padding, groups, dilation)``."""
+    return _conv(
+        call,
+        call.arg(0, "input"),
+        call.arg(1, "weight"),
+        call.arg(2, "bias"),
+        call.arg(3, "stride", 1),
+        call.arg(4, "padding", 0),
+        call.arg(7, "dilation", 1),
+        call.arg(6, "groups", 1),
+        True,
+        call.arg(5, "output_padding", 0),
+    )
+
+
+def _rank(call):
+    """Spatial rank of a pooling op, from its name (``max_pool2d`` -> 2)."""
+    return int(call.op.partition("::")[2].split(".")[0].rstrip("_").split("pool")[1][0])
+
+
+@aten_converter(*(f"aten::max_pool{d}d{s}" for d in (1, 2, 3) for s in ("", "_with_indices")))
 def max_pool(call):
-    """``max_pool2d(input, kernel_size, stride=[], padding=0, dilation=1, ceil_mode=False)``."""
-    kernel = _pair(call.arg(1, "kernel_size"))
+    """``max_pool{1,2,3}d(input, kernel_size, stride=[], padding=0, dilation=1, ceil_mode=False)``."""
+    rank = _rank(call)
+    kernel = _pair(call.arg(1, "kernel_size"), rank)
     stride = call.arg(2, "stride", ()) or kernel
-    kind = MaxPool2d(kernel, _pair(stride), _pair(call.arg(3, "padding", 0)), _pair(call.arg(4, "dilation", 1)), bool(call.arg(5, "ceil_mode", False)))
+    kind = getattr(pool_kinds, f"MaxPool{rank}d")(
+        kernel, _pair(stride, rank), _pair(call.arg(3, "padding", 0), rank), _pair(call.arg(4, "dilation", 1), rank),
+        bool(call.arg(5, "ceil_mode", False)),
+    )  # fmt: skip
     out = call.add(kind, call.arg(0, "input"))
-    return (out, None) if call.op.startswith("aten::max_pool2d_with_indices") else out
+    return (out, None) if "_with_indices" in call.op else out
 
 
-@aten_converter("aten::avg_pool2d")
+@aten_converter("aten::avg_pool1d", "aten::avg_pool2d", "aten::avg_pool3d")
 def avg_pool(call):
-    """``avg_pool2d(input, kernel_size, stride=[], padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None)``."""
+    """``avg_pool{1,2,3}d(input, kernel_size, stride=[], padding=0, ceil_mode=False, count_include_pad=True, divisor_override=None)``."""
     if call.arg(6, "divisor_override") is not None:
         call.unsupported("divisor_override")
-    kernel = _pair(call.arg(1, "kernel_size"))
+    rank = _rank(call)
+    kernel = _pair(call.arg(1, "kernel_size"), rank)
     stride = call.arg(2, "stride", ()) or kernel
-    return AvgPool2d(kernel, _pair(stride), _pair(call.arg(3, "padding", 0)), bool(call.arg(4, "ceil_mode", False)), bool(call.arg(5, "count_include_pad", True)))
+    return getattr(pool_kinds, f"AvgPool{rank}d")(
+        kernel, _pair(stride, rank), _pair(call.arg(3, "padding", 0), rank), bool(call.arg(4, "ceil_mode", False)),
+        bool(call.arg(5, "count_include_pad", True)),
+    )  # fmt: skip
 
 
-@aten_converter("aten::adaptive_avg_pool2d", "aten::_adaptive_avg_pool2d")
+@aten_converter(*(f"aten::{p}adaptive_avg_pool{d}d" for d in (1, 2, 3) for p in ("", "_")))
 def adaptive_avg_pool(call):
-    """``adaptive_avg_pool2d(input, output_size)``."""
-    size = call.arg(1, "output_size")
-    return AdaptiveAvgPool2d(_pair(size))
+    """``adaptive_avg_pool{1,2,3}d(input, output_size)``."""
+    rank = _rank(call)
+    return getattr(pool_kinds, f"AdaptiveAvgPool{rank}d")(_pair(call.arg(1, "output_size"), rank))
+
+
+@aten_converter("aten::adaptive_max_pool1d", "aten::adaptive_max_pool2d", "aten::adaptive_max_pool3d")
+def adaptive_max_pool(call):
+    """``adaptive_max_pool{1,2,3}d(input, output_size)``: values and indices."""
+    rank = _rank(call)
+    kind = getattr(pool_kinds, f"AdaptiveMaxPool{rank}d")(_pair(call.arg(1, "output_size"), rank))
+    return (call.add(kind, call.args[0]), None)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from ...kinds import GELU, Add, Contiguous, Div, Dropout, Hardsigmoid, Hardswish, Mul, ReLU, ReLU6, ScalarOp, Sigmoid, SiLU, Softmax, Sub, Tanh
+from ...kinds.activation import ELU, Hardtanh, LeakyReLU, LogSoftmax, Mish, PReLU, Softplus
 from ...kinds.comparison import Compare
+from ...kinds.unary import UNARY_OPS, Clamp, PowScalar, Unary
 from .table import TensorValue, aten_converter
 
 
@@ -63,11 +65,11 @@ def relu(call):
 
 @aten_converter("aten::hardtanh", "aten::hardtanh_")
 def hardtanh(call):
-    """``hardtanh(x, 0, 6)`` is ReLU6 (torchvision's MobileNet); other bounds have no kind."""
+    """``hardtanh(x, 0, 6)`` is ReLU6 (torchvision's MobileNet); other bounds a Hardtanh."""
     low, high = call.arg(1, "min_val", -1.0), call.arg(2, "max_val", 1.0)
-    if (low, high) != (0.0, 6.0):
-        call.unsupported(f"hardtanh({low}, {high}) (only ReLU6's 0, 6)")
-    return ReLU6(inplace=_inplace(call))
+    if (low, high) == (0.0, 6.0):
+        return ReLU6(inplace=_inplace(call))
+    return Hardtanh(float(low), float(high), inplace=_inplace(call))
 
 
 @aten_converter("aten::sigmoid", "aten::sigmoid_")
@@ -172,3 +174,93 @@ def compare(call):
     op = _COMPARISONS[call.op.partition("::")[2].split(".")[0]]
     tensors = [a for a in call.args if isinstance(a, TensorValue)]
     return call.add(Compare(op), *tensors)
+
+
+@aten_converter("aten::leaky_relu", "aten::leaky_relu_")
+def leaky_relu(call):
+    """``leaky_relu(x, negative_slope=0.01)``."""
+    return LeakyReLU(float(call.arg(1, "negative_slope", 0.01)), inplace=_inplace(call))
+
+
+@aten_converter("aten::elu", "aten::elu_")
+def elu(call):
+    """``elu(x, alpha=1, scale=1, input_scale=1)``."""
+    if call.arg(2, "scale", 1) != 1 or call.arg(3, "input_scale", 1) != 1:
+        call.unsupported("elu with scale or input_scale (selu, celu)")
+    return ELU(float(call.arg(1, "alpha", 1.0)), inplace=_inplace(call))
+
+
+@aten_converter("aten::softplus")
+def softplus(call):
+    """``softplus(x, beta=1, threshold=20)``."""
+    return Softplus(float(call.arg(1, "beta", 1.0)), float(call.arg(2, "threshold", 20.0)))
+
+
+@aten_converter("aten::mish", "aten::mish_")
+def mish(call):
+    """``mish(x)``."""
+    return Mish(inplace=_inplace(call))
+
+
+@aten_converter("aten::log_softmax", "aten::_log_softmax")
+def log_softmax(call):
+    """``log_softmax(x, dim)``."""
+    return LogSoftmax(int(call.arg(1, "dim")))
+
+
+@aten_converter("aten::prelu", "aten::_prelu_kernel")
+def prelu(call):
+    """``prelu(x, weight)``: one learned slope per channel (or one for all)."""
+    x, weight = call.args[0], call.args[1]
+    if weight.param is None:
+        call.unsupported("prelu with a computed slope")
+    return call.add(PReLU(int(weight.shape[0]) if weight.shape else 1), x, owns=(weight,))
+
+
+@aten_converter(*(f"aten::{op}{s}" for op in UNARY_OPS for s in ("", "_")))
+def unary(call):
+    """``exp``, ``log``, ``sqrt``, ``rsqrt``, ``reciprocal``, ``neg``, ``abs``, ``sin``, ``cos``, ``erf`` (and in place)."""
+    op = call.op.partition("::")[2].split(".")[0].rstrip("_")
+    return Unary(op, inplace=_inplace(call))
+
+
+@aten_converter("aten::pow", "aten::pow_")
+def power(call):
+    """``pow(x, exponent)`` with a number exponent; ``pow(number, x)`` and two tensors have no kind."""
+    x, exponent = call.args[0], call.args[1]
+    if not isinstance(x, TensorValue) or isinstance(exponent, TensorValue):
+        call.unsupported("pow with a tensor exponent")
+    return PowScalar(exponent, inplace=_inplace(call))
+
+
+@aten_converter("aten::clamp", "aten::clamp_", "aten::clamp_min", "aten::clamp_min_", "aten::clamp_max", "aten::clamp_max_")
+def clamp(call):
+    """``clamp(x, min, max)``, ``clamp_min(x, min)``, ``clamp_max(x, max)`` with number bounds."""
+    name = call.op.partition("::")[2].split(".")[0].rstrip("_")
+    bounds = [a for a in call.args[1:] if a is not None]
+    if any(isinstance(b, TensorValue) for b in bounds):
+        call.unsupported("clamp with tensor bounds")
+    if name == "clamp_min":
+        low, high = call.args[1], None
+    elif name == "clamp_max":
+        low, high = None, call.args[1]
+    else:
+        low, high = call.arg(1, "min"), call.arg(2, "max")
+    return Clamp(None if low is None else float(low), None if high is None else float(high), inplace=_inplace(call))
+
+
+@aten_converter("aten::diff")
+def diff(call):
+    """``diff(x, n=1, dim=-1, prepend=None, append=None)``: ``x[1:] - x[:-1]`` along `dim`, after the concatenation."""
+    from ...kinds import Concat
+    from ...kinds.indexing import StridedSlice
+
+    x, n, dim = call.args[0], call.arg(1, "n", 1), int(call.arg(2, "dim", -1))
+    prepend, append = call.arg(3, "prepend"), call.arg(4, "append")
+    if n != 1:
+        call.unsupported(f"diff of order {n}")
+    parts = [t for t in (prepend, x, append) if t is not None]
+    whole = call.add(Concat(dim), *parts) if len(parts) > 1 else x
+    later = call.add(StridedSlice(dim, 1, None), whole)
+    earlier = call.add(StridedSlice(dim, 0, -1), whole)
+    return call.add(Sub(), later, earlier)

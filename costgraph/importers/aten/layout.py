@@ -11,6 +11,7 @@ from __future__ import annotations
 import sympy
 
 from ...kinds import Concat, Expand, Flatten, Permute, Reshape, Select, Slice, Transpose
+from ...kinds.indexing import StridedSlice
 from ...kinds.view_as import ViewAs
 from .table import aten_converter
 
@@ -77,25 +78,21 @@ def _bound(value, size):
 
 @aten_converter("aten::slice")
 def slice_(call):
-    """``slice(x, dim, start, end, step=1)``: a view; symbolic bounds only at the ends."""
+    """``slice(x, dim, start, end, step=1)``: a view; `Slice` for integer bounds, `StridedSlice` otherwise."""
     x = call.args[0]
     dim = int(call.arg(1, "dim", 0)) % len(x.shape)
-    start, end, step = call.arg(2, "start"), call.arg(3, "end"), call.arg(4, "step", 1)
-    if step != 1:
-        call.unsupported(f"a slice with step {step}")
+    start, end, step = call.arg(2, "start"), call.arg(3, "end"), int(call.arg(4, "step", 1))
     size = x.shape[dim]
     start = sympy.Integer(0) if start is None else _bound(start, size)
     end = size if end is None or (isinstance(end, int) and end >= _TO_THE_END) else _bound(end, size)
-    if _same(start, 0) and _same(end, size):
-        return x
     if sympy.sympify(size).is_number and sympy.sympify(end).is_number and int(end) >= int(size):
         end = size
-    if not start.is_Integer or int(start) < 0:
-        call.unsupported(f"a slice starting at {start}")
+    if step == 1 and _same(start, 0) and _same(end, size):
+        return x
     stop = None if _same(end, size) else end
-    if stop is not None and not sympy.sympify(stop).is_Integer:
-        call.unsupported(f"a slice ending at {stop} of a dimension of size {size}")
-    return call.add(Slice(dim, int(start), None if stop is None else int(stop)), x)
+    if step == 1 and start.is_Integer and int(start) >= 0 and (stop is None or sympy.sympify(stop).is_Integer):
+        return call.add(Slice(dim, int(start), None if stop is None else int(stop)), x)
+    return call.add(StridedSlice(dim, start, stop, step), x)
 
 
 @aten_converter("aten::select")

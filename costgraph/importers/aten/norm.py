@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ...kinds import BatchNorm2d, LayerNorm, RMSNorm
+from ...kinds import LayerNorm, RMSNorm
+from ...kinds import norm as norm_kinds
 from .table import aten_converter
 
 
@@ -13,16 +14,21 @@ def _used(call, *buffers):
             call._importer.used.add(b.param)
 
 
+def _batch_norm_kind(call, x):
+    rank = {2: 1, 3: 1, 4: 2, 5: 3}.get(len(x.shape))
+    if rank is None:
+        call.unsupported(f"batch norm of a {len(x.shape)}-d input")
+    return getattr(norm_kinds, f"BatchNorm{rank}d")
+
+
 @aten_converter("aten::batch_norm")
 def batch_norm(call):
     """``batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps, cudnn_enabled)``."""
     x, weight, bias = call.args[0], call.args[1], call.args[2]
     if call.arg(5, "training", False):
         call.unsupported("batch norm in training mode")
-    if len(x.shape) != 4:
-        call.unsupported(f"batch norm of a {len(x.shape)}-d input (costgraph's kind is 2-d)")
     _used(call, call.args[3], call.args[4])
-    kind = BatchNorm2d(int(x.shape[1]), float(call.arg(7, "eps", 1e-5)), float(call.arg(6, "momentum", 0.1)), weight is not None)
+    kind = _batch_norm_kind(call, x)(int(x.shape[1]), float(call.arg(7, "eps", 1e-5)), float(call.arg(6, "momentum", 0.1)), weight is not None)
     return call.add(kind, x, owns=(weight, bias))
 
 
@@ -30,10 +36,8 @@ def batch_norm(call):
 def batch_norm_no_training(call):
     """``_native_batch_norm_legit_no_training(input, weight, bias, running_mean, running_var, momentum, eps)``: three outputs."""
     x, weight, bias = call.args[0], call.args[1], call.args[2]
-    if len(x.shape) != 4:
-        call.unsupported(f"batch norm of a {len(x.shape)}-d input (costgraph's kind is 2-d)")
     _used(call, call.args[3], call.args[4])
-    kind = BatchNorm2d(int(x.shape[1]), float(call.arg(6, "eps", 1e-5)), float(call.arg(5, "momentum", 0.1)), weight is not None)
+    kind = _batch_norm_kind(call, x)(int(x.shape[1]), float(call.arg(6, "eps", 1e-5)), float(call.arg(5, "momentum", 0.1)), weight is not None)
     return (call.add(kind, x, owns=(weight, bias)), None, None)
 
 
@@ -55,3 +59,29 @@ def rms_norm(call):
         call.unsupported(f"normalized_shape {tuple(shape)} (costgraph's RMSNorm takes the last dimension)")
     eps = call.arg(3, "eps")
     return call.add(RMSNorm(int(shape[0]), None if eps is None else float(eps), weight is not None), x, owns=(weight,))
+
+
+@aten_converter("aten::group_norm")
+def group_norm(call):
+    """``group_norm(input, num_groups, weight=None, bias=None, eps=1e-5)``."""
+    x, groups, weight, bias = call.args[0], int(call.args[1]), call.arg(2, "weight"), call.arg(3, "bias")
+    kind = norm_kinds.GroupNorm(groups, int(x.shape[1]), float(call.arg(4, "eps", 1e-5)), weight is not None, bias is not None)
+    return call.add(kind, x, owns=(weight, bias))
+
+
+@aten_converter("aten::instance_norm")
+def instance_norm(call):
+    """``instance_norm(input, weight, bias, running_mean, running_var, use_input_stats, momentum, eps, cudnn_enabled)``."""
+    x, weight, bias = call.args[0], call.args[1], call.args[2]
+    rank = len(x.shape) - 2
+    if rank not in (1, 2, 3):
+        call.unsupported(f"instance norm of a {len(x.shape)}-d input")
+    running = call.args[3] is not None
+    if running and call.arg(5, "use_input_stats", True):
+        call.unsupported("instance norm with running statistics used in eval mode")
+    _used(call, call.args[3], call.args[4])
+    kind = getattr(norm_kinds, f"InstanceNorm{rank}d")(
+        int(x.shape[1]), float(call.arg(7, "eps", 1e-5)), float(call.arg(6, "momentum", 0.1)), weight is not None, running,
+        bias is not None,
+    )  # fmt: skip
+    return call.add(kind, x, owns=(weight, bias))
