@@ -1,4 +1,4 @@
-"""``Compare``: elementwise comparisons and logic (``eq``, ``lt``, ``&``, ``~``), as attention masks are built."""
+"""``Compare``: elementwise comparisons, logic and the choices they make (``eq``, ``lt``, ``&``, ``~``, ``minimum``), as attention masks and position buckets are built."""
 
 from __future__ import annotations
 
@@ -6,21 +6,25 @@ from dataclasses import dataclass
 
 from ..errors import CostGraphError, ShapeError
 from .arithmetic import broadcast_shapes
-from .base import ParameterFree, numel, register_kind
+from .base import ParameterFree, Saved, numel, register_kind
 
-__all__ = ["Compare", "COMPARISONS"]
+__all__ = ["Compare", "COMPARISONS", "CHOOSING"]
 
 #: op -> number of tensor operands it takes at most (a number may replace the second)
-COMPARISONS = {"eq": 2, "ne": 2, "lt": 2, "le": 2, "gt": 2, "ge": 2, "and": 2, "or": 2, "xor": 2, "not": 1}
+COMPARISONS = {"eq": 2, "ne": 2, "lt": 2, "le": 2, "gt": 2, "ge": 2, "and": 2, "or": 2, "xor": 2, "not": 1, "minimum": 2, "maximum": 2}
+
+#: the comparisons whose result is one of the operands (differentiable): both are kept for backward
+CHOOSING = ("minimum", "maximum")
 
 
 @register_kind
 @dataclass(frozen=True)
 class Compare(ParameterFree):
-    """``a == b``, ``a < b``, ``a & b``, ``~a`` ... with broadcasting: a boolean tensor, one FLOP per element.
+    """``a == b``, ``a < b``, ``a & b``, ``~a``, ``minimum(a, b)`` ... with broadcasting: one FLOP per element.
 
-    A second operand that is a number is not an input.  Nothing is kept for
-    backward: a boolean has no gradient.
+    A second operand that is a number is not an input.  A boolean result
+    keeps nothing for backward (it has no gradient); ``minimum`` and
+    ``maximum`` keep both operands (``derivatives.yaml`` compares them again).
 
     Raises
     ------
@@ -56,5 +60,7 @@ class Compare(ParameterFree):
         return {}
 
     def saved_tensors(self, out, *inputs, needs_input_grad=None):
-        """Nothing: a comparison has no gradient."""
+        """Nothing for a boolean result; both operands for ``minimum`` and ``maximum``."""
+        if self.op in CHOOSING:
+            return tuple(Saved.input(i) for i in range(len(inputs)))
         return ()

@@ -69,7 +69,9 @@ def from_torch(module, example_input, dynamic=None, *, name=None, lazy_linear=Fa
     dynamic : dict, optional
         Which input dimensions are sizes: ``{name: dim}``, or
         ``{name: (input index, dim)}`` with several inputs, e.g.
-        ``{"N": 0, "H": 2, "W": 3}``.  Names become ``size_symbol(name)``
+        ``{"N": 0, "H": 2, "W": 3}``; a list of places for one size that
+        several inputs share (``{"N": [(0, 0), (1, 0)], "S": (0, 1), "T": (1, 1)}``
+        for T5's encoder and decoder ids).  Names become ``size_symbol(name)``
         (N, H, W, S are costgraph's own).  Every other dimension is fixed
         at the example's size.  By default a 4-d input has N, H, W at 0, 2,
         3; a 3-d input N, S; a 2-d input N (N, S for integer token ids).

@@ -94,26 +94,36 @@ def _dynamic_dims(examples, dynamic):
     if not isinstance(dynamic, dict):
         raise CostGraphError(f"from_torch: dynamic must be a dict of size name -> dim, got {dynamic!r}", value=dynamic)
     dims, values = {}, {}
-    for name, where in dynamic.items():
-        if isinstance(where, bool) or not (
-            isinstance(where, int) or (isinstance(where, (tuple, list)) and len(where) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in where))
-        ):
-            raise CostGraphError(f"from_torch: dynamic size {name!r} must be a dim or (input index, dim), got {where!r}", value=where)
-        index, dim = (0, where) if isinstance(where, int) else tuple(where)
-        if not 0 <= index < len(examples) or not -examples[index].dim() <= dim < examples[index].dim():
-            raise CostGraphError(f"from_torch: dynamic size {name!r} at {where!r} does not fit the example inputs", value=where)
-        dim %= examples[index].dim()
-        symbol = _symbol_for(name)
-        example_value = int(examples[index].shape[dim])
-        if example_value < 1:
-            raise CostGraphError(f"from_torch: dynamic size {name!r} is {example_value} in the example", value=example_value)
-        if values.get(symbol, example_value) != example_value:
-            raise CostGraphError(f"from_torch: size {name!r} has two different values in the example", value=example_value)
-        if (index, dim) in dims and dims[(index, dim)] != symbol:
-            raise CostGraphError(f"from_torch: input {index} dim {dim} has two names", value=where)
-        values[symbol] = example_value
-        dims[(index, dim)] = symbol
+    for name, given in dynamic.items():
+        # one place, or a list of places that are the same size (the batch of two inputs)
+        places = given if isinstance(given, list) and given and not all(isinstance(v, int) for v in given) else [given]
+        for where in places:
+            _one_place(examples, dims, values, name, where)
     return dims, values
+
+
+def _one_place(examples, dims, values, name, where):
+    if isinstance(where, bool) or not (
+        isinstance(where, int)
+        or (isinstance(where, (tuple, list)) and len(where) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in where))
+    ):
+        raise CostGraphError(
+            f"from_torch: dynamic size {name!r} must be a dim, (input index, dim), or a list of them, got {where!r}", value=where
+        )
+    index, dim = (0, where) if isinstance(where, int) else tuple(where)
+    if not 0 <= index < len(examples) or not -examples[index].dim() <= dim < examples[index].dim():
+        raise CostGraphError(f"from_torch: dynamic size {name!r} at {where!r} does not fit the example inputs", value=where)
+    dim %= examples[index].dim()
+    symbol = _symbol_for(name)
+    example_value = int(examples[index].shape[dim])
+    if example_value < 1:
+        raise CostGraphError(f"from_torch: dynamic size {name!r} is {example_value} in the example", value=example_value)
+    if values.get(symbol, example_value) != example_value:
+        raise CostGraphError(f"from_torch: size {name!r} has two different values in the example", value=example_value)
+    if (index, dim) in dims and dims[(index, dim)] != symbol:
+        raise CostGraphError(f"from_torch: input {index} dim {dim} has two names", value=where)
+    values[symbol] = example_value
+    dims[(index, dim)] = symbol
 
 
 def _widen_ones(examples, dims):

@@ -6,7 +6,7 @@ from ...kinds import Linear, Transpose
 from ...kinds.attention import ScaledDotProductAttention
 from ...kinds.embedding import Embedding
 from ...kinds.matmul import BatchMatMul, MatMul
-from .table import aten_converter
+from .table import TensorValue, aten_converter
 
 
 def _is_param(value):
@@ -80,6 +80,7 @@ def embedding(call):
 def t(call):
     """``t(x)``: a 2-d transpose (a view)."""
     x = call.args[0]
-    if x.layer is None and x.param is not None:
-        call.unsupported("transposing a parameter outside a product")
-    return Transpose(0, 1) if len(x.shape) == 2 else x
+    if x.layer is None and x.param is not None and len(x.shape) == 2:
+        # the parameter read transposed: a product with it is then a Linear that owns it
+        return TensorValue(None, tuple(reversed(x.shape)), param=x.param, trainable=x.trainable, dtype=x.dtype)
+    return call.add(Transpose(0, 1), x) if len(x.shape) == 2 else x

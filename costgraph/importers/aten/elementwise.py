@@ -136,7 +136,7 @@ def cast(call):
     val = call.node.meta.get("val")
     if val is not None and _dtype_of_input(call) == val.dtype and not call.kwargs.get("copy", False):
         return call.args[0]
-    return Contiguous()
+    return call.add(Contiguous(), call.args[0])  # type_as's second tensor only lends its dtype
 
 
 @aten_converter("aten::_to_copy", "aten::clone")
@@ -165,13 +165,15 @@ _COMPARISONS = {
     "__and__": "and", "bitwise_and": "and", "logical_and": "and",
     "__or__": "or", "bitwise_or": "or", "logical_or": "or",
     "bitwise_xor": "xor", "logical_xor": "xor", "bitwise_not": "not", "logical_not": "not",
+    "minimum": "minimum", "maximum": "maximum", "min.other": "minimum", "max.other": "maximum",
 }  # fmt: skip
 
 
 @aten_converter(*(f"aten::{name}" for name in _COMPARISONS))
 def compare(call):
-    """``a == b``, ``a < b``, ``a & b``, ``~a`` ...: a boolean tensor."""
-    op = _COMPARISONS[call.op.partition("::")[2].split(".")[0]]
+    """``a == b``, ``a < b``, ``a & b``, ``~a``, ``minimum(a, b)`` (``min.other``) ..."""
+    name = call.op.partition("::")[2]
+    op = _COMPARISONS.get(name) or _COMPARISONS[name.split(".")[0]]
     tensors = [a for a in call.args if isinstance(a, TensorValue)]
     return call.add(Compare(op), *tensors)
 

@@ -13,7 +13,7 @@ import sympy
 from ...kinds import Concat, Expand, Flatten, Permute, Reshape, Select, Slice, Transpose
 from ...kinds.indexing import StridedSlice
 from ...kinds.view_as import ViewAs
-from .table import aten_converter
+from .table import TensorValue, aten_converter
 
 #: the end of a slice that runs to the end, as export writes it (INT64_MAX)
 _TO_THE_END = 2**63 - 1
@@ -65,8 +65,13 @@ def transpose(call):
 @aten_converter("aten::cat", "aten::concat", "aten::concatenate")
 def cat(call):
     """``cat(tensors, dim=0)``: a new tensor, even of one input (torch copies it)."""
-    tensors = list(call.arg(0, "tensors"))
+    tensors = [t for t in call.arg(0, "tensors") if not _empty(t)]
     return call.add(Concat(int(call.arg(1, "dim", 0))), *tensors)
+
+
+def _empty(value):
+    """An empty tensor (a zero size): nothing to concatenate."""
+    return value.layer is None and value.param is None and any(sympy.sympify(d).is_number and int(d) == 0 for d in value.shape)
 
 
 def _bound(value, size):
@@ -89,6 +94,8 @@ def slice_(call):
         end = size
     if step == 1 and _same(start, 0) and _same(end, size):
         return x
+    if any(sympy.sympify(d).is_number and int(d) == 0 for d in call.out):
+        return TensorValue(None, tuple(call.out))  # empty (Phi-3's x[..., rotary_dim:] of a full rotation)
     stop = None if _same(end, size) else end
     if step == 1 and start.is_Integer and int(start) >= 0 and (stop is None or sympy.sympify(stop).is_Integer):
         return call.add(Slice(dim, int(start), None if stop is None else int(stop)), x)
@@ -164,3 +171,14 @@ def expand(call):
     if tuple(x.shape) == tuple(call.out):
         return x
     return call.add(Expand(tuple(call.out)), x)
+
+
+@aten_converter("aten::numpy_T", "aten::mT", "aten::mH", "aten::adjoint")
+def matrix_transpose(call):
+    """``w.T`` / ``x.mT``: of a parameter, the parameter read transposed (Falcon's ``x @ self.weight.T``), else a view."""
+    x = call.args[0]
+    if x.layer is None and x.param is not None and len(x.shape) == 2:
+        return TensorValue(None, tuple(reversed(x.shape)), param=x.param, trainable=x.trainable, dtype=x.dtype)
+    if call.op.startswith("aten::numpy_T"):
+        return call.add(Permute(tuple(reversed(range(len(x.shape))))), x)
+    return call.add(Transpose(-2, -1), x)

@@ -116,6 +116,8 @@ class _Walk:
 
     # -- layers ------------------------------------------------------------------------------
     def parameter_layer(self, value: TensorValue) -> TensorValue:
+        if value.param is None:
+            raise CostGraphError(f"{self.where(self.node)}: an empty tensor {format_shape(value.shape)} used as data", layer=self.node.name)
         name = value.param
         if name not in self.param_layers:
             layer = self.fresh(name)
