@@ -275,6 +275,9 @@ class _Walk:
         converter = converter_for(name)
         if converter is None:
             raise Unsupported("no converter is registered")
+        unbacked = _unbacked(val)
+        if unbacked:
+            raise Unsupported(f"its output size ({unbacked}) depends on the data", data_dependent=True)
         call = Call(name, tuple(args), kwargs, self.expected(val), _module_path(node)[0], node, self)
         result = converter(call)
         if result is not None and not isinstance(result, (TensorValue, list, tuple)) and hasattr(result, "output_shape"):
@@ -394,6 +397,25 @@ class _Walk:
                 UnusedParametersWarning,
                 stacklevel=4,
             )
+
+
+def _unbacked(val):
+    """torch's data-dependent sizes (``u0``, ...) in a node's value, as text, or ""."""
+    found = []
+
+    def visit(v):
+        if isinstance(v, torch.Tensor):
+            for d in v.shape:
+                if isinstance(d, torch.SymInt):
+                    found.extend(str(s) for s in d.node.expr.free_symbols if str(s).startswith("u"))
+        elif isinstance(v, (list, tuple)):
+            for item in v:
+                visit(item)
+        elif isinstance(v, torch.SymInt):
+            found.extend(str(s) for s in v.node.expr.free_symbols if str(s).startswith("u"))
+
+    visit(val)
+    return ", ".join(sorted(set(found)))
 
 
 def _has_unknown(value):
