@@ -16,9 +16,10 @@ __all__ = ["Constant"]
 class Constant(ParameterFree):
     """A new tensor of `shape` filled without reading data: ``torch.arange(S)``, ``zeros``, ``full``, ``new_ones``.
 
-    Inputs, if any, only lend their dtype or device (``x.new_ones(...)``,
-    ``zeros_like``); their values are not read.  Filling is not arithmetic:
-    0 FLOPs; nothing is kept for backward (no gradient flows through it).
+    It has no inputs: a tensor that only lends its dtype or device
+    (``x.new_ones(...)``, ``zeros_like``) is not read, and no gradient flows
+    through the result.  Filling is not arithmetic: 0 FLOPs; nothing is kept
+    for backward.
 
     >>> from costgraph.symbols import S
     >>> arange = Constant((S,), "arange")
@@ -28,21 +29,21 @@ class Constant(ParameterFree):
 
     shape: tuple
     op: str = "full"
-    arity = None
+    arity = 0
 
     def __post_init__(self):
         object.__setattr__(self, "shape", tuple(sympy.sympify(d) for d in self.shape))
 
-    def output_shape(self, *inputs):
+    def output_shape(self):
         return self.shape
 
-    def other_flops(self, out, *inputs):
+    def other_flops(self, out):
         return sympy.Integer(0)
 
-    def flop_terms(self, out, *inputs):
+    def flop_terms(self, out):
         """Filling is no arithmetic: no cost terms (`costgraph.conventions`)."""
         return {}
 
-    def saved_tensors(self, out, *inputs, needs_input_grad=None):
+    def saved_tensors(self, out, needs_input_grad=None):
         """Nothing: no gradient flows through a filled tensor."""
         return ()

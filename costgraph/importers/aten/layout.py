@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sympy
 
-from ...kinds import Concat, Expand, Flatten, Permute, Reshape, Select, Slice, Transpose
+from ...kinds import Concat, Contiguous, Expand, Flatten, Permute, Reshape, Select, Slice, Transpose
 from ...kinds.indexing import StridedSlice
 from ...kinds.view_as import ViewAs
 from .table import TensorValue, aten_converter
@@ -30,10 +30,36 @@ def _view(call, x, out):
     return call.add(ViewAs(out), x)
 
 
+def _reshape_copies(call) -> bool:
+    """Whether ``reshape`` must copy: the input's strides (at the example's sizes) allow no view.
+
+    ``repeat_kv``'s expanded keys, reshaped to more heads, are a copy, and
+    autograd keeps that copy for the attention product.
+    """
+    import torch
+
+    source, val = call.node.args[0].meta.get("val"), call.node.meta.get("val")
+    if not isinstance(source, torch.Tensor) or not isinstance(val, torch.Tensor):
+        return False
+    def hint(d):  # the example's value, read without guarding (int() would fix the size)
+        return int(d.node.hint) if isinstance(d, torch.SymInt) else int(d)
+
+    try:
+        probe = torch.empty_strided([hint(d) for d in source.shape], [hint(d) for d in source.stride()], device="meta")
+        probe.view([hint(d) for d in val.shape])
+    except RuntimeError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
 @aten_converter("aten::view", "aten::reshape", "aten::_unsafe_view", "aten::unsqueeze", "aten::squeeze", "aten::view_as", "aten::reshape_as", "aten::unflatten")
 def view(call):
-    """``view``/``reshape``/``unsqueeze``/``squeeze``: a view to export's output shape."""
+    """``view``/``reshape``/``unsqueeze``/``squeeze``: a view to export's output shape (``reshape`` copies when no view fits)."""
     x = call.args[0]
+    if call.op.startswith(("aten::reshape", "aten::reshape_as")) and _reshape_copies(call):
+        x = call.add(Contiguous(), x)
     if tuple(x.shape) == tuple(call.out):
         return x
     return _view(call, x, call.out)
