@@ -163,7 +163,6 @@ class _Walk:
             if owners != {None}:
                 shares = self._own(owned, layer, None)
         self.net.add(layer, kind, *names, shares=shares)
-        self.net.graph.nodes[layer]["aten_node"] = self.node.name  # provenance: the exported node
         if owned and shares is None:
             in_shapes = [self.net.shape(n) for n in names]
             counted = sympy.expand(kind.weights(*in_shapes) + kind.biases(*in_shapes))
@@ -243,6 +242,9 @@ class _Walk:
                 raise type(error)(f"{self.where(node)}: {error}", layer=node.name, value=error.value) from None
             self.check(node, value)
             self.env[node.name] = value
+            for made in value if isinstance(value, (list, tuple)) else (value,):
+                if isinstance(made, TensorValue) and made.layer in self.net and "aten_node" not in self.net.graph.nodes[made.layer]:
+                    self.net.graph.nodes[made.layer]["aten_node"] = node.name  # provenance: the exported node it computes
         self.report_unsupported()
         self.report_unused()
         return self.net
