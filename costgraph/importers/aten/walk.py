@@ -221,7 +221,13 @@ class _Walk:
         self.placeholders()
         for node in self.program.graph.nodes:
             self.node = node
-            if node.op in ("placeholder", "output"):
+            if node.op == "output":
+                results = self.value_of(node.args[0])
+                flat = results if isinstance(results, (list, tuple)) else (results,)
+                # the layers forward returns, in order (a returned value may also feed other layers)
+                self.net.graph.graph["returns"] = [v.layer for v in flat if isinstance(v, TensorValue) and v.layer]
+                continue
+            if node.op == "placeholder":
                 continue
             if node.op != "call_function":
                 raise CostGraphError(f"{self.where(node)}: unexpected {node.op} node in the exported graph", layer=node.name)
