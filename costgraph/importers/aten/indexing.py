@@ -9,10 +9,19 @@ from ...kinds.advanced_index import AdvancedIndex
 from .table import TensorValue, aten_converter
 
 
+def _amounts(call):
+    """The pad amounts as ints; amounts that are size formulas have no kind yet."""
+    amounts = tuple(sympy.sympify(p) for p in call.arg(1, "pad"))
+    if not all(a.is_Integer for a in amounts):
+        # Swin pads each feature map to a multiple of its window: (7 - W % 7) % 7
+        call.unsupported(f"padding by size formulas {tuple(amounts)} (costgraph's Pad takes integer amounts)")
+    return tuple(int(a) for a in amounts)
+
+
 @aten_converter("aten::constant_pad_nd")
 def constant_pad(call):
     """``constant_pad_nd(input, pad, value=0)``."""
-    return Pad(tuple(int(p) for p in call.arg(1, "pad")), "constant", float(call.arg(2, "value", 0)))
+    return Pad(_amounts(call), "constant", float(call.arg(2, "value", 0)))
 
 
 _PAD_MODES = {"reflection": "reflect", "replication": "replicate", "_pad_circular": "circular"}
@@ -23,13 +32,13 @@ def mode_pad(call):
     """``reflection_pad2d(input, pad)``, ``replication_pad*``, ``_pad_circular``."""
     name = call.op.partition("::")[2].split(".")[0]
     mode = _PAD_MODES.get(name.split("_pad")[0], "circular")
-    return Pad(tuple(int(p) for p in call.arg(1, "pad")), mode)
+    return Pad(_amounts(call), mode)
 
 
 @aten_converter("aten::pad")
 def pad(call):
     """``pad(input, pad, mode="constant", value=None)``."""
-    return Pad(tuple(int(p) for p in call.arg(1, "pad")), call.arg(2, "mode", "constant"), float(call.arg(3, "value", 0) or 0))
+    return Pad(_amounts(call), call.arg(2, "mode", "constant"), float(call.arg(3, "value", 0) or 0))
 
 
 @aten_converter("aten::roll")
