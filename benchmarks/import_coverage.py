@@ -126,12 +126,15 @@ def image_model(section, name, build, size=(224, 192), held=((256, 224), (192, 2
     if fixed is None:
         row = check(section, name, model, meta_input(2, 3, *size), {"N": 0, "H": 2, "W": 3},
                     [((meta_input(n, 3, h, w),), {"N": n, "H": h, "W": w}) for n, (h, w) in zip((1, 3), held)])
-        if row["status"] != "fails" or not any(word in row.get("detail", "") for word in ("fix", "cannot capture")):
+        if row["status"] != "fails" or not any(word in row.get("detail", "") for word in ("fix", "cannot capture", "cannot convert")):
             return
         ROWS.pop()
         fixed = (size[0], size[0])
+        why = "by the model" if "cannot convert" not in row["detail"] else "(symbolic: padding by size formulas)"
+    else:
+        why = "by the model"
     check(section, name, model, meta_input(2, 3, *fixed), {"N": 0},
-          [((meta_input(n, 3, *fixed),), {"N": n}) for n in (1, 3)], note=f"H, W fixed at {fixed[0]}x{fixed[1]} by the model")
+          [((meta_input(n, 3, *fixed),), {"N": n}) for n in (1, 3)], note=f"H, W fixed at {fixed[0]}x{fixed[1]} {why}")
 
 
 def torchvision_section(only, start=None):
