@@ -126,7 +126,7 @@ def image_model(section, name, build, size=(224, 192), held=((256, 224), (192, 2
     if fixed is None:
         row = check(section, name, model, meta_input(2, 3, *size), {"N": 0, "H": 2, "W": 3},
                     [((meta_input(n, 3, h, w),), {"N": n, "H": h, "W": w}) for n, (h, w) in zip((1, 3), held)])
-        if row["status"] != "fails" or not any(word in row.get("detail", "") for word in ("fix", "cannot capture", "cannot convert", "cannot write")):
+        if row["status"] != "fails" or not any(word in row.get("detail", "") for word in ("fix", "cannot capture", "cannot convert", "cannot write", "torch size expression")):
             return
         ROWS.pop()
         fixed = (size[0], size[0])
