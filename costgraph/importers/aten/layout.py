@@ -208,3 +208,19 @@ def matrix_transpose(call):
     if call.op.startswith("aten::numpy_T"):
         return call.add(Permute(tuple(reversed(range(len(x.shape))))), x)
     return call.add(Transpose(-2, -1), x)
+
+
+@aten_converter("aten::copy_")
+def copy_into(call):
+    """``dst.copy_(src)`` (``x[a:b] = y``): src written into dst's storage in place, no arithmetic, no new tensor.
+
+    The result is dst itself; src must broadcast to it.  Swin and MViT build
+    their attention masks and relative positions this way.
+    """
+    dst, src = call.args[0], call.args[1]
+    if isinstance(src, TensorValue):
+        from ...kinds.arithmetic import broadcast_shapes
+
+        if broadcast_shapes("copy_", tuple(dst.shape), tuple(src.shape)) != tuple(dst.shape):
+            call.unsupported(f"copy_ of {tuple(src.shape)} into {tuple(dst.shape)}")
+    return dst
