@@ -67,7 +67,8 @@ def __dir__():
 def from_torch(module, example_input, dynamic=None, **options):
     """Import a torch ``nn.Module`` as a symbolic `Network` (needs ``costgraph[torch]``).
 
-    See `costgraph.importers.torch_fx.from_torch`; torch is imported only here.
+    Captured with ``torch.export`` and converted op by op: see
+    `costgraph.importers.aten.from_torch`; torch is imported only here.
     """
     from .importers import from_torch as convert
 

@@ -1,8 +1,9 @@
-"""costgraph.from_torch: traced modules rebuilt symbolically.
+"""costgraph.from_torch: modules captured with torch.export, rebuilt symbolically op by op.
 
 Sources of truth: the native zoo networks (each checked against torchvision by
-its own tests) for the twins; real PyTorch (shapes traced on the meta device)
-for the functional calls; hand derivations written next to each formula.
+its own tests) for the twins; real PyTorch (torch.export's shapes at other
+sizes, on the meta device) for the functional calls; hand derivations written
+next to each formula.
 """
 
 import importlib
@@ -133,18 +134,15 @@ def test_functional_calls_shapes_and_costs():
     # q @ q^T (2HW)^2 * 8, attention 2 * (2HW)^2 * 8; per sample
     expected = 8 * 27 * hw + 64 * 2 * hw + 8 * (2 * hw) ** 2 + 16 * (2 * hw) ** 2
     assert sympy.expand(net.totals().macs - N * expected) == 0
-    # the formulas from the import at 5x7 agree with what torch traces at other sizes
-    from torch.fx.passes.shape_prop import ShapeProp
-
-    traced = torch.fx.symbolic_trace(module)
+    # the formulas from the import at 5x7 agree with what torch.export makes at other sizes (static)
     for h, w, n in [(4, 9, 1), (11, 3, 3)]:
-        ShapeProp(traced).propagate(torch.empty(n, 3, h, w, device="meta"))
-        torch_shapes = {node.name: tuple(node.meta["tensor_meta"].shape) for node in traced.graph.nodes if "tensor_meta" in node.meta and hasattr(node.meta["tensor_meta"], "shape")}
-        compared = [name for name in net if name in torch_shapes]
+        program = torch.export.export(module, (torch.empty(n, 3, h, w, device="meta"),))
+        torch_shapes = {node.name: tuple(node.meta["val"].shape) for node in program.graph.nodes if isinstance(node.meta.get("val"), torch.Tensor)}
+        compared = [name for name in net if net.graph.nodes[name].get("aten_node") in torch_shapes]
         assert len(compared) >= 15
         for name in compared:
             ours = tuple(int(sympy.sympify(d).subs({H: h, W: w, N: n})) for d in net.shape(name))
-            assert ours == torch_shapes[name], name
+            assert ours == torch_shapes[net.graph.nodes[name]["aten_node"]], name
 
 
 def test_sizes_stay_symbolic_and_in_place_adds_are_kept():
@@ -174,52 +172,54 @@ def test_unsupported_operations_are_listed_with_their_place():
     class Odd(nn.Module):
         def __init__(self):
             super().__init__()
-            self.body = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ELU())
+            self.body = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Softshrink())
 
         def forward(self, x):
             x = self.body(x)
-            x = torch.roll(x, 1, 2)
-            return F.interpolate(x, scale_factor=2) + 1
+            x = torch.special.bessel_j0(x)
+            return torch.logcumsumexp(x, 2) + 1
 
     with meta():
         odd = Odd()
     with pytest.raises(UnsupportedOperationError) as caught:
         from_torch(odd, (1, 3, 16, 12))
     message = str(caught.value)
-    assert "module 'body.1' (ELU)" in message
-    assert "torch.roll" in message and "interpolate" in message
+    assert "aten::softshrink" in message and "module 'body.1' (Softshrink)" in message
+    assert "aten::special_bessel_j0" in message and "aten::logcumsumexp" in message
     assert "register_converter" in message
-    assert len(caught.value.operations) == 3     # the + 1 after interpolate depends on it: not listed
+    assert len(caught.value.operations) == 3     # the + 1 after logcumsumexp depends on it: not listed
 
 
 def test_a_registered_converter_makes_the_operation_known():
     from costgraph.kinds import Identity
 
-    class Rolled(nn.Module):
+    class Bessel(nn.Module):
         def forward(self, x):
-            return torch.roll(x, 1, 2)
+            return torch.special.bessel_j0(x)
 
-    register_converter(torch.roll)(lambda call: Identity())
+    register_converter(torch.ops.aten.special_bessel_j0)(lambda call: Identity())
     try:
-        net = from_torch(Rolled(), (1, 3, 8, 6))
+        net = from_torch(Bessel(), (1, 3, 8, 6))
+        with pytest.raises(CostGraphError, match="already has a converter"):
+            register_converter("aten::special_bessel_j0")(lambda call: Identity())
     finally:
-        del TORCH_CONVERTERS[torch.roll]
+        del TORCH_CONVERTERS["aten::special_bessel_j0"]
     assert [net.layer(name).kind for name in net] == ["Input", "Identity"]
 
 
-def test_a_wrong_converter_is_caught_by_the_traced_shapes():
-    """A converter that drops AvgPool2d's stride gives (H-1, W-1), torch traced (H//2, W//2)."""
+def test_a_wrong_converter_is_caught_by_the_exported_shapes():
+    """A converter that drops AvgPool2d's stride gives (H-1, W-1), export made (H//2, W//2): as expressions."""
     from costgraph.kinds import AvgPool2d
 
-    saved = TORCH_CONVERTERS[nn.AvgPool2d]
-    TORCH_CONVERTERS[nn.AvgPool2d] = lambda call: AvgPool2d(call.target.kernel_size, 1)
+    saved = TORCH_CONVERTERS["aten::avg_pool2d"]
+    register_converter("aten::avg_pool2d", replace=True)(lambda call: AvgPool2d(tuple(call.args[1]), 1))
     try:
         with meta():
             module = nn.Sequential(nn.Conv2d(3, 3, 1), nn.AvgPool2d(2))
-        with pytest.raises(ShapeError, match=r"module '1' \(AvgPool2d\).*\(1, 3, 7, 5\).*\(1, 3, 4, 3\)"):
+        with pytest.raises(ShapeError, match=r"module '1' \(AvgPool2d\).*\(N, 3, H - 1, W - 1\).*\(N, 3, floor\(H/2\), floor\(W/2\)\)"):
             from_torch(module, (1, 3, 8, 6))
     finally:
-        TORCH_CONVERTERS[nn.AvgPool2d] = saved
+        TORCH_CONVERTERS["aten::avg_pool2d"] = saved
 
 
 def test_dynamic_names_and_fixed_dimensions():
@@ -243,14 +243,14 @@ def test_dynamic_names_and_fixed_dimensions():
         from_torch(module, (3, 5, 16), dynamic={"S": 1, S: 0})      # the name and the symbol: one size
 
 
-def test_untraceable_module_is_a_clear_error():
+def test_uncapturable_module_is_a_clear_error():
     class Branchy(nn.Module):
         def forward(self, x):
             if x.sum() > 0:
                 return x
             return -x
 
-    with pytest.raises(CostGraphError, match="cannot trace Branchy"):
+    with pytest.raises(CostGraphError, match="torch.export cannot capture Branchy"):
         from_torch(Branchy(), (1, 3, 4, 4))
 
 
@@ -305,7 +305,8 @@ def test_tiny_vit_multihead_attention_class_token_and_select():
         vit = TinyViT()
     net = from_torch(vit, (2, 3, 32, 24))
     tokens = sympy.floor(H / 4) * sympy.floor(W / 4) + 1      # patches plus the class token
-    attention = net.shape("attention")
+    attention = net.shape([name for name in net if name.startswith("attention.")][-1])   # the module's output
+    assert attention[0] == N and attention[2] == 32
     assert all((attention[1] - tokens).subs({H: h, W: w}) == 0 for h, w in [(32, 24), (35, 18), (4, 7)])
     assert net.shape("head") == (N, 10)
     # parameters by hand: conv 32*3*16 + 32, token 32, layer norm 64,
@@ -345,7 +346,7 @@ def test_a_module_called_twice_shares_its_parameters():
 
 
 def test_parameters_forward_never_uses_are_reported():
-    from costgraph.importers.torch_fx import UnusedParametersWarning
+    from costgraph.importers.aten import UnusedParametersWarning
 
     from .twins.googlenet import GoogLeNet
 

@@ -1,15 +1,14 @@
 """Import an existing model into a symbolic costgraph `Network`.
 
-* `from_torch` traces an ``nn.Module`` with ``torch.fx`` and rebuilds every
-  call as a registered costgraph kind (``costgraph[torch]``);
+* `from_torch` captures an ``nn.Module`` with ``torch.export`` and rebuilds
+  every ATen call as a registered costgraph kind (``costgraph[torch]``);
 * `from_onnx` reads an ``.onnx`` file with the ``onnx`` package and does the
   same for its nodes; named dimensions (``dim_param``) become size symbols
   (``costgraph[onnx]``).
 
 Neither torch nor onnx is imported until one of these functions is called,
-so ``import costgraph`` stays light.  Shapes are never copied from the
-traced model: they are recomputed with costgraph's own formulas, and the
-traced sizes only serve to check them.
+so ``import costgraph`` stays light.  Shapes are recomputed with
+costgraph's own formulas; the captured sizes only serve to check them.
 
 An operation with no converter is an error (`UnsupportedOperationError`)
 that lists every such operation and where it occurs; it is never counted as
@@ -36,49 +35,60 @@ class UnsupportedOperationError(UnknownKindError):
         self.operations = list(operations)
 
 
-#: torch target -> converter: an ``nn.Module`` class, a function (``torch.cat``,
-#: ``operator.add``) or a tensor method name (``"view"``).  Built-in entries are
-#: added when `costgraph.importers.torch_fx` is first imported.
-TORCH_CONVERTERS: dict[object, Callable] = {}
+#: ATen operator name -> converter (``"aten::conv2d"`` for every overload, or
+#: ``"aten::add.Tensor"`` for one); the built-in entries are added when
+#: `costgraph.importers.aten` is first imported (it imports torch).
+TORCH_CONVERTERS: dict[str, Callable] = {}
 
 #: ONNX op type (``"Conv"``, or ``"domain::Op"`` outside the default domain) -> converter
 ONNX_CONVERTERS: dict[str, Callable] = {}
 
 
-def register_converter(target, *, onnx: bool = False):
+def register_converter(target, *, onnx: bool = False, replace: bool = False):
     """Decorator: convert `target` to costgraph kinds when importing.
 
-    For torch, `target` is an ``nn.Module`` subclass (a leaf module), a
-    function such as ``torch.roll``, or a tensor method name such as
-    ``"roll"``.  With ``onnx=True``, `target` is an ONNX op type.  The
-    converter receives one `Call` (``costgraph.importers.torch_fx.Call`` or
-    ``costgraph.importers.onnx.Call``) and returns a `LayerKind` (added with
-    the call's tensor inputs), or uses ``call.add(kind, *inputs)`` and
-    returns the resulting tensor(s).  A later registration replaces an
-    earlier one, so a user can also override a built-in converter.
+    For torch, `target` is an ATen operator: ``torch.ops.aten.roll``,
+    ``torch.ops.aten.add.Tensor`` (one overload) or its name
+    ``"aten::roll"``.  The converter receives one
+    `costgraph.importers.aten.Call` and returns a `LayerKind` (added with the
+    call's tensor inputs), or uses ``call.add(kind, *inputs)`` and returns
+    the resulting tensor(s).  With ``onnx=True``, `target` is an ONNX op type
+    (``costgraph.importers.onnx.Call``).  An operator that already has a
+    converter is refused unless ``replace=True``: two converters never
+    disagree silently.
+
+    Raises
+    ------
+    CostGraphError
+        If `target` already has a converter and `replace` is False, or is
+        not an operator.
 
     Examples
     --------
     >>> from costgraph.importers import register_converter, TORCH_CONVERTERS
     >>> from costgraph.kinds import Identity
-    >>> @register_converter("my_noop_method")
+    >>> @register_converter("aten::my_noop")
     ... def convert_noop(call):
     ...     return Identity()
-    >>> TORCH_CONVERTERS["my_noop_method"] is convert_noop
+    >>> TORCH_CONVERTERS["aten::my_noop"] is convert_noop
     True
-    >>> del TORCH_CONVERTERS["my_noop_method"]
+    >>> del TORCH_CONVERTERS["aten::my_noop"]
     """
+    if onnx:
 
-    def decorate(converter):
-        (ONNX_CONVERTERS if onnx else TORCH_CONVERTERS)[target] = converter
-        return converter
+        def decorate_onnx(converter):
+            ONNX_CONVERTERS[target] = converter
+            return converter
 
-    return decorate
+        return decorate_onnx
+    from .aten import aten_converter  # registers the built-in converters first
+
+    return aten_converter(target, replace=replace)
 
 
 def from_torch(module, example_input, dynamic=None, **options):
-    """Trace a torch ``nn.Module`` into a symbolic `Network`; see `costgraph.importers.torch_fx.from_torch`."""
-    from .torch_fx import from_torch as convert
+    """Capture a torch ``nn.Module`` with ``torch.export`` into a symbolic `Network`; see `costgraph.importers.aten.from_torch`."""
+    from .aten import from_torch as convert
 
     return convert(module, example_input, dynamic, **options)
 

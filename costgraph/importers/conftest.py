@@ -10,6 +10,6 @@ import os
 collect_ignore = []
 if os.environ.get("CI") != "true":
     if importlib.util.find_spec("torch") is None:
-        collect_ignore.append("torch_fx.py")
+        collect_ignore.append("aten")
     if importlib.util.find_spec("onnx") is None:
         collect_ignore.append("onnx.py")

@@ -1,0 +1,86 @@
+"""Converters: matrix products and lookups (``linear``, ``addmm``, ``mm``, ``matmul``, ``bmm``, SDPA, ``embedding``)."""
+
+from __future__ import annotations
+
+from ...kinds import Linear, Transpose
+from ...kinds.attention import ScaledDotProductAttention
+from ...kinds.embedding import Embedding
+from ...kinds.matmul import BatchMatMul, MatMul
+from .table import TensorValue, aten_converter
+
+
+def _is_param(value):
+    return value is not None and value.layer is None and value.param is not None
+
+
+@aten_converter("aten::linear")
+def linear(call):
+    """``linear(input, weight, bias=None)``: weight ``(out, in)``."""
+    x, weight, bias = call.arg(0, "input"), call.arg(1, "weight"), call.arg(2, "bias")
+    if not _is_param(weight) or (bias is not None and not _is_param(bias)):
+        call.unsupported("a linear layer whose weight is computed in forward")
+    out_features, in_features = (int(d) for d in weight.shape)
+    if call._importer.options.get("lazy_linear") and not x.shape[-1].is_number:
+        # the seed's VGG16: fc1 sized for each input, so its weights are a formula, not this tensor
+        call._importer.used.update(v.param for v in (weight, bias) if v is not None)
+        return call.add(Linear(None, out_features, bias is not None), x)
+    return call.add(Linear(in_features, out_features, bias is not None), x, owns=(weight, bias))
+
+
+@aten_converter("aten::addmm")
+def addmm(call):
+    """``addmm(bias, x, weight)``: ``x @ weight + bias`` (Hugging Face's Conv1D keeps weight as ``(in, out)``)."""
+    bias, x, weight = call.arg(0, "self"), call.arg(1, "mat1"), call.arg(2, "mat2")
+    if call.arg(3, "beta", 1) != 1 or call.arg(4, "alpha", 1) != 1:
+        call.unsupported("addmm with beta or alpha other than 1")
+    if not (_is_param(weight) and _is_param(bias) and len(bias.shape) == 1):
+        call.unsupported("addmm of computed tensors (only x @ weight + bias with parameters)")
+    in_features, out_features = (int(d) for d in weight.shape)
+    return call.add(Linear(in_features, out_features, True), x, owns=(weight, bias))
+
+
+@aten_converter("aten::mm", "aten::matmul")
+def matmul(call):
+    """``mm(a, b)`` / ``matmul(a, b)``: a product with a parameter matrix is a bias-free Linear."""
+    a, b = call.args[0], call.args[1]
+    if _is_param(b) and len(b.shape) == 2 and not _is_param(a) and len(a.shape) >= 2:
+        in_features, out_features = (int(d) for d in b.shape)
+        return call.add(Linear(in_features, out_features, False), a, owns=(b,))
+    if len(a.shape) < 2 or len(b.shape) < 2:
+        call.unsupported("a matrix product with a vector operand")
+    return call.add(MatMul(), a, b)
+
+
+@aten_converter("aten::bmm")
+def bmm(call):
+    """``bmm(a, b)``: ``(B, n, k) @ (B, k, m)``."""
+    return call.add(BatchMatMul(), call.args[0], call.args[1])
+
+
+@aten_converter("aten::scaled_dot_product_attention")
+def scaled_dot_product_attention(call):
+    """``scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0, is_causal=False, scale=None, enable_gqa=False)``."""
+    q, k, v = call.args[:3]
+    mask = call.arg(3, "attn_mask")
+    kind = ScaledDotProductAttention(bool(call.arg(5, "is_causal", False)), enable_gqa=bool(call.arg(7, "enable_gqa", False)))
+    inputs = (q, k, v) + ((mask,) if mask is not None else ())
+    return call.add(kind, *inputs)
+
+
+@aten_converter("aten::embedding")
+def embedding(call):
+    """``embedding(weight, indices, padding_idx=-1, ...)``: one table row per index."""
+    weight, ids = call.arg(0, "weight"), call.arg(1, "indices")
+    if not _is_param(weight):
+        call.unsupported("a table computed in forward (only parameters are supported)")
+    return call.add(Embedding(int(weight.shape[0]), int(weight.shape[1])), ids, owns=(weight,))
+
+
+@aten_converter("aten::t")
+def t(call):
+    """``t(x)``: a 2-d transpose (a view)."""
+    x = call.args[0]
+    if x.layer is None and x.param is not None and len(x.shape) == 2:
+        # the parameter read transposed: a product with it is then a Linear that owns it
+        return TensorValue(None, tuple(reversed(x.shape)), param=x.param, trainable=x.trainable, dtype=x.dtype)
+    return call.add(Transpose(0, 1), x) if len(x.shape) == 2 else x

@@ -1,0 +1,89 @@
+"""Converters: reductions over dimensions (``mean``, ``sum``)."""
+
+from __future__ import annotations
+
+from ...kinds import Mean, Sum
+from ...kinds import reduction as reduction_kinds
+from ...kinds.matmul import Einsum
+from .table import aten_converter
+
+
+def _dims(call, rank):
+    dims = call.arg(1, "dim")
+    if dims is None or dims == []:
+        return tuple(range(rank))
+    return tuple(int(d) for d in (dims if isinstance(dims, (list, tuple)) else [dims]))
+
+
+@aten_converter("aten::mean")
+def mean(call):
+    """``mean(x, dims, keepdim=False)``."""
+    x = call.args[0]
+    return Mean(_dims(call, len(x.shape)), bool(call.arg(2, "keepdim", False)))
+
+
+@aten_converter("aten::sum")
+def sum_(call):
+    """``sum(x, dims, keepdim=False)``."""
+    x = call.args[0]
+    return Sum(_dims(call, len(x.shape)), bool(call.arg(2, "keepdim", False)))
+
+
+def _dims_or_none(call, index=1):
+    dims = call.arg(index, "dim")
+    if dims is None or dims == []:
+        return None
+    return tuple(int(d) for d in (dims if isinstance(dims, (list, tuple)) else [dims]))
+
+
+@aten_converter("aten::amax", "aten::amin")
+def amax(call):
+    """``amax(x, dims, keepdim)`` / ``amin``."""
+    cls = reduction_kinds.Amax if "amax" in call.op else reduction_kinds.Amin
+    return cls(_dims_or_none(call), bool(call.arg(2, "keepdim", False)))
+
+
+@aten_converter("aten::max.dim", "aten::min.dim")
+def max_dim(call):
+    """``max(x, dim, keepdim)``: values and indices."""
+    cls = reduction_kinds.MaxDim if call.op.startswith("aten::max") else reduction_kinds.MinDim
+    return (call.add(cls(int(call.args[1]), bool(call.arg(2, "keepdim", False))), call.args[0]), None)
+
+
+@aten_converter("aten::prod")
+def prod(call):
+    """``prod(x, dim, keepdim)``."""
+    return reduction_kinds.Prod(_dims_or_none(call), bool(call.arg(2, "keepdim", False)))
+
+
+@aten_converter("aten::var", "aten::std")
+def var(call):
+    """``var(x, dims, correction=1, keepdim)`` / ``std``."""
+    cls = reduction_kinds.Var if call.op.startswith("aten::var") else reduction_kinds.Std
+    correction = call.kwargs.get("correction", 1)
+    return cls(_dims_or_none(call), int(1 if correction is None else correction), bool(call.kwargs.get("keepdim", False)))
+
+
+@aten_converter("aten::logsumexp")
+def logsumexp(call):
+    """``logsumexp(x, dims, keepdim)``."""
+    return reduction_kinds.LogSumExp(_dims_or_none(call), bool(call.arg(2, "keepdim", False)))
+
+
+@aten_converter("aten::linalg_vector_norm")
+def vector_norm(call):
+    """``linalg_vector_norm(x, ord=2, dim=None, keepdim=False)``."""
+    return reduction_kinds.VectorNorm(float(call.arg(1, "ord", 2)), _dims_or_none(call, 2), bool(call.arg(3, "keepdim", False)))
+
+
+@aten_converter("aten::cumsum", "aten::cumprod")
+def cumulative(call):
+    """``cumsum(x, dim)`` / ``cumprod``."""
+    cls = reduction_kinds.Cumsum if "cumsum" in call.op else reduction_kinds.Cumprod
+    return cls(int(call.args[1]))
+
+
+@aten_converter("aten::einsum")
+def einsum(call):
+    """``einsum(equation, tensors)``."""
+    return call.add(Einsum(call.args[0]), *call.args[1])

@@ -1,0 +1,70 @@
+"""Memory of imported models: ``saved_bytes`` against what autograd really keeps.
+
+Source of truth: PyTorch 2.13 on the CPU, as in tests/test_torch_memory.py
+(every tensor handed to ``saved_tensors_hooks``' pack hook in a training
+forward pass, by storage, parameters and buffers left out).  The imported
+ATen graph shows what eager PyTorch saves: Hugging Face's RMSNorm keeps its
+product before the weight, ``repeat_kv``'s reshape of expanded keys and
+values is a copy (kept for the attention products), tanh-GELU built from
+pow/mul/add/tanh keeps each intermediate it needs.
+"""
+
+import pytest
+
+from .support import require, require_torch
+
+torch = require_torch()
+transformers = require("transformers")
+
+from costgraph import from_torch  # noqa: E402
+
+from .test_torch_memory import autograd_saved_bytes, on_cpu  # noqa: E402
+from .twins import resnet  # noqa: E402
+
+
+def test_imported_resnet50_saves_what_autograd_keeps():
+    with torch.device("meta"):
+        twin = resnet.resnet("resnet50")
+    net = from_torch(twin, (2, 3, 64, 48))
+    real = on_cpu(lambda: resnet.resnet("resnet50")).train()
+    for n, h, w in [(1, 57, 45)]:                                    # odd, non-square, batch 1
+        assert net.memory(H=h, W=w, N=n, device="cpu").saved_bytes == autograd_saved_bytes(real, torch.zeros(n, 3, h, w))
+
+
+class Logits(torch.nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, ids):
+        return self.model(input_ids=ids, use_cache=False).logits
+
+
+#: two layers, small widths; GPT-2's dropouts at 0: the import is an eval-mode export, where
+#: GPT-2's attention passes p=0 to its functional dropout whatever the config says
+CONFIGS = {
+    "llama": lambda: transformers.LlamaConfig(
+        num_hidden_layers=2, hidden_size=64, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2, vocab_size=100
+    ),
+    "gpt2": lambda: transformers.GPT2Config(
+        n_layer=2, n_embd=64, n_head=4, vocab_size=100, n_positions=64, attn_pdrop=0.0, resid_pdrop=0.0, embd_pdrop=0.0,
+        bos_token_id=0, eos_token_id=0,
+    ),
+}
+#: GPT-2 at batch 1 is left out: torch.matmul folds a batch of one into a view where it copies
+#: larger batches (the copies autograd keeps differ), which one formula in N cannot follow
+SIZES = {"llama": [(1, 5), (3, 11)], "gpt2": [(2, 5), (3, 11)]}
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_imported_hugging_face_model_saves_what_autograd_keeps(name):
+    def build():
+        return transformers.AutoModelForCausalLM.from_config(CONFIGS[name](), attn_implementation="eager")
+
+    with torch.device("meta"):
+        model = build()
+    net = from_torch(Logits(model), torch.zeros(2, 7, dtype=torch.long, device="meta"))
+    real = on_cpu(build).train()
+    for n, s in SIZES[name]:
+        theirs = autograd_saved_bytes(real, torch.zeros(n, s, dtype=torch.long))
+        assert net.memory(N=n, S=s, device="cpu").saved_bytes == theirs, (n, s)

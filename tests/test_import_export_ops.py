@@ -1,0 +1,167 @@
+"""from_torch (torch.export + ATen converters) on n-d nets, data-dependent ops, tied parameters and bad input.
+
+Sources of truth: PyTorch on the meta device at sizes never used in the
+import (``FlopCounterMode`` total // 2 for MACs, the module's own output
+shape, ``sum(p.numel() for p in parameters())``), and hand counts written
+next to the numbers.
+"""
+
+import pytest
+import sympy
+
+from costgraph import CostGraphError, N, S, size_symbol
+
+from .support import require_torch
+
+torch = require_torch()
+nn = torch.nn
+F = torch.nn.functional
+
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from costgraph import from_torch  # noqa: E402
+from costgraph.importers.aten import DataDependentError, UnusedParametersWarning  # noqa: E402, F401
+from costgraph.importers.aten.shapes import to_formula  # noqa: E402
+
+
+def meta(*shape):
+    return torch.empty(shape, device="meta")
+
+
+def torch_macs_and_shape(module, x):
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        out = module(x)
+    return counter.get_total_flops() // 2, tuple(out.shape)
+
+
+def assert_exact_at(net, module, x, **sizes):
+    macs, shape = torch_macs_and_shape(module, x)
+    assert net.totals(**sizes).macs == macs, sizes
+    at = {size_symbol(k): v for k, v in sizes.items()}
+    assert tuple(int(sympy.sympify(d).subs(at)) for d in net.shape(net.outputs[-1])) == shape
+
+
+class UNet(nn.Module):
+    """ConvTranspose2d, GroupNorm, LeakyReLU, F.interpolate (to the skip's size and bilinear) and skip concatenation."""
+
+    def __init__(self, c=8):
+        super().__init__()
+        block = lambda i, o: nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.GroupNorm(2, o), nn.LeakyReLU(0.1))  # noqa: E731
+        self.down1, self.down2 = block(3, c), block(c, 2 * c)
+        self.up = nn.ConvTranspose2d(2 * c, c, 2, stride=2)
+        self.dec = block(2 * c, c)
+        self.head = nn.Conv2d(c, 2, 1)
+
+    def forward(self, x):
+        d1 = self.down1(x)
+        d2 = self.down2(F.max_pool2d(d1, 2))
+        up = F.interpolate(self.up(d2), size=d1.shape[-2:], mode="bilinear", align_corners=False)
+        return self.head(self.dec(torch.cat([up, d1], 1)))
+
+
+def test_unet_is_exact_at_held_out_sizes():
+    with torch.device("meta"):
+        unet = UNet().eval()
+    net = from_torch(unet, (2, 3, 32, 24))
+    assert net.totals().params == sum(p.numel() for p in unet.parameters())
+    kinds = {net.layer(name).kind for name in net}
+    assert {"ConvTranspose2d", "GroupNorm", "LeakyReLU", "Upsample", "Concat"} <= kinds
+    for n, h, w in [(1, 21, 40), (3, 64, 18)]:          # odd and non-square sizes
+        assert_exact_at(net, unet, meta(n, 3, h, w), N=n, H=h, W=w)
+
+
+def test_one_and_three_dimensional_convolutions():
+    with torch.device("meta"):
+        audio = nn.Sequential(nn.Conv1d(1, 8, 10, stride=5), nn.BatchNorm1d(8), nn.GELU(), nn.MaxPool1d(2), nn.Conv1d(8, 8, 3, padding=2, dilation=2, groups=2)).eval()
+        video = nn.Sequential(nn.Conv3d(3, 4, (3, 5, 5), stride=(1, 2, 2), padding=(1, 2, 2)), nn.BatchNorm3d(4), nn.ReLU(), nn.AdaptiveAvgPool3d((2, 1, 1))).eval()
+    net = from_torch(audio, (2, 1, 400), {"N": 0, "L": 2})
+    for n, length in [(1, 999), (3, 160)]:
+        assert_exact_at(net, audio, meta(n, 1, length), N=n, L=length)
+    net = from_torch(video, (2, 3, 8, 32, 24), {"N": 0, "T": 2, "H": 3, "W": 4})
+    for n, t, h, w in [(1, 5, 17, 40), (3, 3, 64, 9)]:
+        assert_exact_at(net, video, meta(n, 3, t, h, w), N=n, T=t, H=h, W=w)
+
+
+def test_data_dependent_ops_are_a_clear_error_naming_op_and_module():
+    class Picks(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.score = nn.Linear(4, 1)
+
+        def forward(self, x):
+            keep = self.score(x)[..., 0] > 0
+            return x[keep]                              # boolean-mask indexing: as many rows as the data says
+
+    with pytest.raises(DataDependentError, match=r"aten::index\.Tensor at node 'index' in the top-level forward: .*depends on the data"):
+        from_torch(Picks(), (2, 5, 4))
+
+    class Nonzero(nn.Module):
+        def forward(self, x):
+            return torch.nonzero(x)
+
+    with torch.device("meta"):
+        wrapped = nn.Sequential(nn.ReLU(), Nonzero())
+    with pytest.raises(DataDependentError, match=r"aten::nonzero.* in module '1' \(Nonzero\): .*depends on the data"):
+        from_torch(wrapped, (2, 5, 4))
+
+
+def test_tied_parameters_count_once_and_buffers_apart():
+    """A head tied to the embedding is one tensor (torch counts 50*16 once); a buffer is no parameter."""
+
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte = nn.Embedding(50, 16)
+            self.head = nn.Linear(16, 50, bias=False)
+            self.head.weight = self.wte.weight
+            self.register_buffer("scale", torch.ones(16))
+
+        def forward(self, ids):
+            return self.head(self.wte(ids) * self.scale)
+
+    with torch.device("meta"):
+        tied = Tied()
+    net = from_torch(tied, torch.zeros(2, 7, dtype=torch.long, device="meta"))
+    assert sum(p.numel() for p in tied.parameters()) == 800                 # torch: 50*16, once
+    assert net.totals().params == 800
+    # MACs by hand: the head's 16*50 per token, nothing for the lookup or the scale
+    assert sympy.expand(net.totals().macs - 800 * N * S) == 0
+
+
+def test_bad_examples_and_dynamic_values_are_cost_graph_errors():
+    with torch.device("meta"):
+        linear = nn.Linear(16, 4)
+    with pytest.raises(CostGraphError, match="torch.export cannot capture"):
+        from_torch(linear, (2, 5, 15))                                  # 15 features, the layer takes 16
+    with pytest.raises(CostGraphError, match="does not fit"):
+        from_torch(linear, (2, 5, 16), {"S": 7})
+    with pytest.raises(CostGraphError, match="must be a dim"):
+        from_torch(linear, (2, 5, 16), {"S": "1"})
+    with pytest.raises(CostGraphError, match="identifier"):
+        from_torch(linear, (2, 5, 16), {"not a name": 1})
+    with pytest.raises(CostGraphError, match="example input must be a tensor or a shape"):
+        from_torch(linear, [(2, 5, 16), "x"])
+    with pytest.raises(CostGraphError, match="expects a torch.nn.Module"):
+        from_torch(lambda x: x, (2, 5, 16))
+
+
+def test_torch_size_functions_map_onto_exact_arithmetic():
+    """torch's FloorDiv, CeilDiv, Mod, Min and Max become costgraph's formulas (checked at many sizes)."""
+    from torch.utils._sympy.functions import CeilDiv, FloorDiv, Max, Min, Mod
+
+    s0, s1 = sympy.symbols("s0 s1", integer=True, positive=True)
+    h, w = size_symbol("H"), size_symbol("W")
+    names = {s0: h, s1: w}
+    cases = [
+        (FloorDiv(s0 - 1, 4) + 1, lambda a, b: (a - 1) // 4 + 1),
+        (CeilDiv(s0, 3), lambda a, b: -(-a // 3)),
+        (Mod(s0, 5) + s1, lambda a, b: a % 5 + b),
+        (Min(s0, 2 * s1), lambda a, b: min(a, 2 * b)),
+        (Max(FloorDiv(s0, 2), s1), lambda a, b: max(a // 2, b)),
+    ]
+    for expr, python in cases:
+        ours = to_formula(expr, names)
+        for a, b in [(1, 1), (7, 3), (64, 48), (101, 2)]:
+            assert int(ours.subs({h: a, w: b})) == python(a, b), (expr, a, b)
+    with pytest.raises(CostGraphError, match="not one of the input sizes"):
+        to_formula(s0 + sympy.Symbol("s9", integer=True), names)
