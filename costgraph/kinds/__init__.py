@@ -146,6 +146,10 @@ from .attention import CausalMask, MultiheadAttention, RotaryEmbedding, ScaledDo
 from .mlp import GatedMLP
 from .window import SlidingWindowMask, SlidingWindowMatMul
 from .moe import MixtureOfExperts
+from .reshape import ViewAs
+from .indexing import AdvancedIndex
+from .creation import Constant
+from .comparison import Compare
 from .relative_position import RelativePositionBias
 
 __all__ = [
@@ -213,6 +217,10 @@ __all__ = [
     "RotaryEmbedding",
     "RMSNorm",
     "GatedMLP",
+    "ViewAs",
+    "AdvancedIndex",
+    "Constant",
+    "Compare",
     "SlidingWindowMask",
     "SlidingWindowMatMul",
     "MixtureOfExperts",

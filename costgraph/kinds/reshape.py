@@ -11,7 +11,7 @@ from ..symbols import as_formula, as_size
 from ..intmath import is_integer_valued
 from .base import ParameterFree, View, format_shape, numel, positive_int, register_kind
 
-__all__ = ['Flatten', 'Permute', 'Transpose', 'Reshape', 'Slice', 'Expand', 'Select', 'Contiguous', 'ChannelShuffle', 'Concat', 'Stack', 'Repeat']
+__all__ = ['ViewAs', 'Flatten', 'Permute', 'Transpose', 'Reshape', 'Slice', 'Expand', 'Select', 'Contiguous', 'ChannelShuffle', 'Concat', 'Stack', 'Repeat']
 
 
 @register_kind
@@ -424,3 +424,33 @@ def _sizes(shape) -> tuple:
     if not isinstance(shape, (tuple, list)):
         raise ShapeError(f"a shape must be a tuple of sizes, got {shape!r}", value=shape)
     return tuple(shape)
+
+
+# ``ViewAs``: an exported ATen graph also merges the batch dimension with others
+# (``x.view(-1, 768)``) and adds or drops leading ones (``unsqueeze(0)``); `Reshape` keeps the batch first.
+@register_kind
+@dataclass(frozen=True)
+class ViewAs(View):
+    """``x.view(shape)`` with `shape` whole (batch included): no new tensor, no arithmetic.
+
+    Raises
+    ------
+    ShapeError
+        If the element counts differ (checked symbolically).
+
+    >>> from costgraph.symbols import N, S
+    >>> ViewAs((N * S, 768)).output_shape((N, S, 768))
+    (N*S, 768)
+    >>> ViewAs((1, S)).output_shape((S,))
+    (1, S)
+    """
+
+    shape: tuple
+
+    def __post_init__(self):
+        object.__setattr__(self, "shape", tuple(sympy.sympify(d) for d in self.shape))
+
+    def output_shape(self, x):
+        if sympy.expand(numel(self.shape) - numel(x)) != 0:
+            raise ShapeError(f"ViewAs: cannot view {format_shape(x)} as {format_shape(self.shape)}", value=self.shape)
+        return self.shape

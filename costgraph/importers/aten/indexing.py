@@ -5,7 +5,7 @@ from __future__ import annotations
 import sympy
 
 from ...kinds.indexing import Gather, IndexSelect, IndexTensor, MaskedFill, Pad, Roll, Where
-from ...kinds.advanced_index import AdvancedIndex
+from ...kinds.indexing import AdvancedIndex
 from .table import TensorValue, aten_converter
 
 

@@ -12,7 +12,7 @@ import sympy
 
 from ...kinds import Concat, Contiguous, Expand, Flatten, Permute, Reshape, Select, Slice, Transpose
 from ...kinds.indexing import StridedSlice
-from ...kinds.view_as import ViewAs
+from ...kinds.reshape import ViewAs
 from .table import TensorValue, aten_converter
 
 #: the end of a slice that runs to the end, as export writes it (INT64_MAX)
