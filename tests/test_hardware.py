@@ -126,7 +126,9 @@ def test_measure_this_cpu_small(tmp_path):
     assert profile.memory_device == "cpu"
     assert all(isinstance(v, int) and v > 0 for v in profile.peak_flops.values())
     assert isinstance(profile.bandwidth, int) and profile.bandwidth > 0
-    assert "numpy" in profile.sources["fp32"] and "numpy" in profile.sources["bandwidth"]
+    # the faster of numpy and torch is kept (torch is there in CI), and the source says which
+    assert any(library in profile.sources["fp32"] for library in ("numpy", "torch"))
+    assert any(library in profile.sources["bandwidth"] for library in ("numpy", "torch"))
 
 
 def test_cli_hardware(tmp_path, capsys):
