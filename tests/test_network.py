@@ -275,7 +275,7 @@ def test_a_second_kind_with_a_taken_name_is_refused():
 # -- issue 12, finding 2: no string is ever evaluated --------------------------------------------
 from dataclasses import dataclass  # noqa: E402
 
-from costgraph.kinds import Expand, LayerKind, Reshape  # noqa: E402
+from costgraph.kinds import Constant, Expand, LayerKind, Reshape, ViewAs  # noqa: E402
 from costgraph.kinds.base import Saved  # noqa: E402
 
 
@@ -330,8 +330,10 @@ def _vector_net():
         lambda code: Input((3, H), batch=code),
         lambda code: Reshape((code,)),
         lambda code: Expand((N, code)),
+        lambda code: ViewAs((N, code)),
+        lambda code: Constant((code,)),
     ],
-    ids=["Input shape", "Input batch", "Reshape", "Expand"],
+    ids=["Input shape", "Input batch", "Reshape", "Expand", "ViewAs", "Constant"],
 )
 def test_a_kind_never_evaluates_a_string_it_is_given(make, tmp_path):
     # before: sympy.sympify parsed the string and ran it (the file appeared)
@@ -364,6 +366,7 @@ def test_strings_returned_for_training_are_refused_too(tmp_path):
 def test_helpers_refuse_strings(tmp_path):
     from costgraph.intmath import FloorDiv, ceil_div, conv_out, pool_out
     from costgraph.kinds.matmul import causal_pairs
+    from costgraph.kinds.window import window_pairs
     from costgraph.kinds.pool import adaptive_window_sum
     from costgraph.models.transformer import token_flops
 
@@ -374,6 +377,7 @@ def test_helpers_refuse_strings(tmp_path):
         lambda: conv_out(code, 3),
         lambda: pool_out(code, 2, 2, ceil_mode=True),
         lambda: causal_pairs(code, code),
+        lambda: window_pairs(code, code, 4),
         lambda: adaptive_window_sum(code, 2),
         lambda: token_flops(models.gpt2("small"), tokens=code),
     ):

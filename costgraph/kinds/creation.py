@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import sympy
 
+from ..symbols import as_size
 from .base import ParameterFree, register_kind
 
 __all__ = ["Constant"]
@@ -32,7 +33,7 @@ class Constant(ParameterFree):
     arity = 0
 
     def __post_init__(self):
-        object.__setattr__(self, "shape", tuple(sympy.sympify(d) for d in self.shape))
+        object.__setattr__(self, "shape", tuple(as_size(d, owner="Constant") for d in self.shape))
 
     def output_shape(self):
         return self.shape

@@ -448,7 +448,7 @@ class ViewAs(View):
     shape: tuple
 
     def __post_init__(self):
-        object.__setattr__(self, "shape", tuple(sympy.sympify(d) for d in self.shape))
+        object.__setattr__(self, "shape", tuple(as_size(d, owner="ViewAs") for d in self.shape))
 
     def output_shape(self, x):
         if sympy.expand(numel(self.shape) - numel(x)) != 0:

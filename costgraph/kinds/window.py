@@ -16,6 +16,7 @@ import sympy
 
 from ..errors import CostGraphError, ShapeError
 from ..intmath import FloorDiv
+from ..symbols import as_size
 from .attention import _ScoreMask
 from .base import numel, positive_int, register_kind
 from .matmul import MatMul
@@ -40,7 +41,7 @@ def window_pairs(queries, keys, window: int, factor=1) -> sympy.Expr:
     >>> window_pairs(S, S, 4).subs(S, 6)
     18
     """
-    queries, keys = sympy.sympify(queries), sympy.sympify(keys)
+    queries, keys = (as_size(n, owner="window_pairs", what="a length") for n in (queries, keys))
     if sympy.expand(queries - keys) != 0:
         raise ShapeError(f"a sliding-window count needs equal query and key lengths, got {queries} and {keys}", value=(queries, keys))
     if queries.is_number:
