@@ -401,4 +401,5 @@ def test_sweep_vectorized_equals_one_call_per_point():
     for point, totals in zip(points, together):
         alone = net.totals(**point)
         assert totals.as_dict() == alone.as_dict() and totals.sizes == alone.sizes
+        assert totals.bytes_moved == alone.bytes_moved and totals.active_params == alone.active_params
         assert all(type(v) is int for v in totals.as_dict().values())

@@ -59,6 +59,7 @@ def evaluate_totals(net, points: list[dict], dtype: str = "fp32") -> list[Totals
             Totals(
                 **{field: pick(getattr(together, field)) for field in Totals.FIELDS},
                 active_params=pick(together.active_params),
+                bytes_moved=pick(together.bytes_moved),  # computed with the rest: keep it, as the scalar path does
                 dtype=together.dtype,
                 sizes={name: pick(value) for name, value in together.sizes.items()},
             )
