@@ -492,6 +492,20 @@ def test_a_converter_crash_becomes_an_error_naming_the_node():
         del ONNX_CONVERTERS["test.crash::Crash"]
 
 
+def test_a_second_onnx_converter_for_an_op_is_refused_unless_replacing():
+    # as for ATen ops: two converters for one op never disagree silently
+    from costgraph.importers import register_converter
+
+    first = register_converter("test.twice::Op", onnx=True)(lambda call: None)
+    try:
+        with pytest.raises(CostGraphError, match="already has a converter"):
+            register_converter("test.twice::Op", onnx=True)(lambda call: None)
+        second = register_converter("test.twice::Op", onnx=True, replace=True)(lambda call: None)
+        assert ONNX_CONVERTERS["test.twice::Op"] is second is not first
+    finally:
+        del ONNX_CONVERTERS["test.twice::Op"]
+
+
 def test_torch_split_exports_to_split_that_imports():
     # torch.split exports to Split.  By hand: the three 1-channel views of a 3-channel
     # image; a*b and (a*b)+c are 1*H*W elements each, 1 FLOP per element: 2*N*H*W

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from ..errors import UnknownKindError
+from ..errors import CostGraphError, UnknownKindError
 
 __all__ = ["from_torch", "from_onnx", "register_converter", "TORCH_CONVERTERS", "ONNX_CONVERTERS", "UnsupportedOperationError"]
 
@@ -77,6 +77,12 @@ def register_converter(target, *, onnx: bool = False, replace: bool = False):
     if onnx:
 
         def decorate_onnx(converter):
+            existing = ONNX_CONVERTERS.get(target)
+            if existing is not None and existing is not converter and not replace:
+                raise CostGraphError(
+                    f"ONNX op {target!r} already has a converter ({existing.__name__}); pass replace=True to replace it",
+                    value=target,
+                )
             ONNX_CONVERTERS[target] = converter
             return converter
 
