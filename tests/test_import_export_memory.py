@@ -40,8 +40,9 @@ class Logits(torch.nn.Module):
         return self.model(input_ids=ids, use_cache=False).logits
 
 
-#: two layers, small widths; GPT-2's dropouts at 0: the import is an eval-mode export, where
-#: GPT-2's attention passes p=0 to its functional dropout whatever the config says
+#: two layers, small widths; GPT-2's dropouts at 0 here: an eval-mode export, where GPT-2's
+#: attention passes p=0 to its functional dropout whatever the config says (the published
+#: dropouts need ``training=True``: test_training_mode_import_keeps_gpt2_dropout_masks)
 CONFIGS = {
     "llama": lambda: transformers.LlamaConfig(
         num_hidden_layers=2, hidden_size=64, intermediate_size=128, num_attention_heads=4, num_key_value_heads=2, vocab_size=100
@@ -68,3 +69,49 @@ def test_imported_hugging_face_model_saves_what_autograd_keeps(name):
     for n, s in SIZES[name]:
         theirs = autograd_saved_bytes(real, torch.zeros(n, s, dtype=torch.long))
         assert net.memory(N=n, S=s, device="cpu").saved_bytes == theirs, (n, s)
+
+
+def test_training_mode_import_keeps_gpt2_dropout_masks():
+    """GPT-2 with its published dropouts (0.1 for embeddings, attention and residuals).
+
+    Hugging Face passes the attention dropout's p only in train mode, so an
+    eval-mode export has no attention mask to keep; ``training=True`` exports
+    what a training step runs.  Truth: autograd's saved tensors in a real CPU
+    training forward (dropout masks included); at p = 0.1 the eval-mode
+    import keeps fewer bytes than autograd, the train-mode one exactly as many.
+    """
+
+    def build():
+        config = transformers.GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=100, n_positions=64, bos_token_id=0, eos_token_id=0)
+        assert config.attn_pdrop == config.resid_pdrop == config.embd_pdrop == 0.1   # the published defaults
+        return transformers.AutoModelForCausalLM.from_config(config, attn_implementation="eager")
+
+    with torch.device("meta"):
+        model = build().eval()
+    ids = torch.zeros(2, 7, dtype=torch.long, device="meta")
+    trained = from_torch(Logits(model), ids, training=True)
+    assert not model.training                                        # the module's mode is restored
+    inferred = from_torch(Logits(model), ids)
+    real = on_cpu(build).train()
+    for n, s in [(2, 5), (3, 11)]:
+        theirs = autograd_saved_bytes(real, torch.zeros(n, s, dtype=torch.long))
+        assert trained.memory(N=n, S=s, device="cpu").saved_bytes == theirs, (n, s)
+        assert inferred.memory(N=n, S=s, device="cpu").saved_bytes < theirs
+        assert trained.totals(N=n, S=s).macs == inferred.totals(N=n, S=s).macs
+
+
+def test_training_mode_import_of_batch_norm_and_dropout():
+    """Conv, batch norm (batch statistics), ReLU, dropout: train mode's graph, autograd's truth on the CPU."""
+
+    def build():
+        return torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3), torch.nn.BatchNorm2d(8), torch.nn.ReLU(), torch.nn.Dropout(0.25), torch.nn.Conv2d(8, 4, 1)
+        )
+
+    with torch.device("meta"):
+        model = build().eval()
+    net = from_torch(model, (2, 3, 16, 12), training=True)
+    assert not model.training                                        # the module's mode is restored
+    real = on_cpu(build).train()
+    for n, h, w in [(1, 9, 13), (3, 20, 7)]:
+        assert net.memory(N=n, H=h, W=w, device="cpu").saved_bytes == autograd_saved_bytes(real, torch.zeros(n, 3, h, w))

@@ -52,7 +52,7 @@ __all__ = [
 last_timings: dict = {}
 
 
-def from_torch(module, example_input, dynamic=None, *, name=None, lazy_linear=False) -> Network:
+def from_torch(module, example_input, dynamic=None, *, name=None, lazy_linear=False, training=False) -> Network:
     """Capture `module` with ``torch.export`` and rebuild it as a symbolic costgraph `Network`.
 
     Parameters
@@ -83,6 +83,13 @@ def from_torch(module, example_input, dynamic=None, *, name=None, lazy_linear=Fa
         VGG16 table, where fc1 is sized for each input).  By default a
         linear layer keeps its weight's ``in_features``, and the network is
         valid only at sizes that produce them.
+    training : bool
+        Export the module in train mode (restored afterwards): dropout
+        layers keep their probability, so the training memory includes the
+        masks autograd saves (Hugging Face models pass their attention
+        dropout only when training), and batch norm uses batch statistics.
+        Counts (parameters, MACs) are the same in both modes.  Default:
+        eval mode, where dropout is the identity.
 
     Returns
     -------
@@ -116,7 +123,7 @@ def from_torch(module, example_input, dynamic=None, *, name=None, lazy_linear=Fa
     """
     if not isinstance(module, nn.Module):
         raise CostGraphError(f"from_torch expects a torch.nn.Module, got {type(module).__name__}", value=module)
-    captured = capture(module, example_input, dynamic)
+    captured = capture(module, example_input, dynamic, training=training)
     start = time.perf_counter()
     try:
         net = convert_program(captured, module, name or type(module).__name__, lazy_linear=lazy_linear)

@@ -143,8 +143,12 @@ def _widen_ones(examples, dims):
     return widened
 
 
-def capture(module, example_input, dynamic=None) -> Capture:
+def capture(module, example_input, dynamic=None, *, training=False) -> Capture:
     """Export `module` at `example_input` with the named dimensions dynamic.
+
+    The module is exported in eval mode unless `training` (then in train
+    mode: dropout and batch norm as a training step runs them); its mode is
+    restored afterwards.
 
     Raises
     ------
@@ -165,8 +169,11 @@ def capture(module, example_input, dynamic=None) -> Capture:
     for index, x in enumerate(exported_examples):
         spec = {dim: Dim.AUTO for (i, dim) in dims if i == index}
         specs.append(spec or None)
-    was_training = module.training
-    module.eval()  # costgraph counts inference: dropout and stochastic depth are identities
+    modes = [(m, m.training) for m in module.modules()]  # restored one by one: modes may be mixed
+    # eval by default: dropout and stochastic depth are identities.  In train mode the graph
+    # holds what a training step runs: Hugging Face passes its attention dropout's p only
+    # when training, so its masks (kept for backward) exist only in that graph.
+    module.train(bool(training))
     start = time.perf_counter()
     try:
         with torch.no_grad():
@@ -182,7 +189,8 @@ def capture(module, example_input, dynamic=None) -> Capture:
             value=module,
         ) from error
     finally:
-        module.train(was_training)
+        for m, mode in modes:
+            m.training = mode
     seconds = time.perf_counter() - start
     placeholders = [n for n in program.graph.nodes if n.op == "placeholder"]
     user_inputs = [

@@ -118,9 +118,12 @@ def softmax(call):
 
 @aten_converter("aten::dropout", "aten::dropout_", "aten::feature_dropout", "aten::alpha_dropout", "aten::feature_alpha_dropout")
 def dropout(call):
-    """``dropout(x, p, train)``: the identity at inference, as costgraph counts."""
-    if call.arg(2, "train", False):
-        call.unsupported("dropout in training mode")
+    """``dropout(x, p, train)``: a `Dropout` of probability p, in eval or train mode alike.
+
+    The kind is the same: costgraph counts inference (dropout the identity)
+    and its training memory keeps the mask; only the p a model passes may
+    differ between the modes (``from_torch(..., training=True)``).
+    """
     return Dropout(float(call.arg(1, "p", 0.5)), inplace=_inplace(call))
 
 

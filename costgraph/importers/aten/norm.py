@@ -23,10 +23,13 @@ def _batch_norm_kind(call, x):
 
 @aten_converter("aten::batch_norm")
 def batch_norm(call):
-    """``batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps, cudnn_enabled)``."""
+    """``batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps, cudnn_enabled)``.
+
+    One kind for both modes, as in the zoo: its counts are inference's and
+    its saved tensors a training step's (``from_torch(..., training=True)``
+    exports this op with ``training=True``).
+    """
     x, weight, bias = call.args[0], call.args[1], call.args[2]
-    if call.arg(5, "training", False):
-        call.unsupported("batch norm in training mode")
     _used(call, call.args[3], call.args[4])
     kind = _batch_norm_kind(call, x)(int(x.shape[1]), float(call.arg(7, "eps", 1e-5)), float(call.arg(6, "momentum", 0.1)), weight is not None)
     return call.add(kind, x, owns=(weight, bias))

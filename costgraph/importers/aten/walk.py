@@ -48,6 +48,25 @@ _SKIPPED = {
 }  # fmt: skip
 
 
+def _updates_a_buffer(node, args) -> bool:
+    """Whether `node` updates a buffer in place and nothing reads its result.
+
+    Batch norm in train mode adds 1 to ``num_batches_tracked``: a counter
+    outside the computation (FlopCounterMode counts nothing for it).
+    """
+    if node.users or not hasattr(node.target, "_schema") or not args:
+        return False
+    base = op_name(node.target).rsplit(".", 1)[0]
+    target = args[0]
+    return (
+        (base.endswith("_") or base == "aten::copy_")
+        and isinstance(target, TensorValue)
+        and target.layer is None
+        and target.param is not None
+        and not target.trainable
+    )
+
+
 def _module_path(node) -> tuple[str, str]:
     """The innermost module path of a node and its class name ("" at the top level)."""
     stack = node.meta.get("nn_module_stack") or {}
@@ -233,6 +252,9 @@ class _Walk:
                 raise CostGraphError(f"{self.where(node)}: unexpected {node.op} node in the exported graph", layer=node.name)
             args = self.value_of(node.args)
             kwargs = self.value_of(dict(node.kwargs))
+            if _updates_a_buffer(node, args):
+                self.env[node.name] = None  # train mode's bookkeeping (num_batches_tracked += 1): no layer
+                continue
             if _has_unknown(args) or _has_unknown(kwargs):
                 if not self._known(node):
                     self.unsupported.append((self._describe(node), self.where(node), "no converter is registered", False))
