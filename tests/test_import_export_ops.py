@@ -105,6 +105,28 @@ def test_data_dependent_ops_are_a_clear_error_naming_op_and_module():
         from_torch(wrapped, (2, 5, 4))
 
 
+def test_branching_on_a_data_dependent_size_is_a_clear_error(capfd):
+    """Export itself stops when forward branches on a size the data decides (a detector's post-processing).
+
+    The error names the operation that made the data-sized tensor, its source
+    line, and the branch; torch's partial graph is not printed.
+    """
+
+    class FiltersThenBranches(nn.Module):
+        def forward(self, x):
+            kept = x[x > 0]
+            if kept.numel() == 0:
+                return x
+            return kept.sum() * x
+
+    with pytest.raises(
+        DataDependentError,
+        match=r"aten::index\.Tensor at .*test_import_export_ops\.py:\d+ in forward \(kept = x\[x > 0\]\) .*branches on Eq\(u0, 0\)",
+    ):
+        from_torch(FiltersThenBranches(), torch.randn(2, 3, 8, 8))
+    assert "def forward" not in capfd.readouterr().err
+
+
 def test_tied_parameters_count_once_and_buffers_apart():
     """A head tied to the embedding is one tensor (torch counts 50*16 once); a buffer is no parameter."""
 

@@ -11,6 +11,9 @@ ties to another is reported by name, so the user can leave it out of
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 from dataclasses import dataclass
 
 import sympy
@@ -176,11 +179,14 @@ def capture(module, example_input, dynamic=None, *, training=False) -> Capture:
     module.train(bool(training))
     start = time.perf_counter()
     try:
-        with torch.no_grad():
+        # torch prints the partial graph of a failed export on stderr; the error says it in one line
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
             program = export(module, tuple(exported_examples), dynamic_shapes=tuple(specs), strict=False)
     except CostGraphError:
         raise
     except Exception as error:  # torch raises many types here; the user gets one
+        if "data-dependent" in str(error):
+            raise _data_dependent(module, error) from error
         message = str(error).strip().splitlines()
         head = " ".join(message[:3])[:600] if message else ""
         raise CostGraphError(
@@ -232,3 +238,44 @@ def capture(module, example_input, dynamic=None, *, training=False) -> Capture:
             shape.append(wanted)
         inputs.append(tuple(shape))
     return Capture(program, symbols, inputs, values, seconds)
+
+
+#: a line of the partial graph torch keeps on a failed export: a node with a data-sized shape
+_UNBACKED_NODE = re.compile(r"^\s*(\w+): \"\w+\[[^\]]*\bu\d+\b[^\]]*\]\" = torch\.ops\.(\w+)\.(\w+)\.(\w+)")
+_SOURCE_LINE = re.compile(r"^\s*# File: (.*?):(\d+) in (\w+), code: (.*)$")
+_GUARD = re.compile(r"data-dependent expression (.*?) \(")
+_CAUSED_BY = re.compile(r"Caused by: \((.*?)\)")
+
+
+def _data_dependent(module, error):
+    """A `DataDependentError` for an export that stopped at a branch on a data-dependent size.
+
+    torch keeps the graph it traced up to the failure (``partial_fx_graph``):
+    its first node whose shape holds an unbacked size ``u0, u1, ...`` is the
+    operation whose output size depends on the data, and the comment above it
+    the source line that called it.
+    """
+    from .walk import DataDependentError
+
+    condition = _GUARD.search(str(error))
+    op, where = None, None
+    source = None
+    for line in str(getattr(error, "partial_fx_graph", "") or "").splitlines():
+        found = _SOURCE_LINE.match(line)
+        if found:
+            path, number, function, code = found.groups()
+            source = f"{'/'.join(path.split('/')[-3:])}:{number} in {function} ({code.strip()[:80]})"
+            continue
+        node = _UNBACKED_NODE.match(line)
+        if node:
+            op, where = f"{node.group(2)}::{node.group(3)}.{node.group(4)}", source
+            break
+    made = f"{op} at {where} makes a tensor as large as the data decides, and " if op else ""
+    branch = _CAUSED_BY.search(str(error))
+    at = f" at {'/'.join(branch.group(1).split('/')[-3:])}" if branch else ""
+    return DataDependentError(
+        f"from_torch: {type(module).__name__}'s cost depends on its data: {made}the forward then branches on "
+        f"{condition.group(1) if condition else 'a data-dependent size'}{at}; costgraph counts what every input runs: "
+        "import the parts before it (a detector's model.backbone)",
+        value=op,
+    )
