@@ -322,6 +322,8 @@ def hf_configs():
         "distilbert": (lambda: T.DistilBertConfig(n_layers=2), "encoder"),
         "t5": (lambda: T.T5Config(num_layers=2, num_decoder_layers=2), "seq2seq"),
         "vit": (lambda: T.ViTConfig(**two), "image"),
+        # the same ViT asked to interpolate its position embeddings: any H, W (bicubic resize)
+        "vit_interpolated": (lambda: T.ViTConfig(**two), "image_any"),
         "whisper_encoder": (lambda: T.WhisperConfig(encoder_layers=2, decoder_layers=2), "audio"),
     }
 
@@ -340,6 +342,8 @@ class HFOutput(nn.Module):
             out = self.model(input_ids=x, decoder_input_ids=y, use_cache=False)
         elif self.style == "image":
             out = self.model(pixel_values=x)
+        elif self.style == "image_any":
+            out = self.model(pixel_values=x, interpolate_pos_encoding=True)
         elif self.style == "audio":
             out = self.model(input_features=x)
         else:
@@ -392,6 +396,12 @@ def hf_section(only):
             return model(**{key: inputs[0]})
 
         note = {"image": "224x224 fixed by the config", "audio": "3000 frames fixed by the config", "seq2seq": "S and T apart"}.get(style, "")
+        if style == "image_any":
+            wrapped = HFOutput(model, style)
+            check("hugging face", name, wrapped, meta_input(2, 3, 224, 192), {"N": 0, "H": 2, "W": 3},
+                  [((meta_input(n, 3, h, w),), {"N": n, "H": h, "W": w}) for n, h, w in ((1, 160, 224), (3, 256, 200))],
+                  params_of=model, note="H, W symbolic: interpolate_pos_encoding=True")
+            continue
         check("hugging face", name, HFOutput(model, style), example if len(example) > 1 else example[0], dynamic,
               [(hf_inputs(style, config, n, s, t), {"N": n, "S": s, "T": t}) for n, s, t in ((1, 5, 3), (3, 11, 9))],
               forward=truth, params_of=model, note=note)

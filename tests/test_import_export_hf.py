@@ -20,7 +20,9 @@ transformers = require("transformers")
 
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
-from costgraph import from_torch  # noqa: E402
+import sympy  # noqa: E402
+
+from costgraph import from_torch, size_symbol  # noqa: E402
 
 #: one layer each, the published widths (GPT-2 small, BERT base; Llama at 512 wide with GQA 8:4)
 CONFIGS = {
@@ -69,3 +71,35 @@ def test_hugging_face_model_params_and_macs_at_held_out_sizes(name):
         total = flop_counter_total(model, n, s)
         assert net.totals(N=n, S=s).macs == total // 2, (n, s)
         assert net.flops("flopcountermode", N=n, S=s) == total, (n, s)
+
+
+def test_vit_interpolating_its_position_embeddings_imports_with_symbolic_h_and_w():
+    """ViT-Base widths, one layer, ``interpolate_pos_encoding=True``: any H, W (the table resized bicubically).
+
+    Held out at non-square sizes, one not a multiple of the patch (the patch
+    conv floors it); truth: the model on meta under FlopCounterMode and its
+    own output shape.
+    """
+
+    class Hidden(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, pixels):
+            return self.model(pixel_values=pixels, interpolate_pos_encoding=True).last_hidden_state
+
+    with torch.device("meta"):
+        model = transformers.ViTModel._from_config(transformers.ViTConfig(num_hidden_layers=1), attn_implementation="eager").eval()
+    wrapped = Hidden(model)
+    net = from_torch(wrapped, torch.empty(2, 3, 224, 192, device="meta"))
+    assert {s.name for s in net.symbols} == {"N", "H", "W"}
+    assert net.totals().params == sum(p.numel() for p in model.parameters())
+    for n, h, w in [(1, 160, 224), (3, 231, 97)]:
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            out = wrapped(torch.empty(n, 3, h, w, device="meta"))
+        assert net.totals(N=n, H=h, W=w).macs == counter.get_total_flops() // 2, (n, h, w)
+        assert net.flops("flopcountermode", N=n, H=h, W=w) == counter.get_total_flops()
+        (last,) = net.graph.graph["returns"]
+        at = {size_symbol("N"): n, size_symbol("H"): h, size_symbol("W"): w}
+        assert tuple(int(sympy.sympify(d).subs(at)) for d in net.shape(last)) == tuple(out.shape)
