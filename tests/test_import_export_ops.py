@@ -10,6 +10,7 @@ import pytest
 import sympy
 
 from costgraph import CostGraphError, N, S, size_symbol
+from costgraph.errors import DomainError
 
 from .support import require_torch
 
@@ -125,6 +126,34 @@ def test_branching_on_a_data_dependent_size_is_a_clear_error(capfd):
     ):
         from_torch(FiltersThenBranches(), torch.randn(2, 3, 8, 8))
     assert "def forward" not in capfd.readouterr().err
+
+
+def test_a_forward_that_branches_on_a_size_is_valid_only_on_the_captured_side():
+    """``if h > 32`` captured at h = 48: export records h in [33, oo); below it the model runs the other branch.
+
+    Truth: the real module under FlopCounterMode on meta.  Inside the range the
+    import is exact; outside it costgraph refuses (it would otherwise count the
+    3x3 branch where torch runs the 5x5 one).
+    """
+
+    class Branches(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.small = nn.Conv2d(3, 8, 3)
+            self.large = nn.Conv2d(3, 8, 5)
+
+        def forward(self, x):
+            return self.small(x) if x.shape[2] > 32 else self.large(x)
+
+    with torch.device("meta"):
+        model = Branches()
+    net = from_torch(model, (2, 3, 48, 40))
+    for n, h, w in [(1, 33, 20), (3, 64, 41)]:
+        with FlopCounterMode(display=False) as counter:
+            model(torch.empty(n, 3, h, w, device="meta"))
+        assert net.totals(N=n, H=h, W=w).macs == counter.get_total_flops() // 2
+    with pytest.raises(DomainError, match=r"H must lie in \[33, oo\): torch\.export captured"):
+        net.totals(N=1, H=32, W=40)
 
 
 def test_tied_parameters_count_once_and_buffers_apart():

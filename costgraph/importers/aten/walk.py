@@ -91,6 +91,7 @@ class _Walk:
         self.param_layers = {}      # canonical parameter name -> Parameter layer
         self.owner = {}             # canonical parameter name -> layer counting it
         self.used = set()           # canonical parameter names the graph reads
+        self.bounded = set()        # sizes whose captured range an input already carries
         self.node = None
         self.strip = ""
         self.canonical = self._canonical_names(module)
@@ -228,7 +229,13 @@ class _Walk:
                     continue
                 shape = next(user)
                 layer = self.fresh(node.name)
-                self.net.add(layer, Input(shape[1:], batch=shape[0]) if shape else Input((), batch=1))
+                bounds = []
+                for d in dict.fromkeys(d for d in shape if d in self.capture.bounds and d not in self.bounded):
+                    self.bounded.add(d)
+                    bounds.append((d, *self.capture.bounds[d]))
+                reason = "torch.export captured the model on that range (its forward depends on the size there)"
+                kind = Input(shape[1:], batch=shape[0], bounds=tuple(bounds), bounds_reason=reason) if shape else Input((), batch=1)
+                self.net.add(layer, kind)
                 self.env[node.name] = TensorValue(layer, self.net.shape(layer), dtype=val.dtype)
                 continue
             target = spec.target
