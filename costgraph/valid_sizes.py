@@ -49,7 +49,7 @@ from .compile import compile_exprs
 from .errors import CostGraphError
 from .intmath import FloorDiv
 
-__all__ = ["valid_interval", "direction", "NotProvedInterval", "LIMIT"]
+__all__ = ["valid_interval", "pinned_sizes", "direction", "NotProvedInterval", "LIMIT"]
 
 #: the largest value searched (also `costgraph.fit`'s): a figure still within budget there has no largest size
 LIMIT = 2**62
@@ -260,3 +260,35 @@ def valid_interval(net, size: str, **fixed):
         return None
     first_bad = _first(lambda v: not all(g >= 0 for g in shrinks(v)), start)
     return start, (LIMIT if first_bad is None else first_bad - 1)
+
+
+def pinned_sizes(net, sizes: dict) -> dict:
+    """``{name: value}`` for each size of `net` with one valid value when the others are at `sizes`.
+
+    `sizes` gives every size (W follows H, N defaults to 1); a size whose
+    validity is not provably an interval is not reported.
+
+    Raises
+    ------
+    UnknownSizeError, SizeError
+        As `valid_interval`, for sizes the network does not have or bad values.
+
+    Examples
+    --------
+    >>> from costgraph.models import whisper_small
+    >>> pinned_sizes(whisper_small(), {"S": 1500, "T": 448})      # 448 positions bound T, not pin it
+    {'S': 1500}
+    """
+    pinned = {}
+    for symbol in net.symbols:
+        name = symbol.name
+        if name == "W" and "W" not in sizes:
+            continue  # follows H
+        others = {k: v for k, v in sizes.items() if k != name and not (name == "H" and k == "W" and sizes.get("W") == sizes.get("H"))}
+        try:
+            interval = valid_interval(net, name, **others)
+        except NotProvedInterval:
+            continue
+        if interval is not None and interval[0] == interval[1]:
+            pinned[name] = interval[0]
+    return pinned
