@@ -564,7 +564,7 @@ def decoder(
                 gated=mlp in ("swiglu", "geglu"), bias=mlp_bias,
             )
             m = net.add(p + "mlp", moe, h)
-            net.graph.nodes[m]["parallel"] = "block"  # experts are not sharded by tensor parallelism here
+            net.graph.nodes[m]["parallel"] = "experts"  # each expert split as a dense MLP (costgraph.training)
         else:
             m = _mlp(net, p, h, words, d_model=d_model, d_ff=d_ff, kind=mlp, bias=mlp_bias, dropout=dropout, blocks=blocks)
         if parallel is None:
