@@ -179,3 +179,18 @@ def test_t5_and_whisper_layers_are_named_as_hugging_face_modules(hf):
                   dict(vocab_size=32128, d_kv=64, d_model=512, d_ff=2048, num_heads=8, num_layers=1, num_decoder_layers=1))
     assert layers(t5_small(layers=1)) == modules(t5)
     assert layers(whisper_small(layers=1, decoder_layers=1)) == modules(whisper_hf(hf, 1))
+
+
+@pytest.mark.parametrize("name", list(ENCODERS))
+def test_encoder_layers_are_named_as_hugging_face_modules(hf, name):
+    """Every layer with parameters is named as the HF module holding them, and every Dropout node as
+    one of HF's nn.Dropout modules.  Before: DistilBERT carried BertModel's names
+    (encoder.layer.0.attention.self.query, not transformer.layer.0.attention.q_lin) and a dropout
+    after the attention's output projection that DistilBertModel does not have."""
+    build, config_class, model_class, _depth, depth_key, config = ENCODERS[name]
+    model = build_hf(hf, config_class, model_class, {**config, depth_key: 1})
+    net = build(layers=1)
+    modules = {n.rsplit(".", 1)[0] for n, _ in model.named_parameters()}
+    assert {row.name for row in net.layers() if row.params and not row.shares} == modules
+    dropouts = {n for n, m in model.named_modules() if isinstance(m, torch.nn.Dropout)}
+    assert {n for n in net if net.graph.nodes[n]["layer"].kind == "Dropout"} == dropouts

@@ -25,7 +25,8 @@ ENCODER_CONFIGS = {
         layers=12, d_model=768, heads=12, d_ff=3072, vocab=50265, max_positions=514, type_vocab=1, eps=1e-5, pooler=True
     ),
     "distilbert": dict(
-        layers=6, d_model=768, heads=12, d_ff=3072, vocab=30522, max_positions=512, type_vocab=0, eps=1e-12, pooler=False
+        layers=6, d_model=768, heads=12, d_ff=3072, vocab=30522, max_positions=512, type_vocab=0, eps=1e-12, pooler=False,
+        names="distilbert",
     ),
 }
 
