@@ -194,3 +194,42 @@ def test_encoder_layers_are_named_as_hugging_face_modules(hf, name):
     assert {row.name for row in net.layers() if row.params and not row.shares} == modules
     dropouts = {n for n, m in model.named_modules() if isinstance(m, torch.nn.Dropout)}
     assert {n for n in net if net.graph.nodes[n]["layer"].kind == "Dropout"} == dropouts
+
+
+def test_offset_position_tables_take_as_many_tokens_as_hugging_face(hf):
+    """OPT looks positions up from row 2 of a table of max_positions + 2 rows, RoBERTa from row
+    padding id + 1 = 2 of its 514: HF runs S = max_positions (OPT) / 512 (RoBERTa) tokens and fails
+    one more (measured below on tiny CPU models: IndexError / RuntimeError).  Before, costgraph
+    accepted two more tokens (S <= table rows), so fit and sweeps could answer S = 2050 for OPT."""
+    from costgraph.errors import DomainError
+    from costgraph.models import decoder, encoder, opt_125m
+    from costgraph.models.llm_zoo import CONFIGS
+
+    def runs(model, s):
+        try:
+            with torch.no_grad():
+                model(input_ids=torch.full((1, s), 3))
+        except (IndexError, RuntimeError):
+            return False
+        return True
+
+    def valid(net, s):
+        try:
+            net.check_sizes(S=s)
+        except DomainError:
+            return False
+        return True
+
+    opt = hf.OPTModel(hf.OPTConfig(hidden_size=16, ffn_dim=32, num_attention_heads=2, num_hidden_layers=1, vocab_size=50,
+                                   max_position_embeddings=8, word_embed_proj_dim=16)).eval()
+    ours = decoder(**{**CONFIGS["opt_125m"], "layers": 1, "d_model": 16, "heads": 2, "kv_heads": 2, "d_ff": 32,
+                      "vocab": 50, "max_positions": 8})
+    roberta = hf.RobertaModel(hf.RobertaConfig(hidden_size=16, intermediate_size=32, num_attention_heads=2,
+                                               num_hidden_layers=1, vocab_size=50, max_position_embeddings=10,
+                                               pad_token_id=1, type_vocab_size=1)).eval()
+    mine = encoder(1, 16, 2, 32, 50, max_positions=10, type_vocab=1, position_offset=2)
+    for model, net, longest in ((opt, ours, 8), (roberta, mine, 8)):
+        assert [runs(model, s) for s in (longest, longest + 1)] == [True, False]
+        assert [valid(net, s) for s in (longest, longest + 1)] == [True, False]
+    assert valid(opt_125m(), 2048) and not valid(opt_125m(), 2049)      # facebook/opt-125m: 2048 positions
+    assert valid(roberta_base(), 512) and not valid(roberta_base(), 513)  # 514 rows, ids from 2

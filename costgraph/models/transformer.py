@@ -464,7 +464,8 @@ def decoder(
         Rotate only this many of each head's dimensions (Pythia: 16 of 64).
     position_offset : int
         Extra rows of the learned position table (OPT: 2; its table has
-        ``max_positions + 2`` rows, and the sequence is checked against it).
+        ``max_positions + 2`` rows and positions start at row 2, so, as in
+        Hugging Face, ``S <= max_positions``).
     sliding_window : int, optional
         Mistral's sliding-window attention (see `attention`'s `window`): the
         same MACs unless ``skip_masked=True``.
@@ -536,7 +537,7 @@ def decoder(
     if embed_scale:
         x = net.add("embed_scale", Scale(d_model**0.5), x)
     if positions == "learned":
-        x = net.add(words["positions"], PositionalEmbedding(max_positions + position_offset, d_model), x)
+        x = net.add(words["positions"], PositionalEmbedding(max_positions + position_offset, d_model, offset=position_offset), x)
     if dropout:
         x = net.add(words["drop"], Dropout(0.1), x)
     attn_names = {key: words[key] for key in ("qkv", "q", "k", "v", "out", "attn_dropout")}
@@ -665,6 +666,7 @@ def encoder(
     blocks: str = "parts",
     attention_kernel: str = "eager",
     names: str = "bert",
+    position_offset: int = 0,
 ) -> Network:
     """A post-norm BERT encoder on ``input_ids`` and ``token_type_ids`` ``(N, S)``.
 
@@ -677,7 +679,9 @@ def encoder(
     "fused" (none), as for `decoder`.  ``names="distilbert"`` names the
     layers as ``DistilBertModel`` does (``transformer.layer.{i}.attention.q_lin``,
     ``sa_layer_norm``, ``ffn.lin1``, ...) and, as it, has no dropout after the
-    attention's output projection.
+    attention's output projection.  `position_offset` is the first row of
+    the position table used (RoBERTa: 2, after its padding id 1), so
+    ``S <= max_positions - position_offset``.
 
     Raises
     ------
@@ -699,7 +703,7 @@ def encoder(
     if type_vocab:
         type_rows = net.add("embeddings.token_type_embeddings", Embedding(type_vocab, d_model), types)
         x = net.add("embeddings.sum", Add(), x, type_rows)
-    x = net.add("embeddings.position_embeddings", PositionalEmbedding(max_positions, d_model), x)
+    x = net.add("embeddings.position_embeddings", PositionalEmbedding(max_positions, d_model, offset=position_offset), x)
     x = net.add("embeddings.LayerNorm", LayerNorm(d_model, eps=eps), x)
     x = net.add("embeddings.dropout", Dropout(0.1), x)
     words = _ENCODER_NAMES[_choice(names, tuple(_ENCODER_NAMES), "encoder names")]
