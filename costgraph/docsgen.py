@@ -98,6 +98,14 @@ def _smallest_square(net) -> str:
         return ""
 
 
+def _pinned_text(net, sizes: dict) -> str:
+    """"S is fixed at 1500: its only valid value." for sizes the network pins (Whisper's encoder positions)."""
+    from .valid_sizes import pinned_sizes
+
+    pinned = pinned_sizes(net, sizes) if sizes else {}
+    return " ".join(f"{name} is fixed at {value}: its only valid value." for name, value in pinned.items())
+
+
 def _reconcile_section(name: str, net, sizes) -> str:
     """The conventions' reconcile table for one model (`costgraph.conventions`)."""
     from .conventions import reconcile_markdown
@@ -153,7 +161,7 @@ def model_page(name: str, info, net) -> str:
         f"[All models](../index.md) · [Conventions](../conventions.md) · "
         f"`costgraph table {name}` prints the per-layer table in a terminal, `costgraph summary {name}` the modules.",
         "",
-        f"Size symbols: {symbols}. Default input: {at}. {_smallest_square(net)}".rstrip(),
+        (f"Size symbols: {symbols}. Default input: {at}. " + " ".join(filter(None, (_smallest_square(net), _pinned_text(net, sizes))))).rstrip(),
         "",
         f"## Totals at {at}",
         "",

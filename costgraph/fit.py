@@ -11,8 +11,10 @@ figure costgraph evaluates exactly at any size:
 * ``seconds``: the roofline time (`costgraph.roofline`) on ``device``, of a
   training step or a forward pass as ``training`` says.
 
-The search runs on those exact evaluators: the smallest valid value first
-(a network may need ``H >= 32``), then doubling until a value does not fit,
+The search runs on those exact evaluators: the smallest valid value first,
+read off the network's validity formulas (`costgraph.valid_sizes`: a
+network may need ``H >= 32``, or pin a size, as Whisper's encoder takes
+exactly S = 1500 positions), then doubling until a value does not fit,
 then bisection.  It rests on the figures being non-decreasing in the size
 (they are sums of products of sizes and floors of sizes with non-negative
 coefficients for every zoo model; the tests check it on a grid), and proves
@@ -41,11 +43,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from .errors import CostGraphError, DomainError
+from .valid_sizes import LIMIT, NotProvedInterval, valid_interval  # LIMIT: the largest value tried
 
 __all__ = ["Fit", "EverySizeFits", "fit", "max_size", "LIMIT"]
 
-#: the largest value the search tries; a figure still within budget there has no largest size
-LIMIT = 2**62
 
 
 class EverySizeFits(CostGraphError):
@@ -203,7 +204,7 @@ def fit(
             return False, error
         return all(figures[k] <= b for k, b in budgets.items()), figures
 
-    smallest = _smallest_valid(evaluate)
+    smallest = _smallest_valid(net, size, fixed, evaluate)
     if smallest is None:
         return Fit(size, None, budgets=budgets, reason=f"no valid value of {size} up to {LIMIT}", fixed=dict(fixed))
     fits, figures = attempt(smallest)
@@ -237,8 +238,26 @@ def fit(
     return Fit(size, good, at_value, at_next, budgets, reason, dict(fixed))
 
 
-def _smallest_valid(evaluate):
-    """The smallest value at which the network is valid: 1..1024 one by one, then doubling."""
+def _smallest_valid(net, size: str, fixed: dict, evaluate):
+    """The smallest value at which the network is valid, from its validity formulas (`costgraph.valid_sizes`).
+
+    Exact at any size (Whisper's encoder is valid at S = 1500 only).  Where a
+    formula is not provably monotone, values are scanned instead: 1..1024
+    one by one, then powers of two (a value valid only elsewhere is missed).
+    """
+    try:
+        interval = valid_interval(net, size, **fixed)
+    except NotProvedInterval:
+        interval = False
+    if interval is None:
+        return None
+    if interval:
+        try:
+            evaluate(interval[0])
+        except DomainError:
+            pass  # a figure refuses a size the layers accept: scan for one both accept
+        else:
+            return interval[0]
     candidates = list(range(1, 1025))
     value = 2048
     while value <= LIMIT:

@@ -18,7 +18,9 @@ that made it (``net.builder``, set by `costgraph.models.decoder`):
   which yields the first new token, then ``G - 1`` decode steps at
   ``S = P + 1, ..., P + G - 1`` (the last new token is never fed back).
   The sum over steps is folded in closed form (sympy's summation of
-  polynomials in ``S``), kept an exact integer formula in ``P``, ``G`` and ``N``.
+  polynomials in ``S``; with a sliding window, `sum_of_min` for the steps'
+  ``min``-bounded key counts), kept an exact integer formula in ``P``,
+  ``G`` and ``N``.
 
 >>> from costgraph.models import llama2_7b
 >>> llama2_7b().kv_cache_bytes(dtype="fp16", S=4096)   # 2 (K, V) x 32 layers x 4096 x 4096 x 2 bytes
@@ -39,7 +41,7 @@ from .kinds.base import numel
 from .symbols import S, resolve_sizes, size_symbol, sort_symbols
 from .totals import Totals
 
-__all__ = ["P", "G", "kv_cache_elements", "kv_cache_bytes", "decode_network", "decode_step", "generation_formulas", "generation"]
+__all__ = ["P", "G", "kv_cache_elements", "kv_cache_bytes", "decode_network", "decode_step", "generation_formulas", "generation", "sum_of_min"]
 
 P = size_symbol("P")  #: prompt length of a generation
 G = size_symbol("G")  #: tokens a generation produces
@@ -220,6 +222,63 @@ def _exact_sum(expr):
     return FloorDiv(sympy.expand(denominator * expr), sympy.Integer(denominator))
 
 
+def sum_of_min(a, b, c):
+    """``sum(min(k, c) for k in range(a, b + 1))`` in closed form, for integers ``b >= a - 1`` (formulas allowed).
+
+    Derivation: the terms with ``k <= c`` are ``k = a .. u`` with
+    ``u = max(a - 1, min(b, c))`` (none when ``c < a``, all when ``c >= b``);
+    an arithmetic series, they sum to ``(u - a + 1)(a + u) / 2`` (count times
+    mean), an integer because the two factors add up to ``2u + 1``, odd, so
+    one of them is even.  Each of the other ``b - u`` terms has ``k > c`` and
+    adds ``c``.  So the sum is ``(u - a + 1)(a + u) / 2 + c (b - u)``; for
+    the empty range ``b = a - 1``, ``u = a - 1`` and both parts are 0.
+
+    Raises
+    ------
+    CostGraphError
+        If an argument is not an integer or an integer formula (as `FloorDiv` refuses).
+
+    Examples
+    --------
+    >>> sum_of_min(1, 5, 3)                  # 1 + 2 + 3 + 3 + 3
+    12
+    >>> sum_of_min(S, S + 9, 4).xreplace({S: 2})    # 2 + 3 + 4 + 7 x 4
+    37
+    """
+    a, b, c = (sympy.sympify(v) for v in (a, b, c))
+    u = sympy.Max(a - 1, sympy.Min(b, c))
+    return FloorDiv(sympy.expand((u - a + 1) * (a + u)), sympy.Integer(2)) + c * (b - u)
+
+
+def _fold_steps(per_step, first, last, what: str):
+    """``sum(per_step at S = k for k = first .. last)`` in closed form (``last >= first - 1``).
+
+    `per_step` is a polynomial in S plus terms ``coefficient * Min(c, S + e)``
+    with an integer ``c`` and a coefficient free of S: a sliding window of
+    ``w`` makes a step attend to ``min(S, w)``-like counts of keys.  The
+    polynomial is summed by sympy; each ``Min`` term by `sum_of_min` over the
+    shifted range ``first + e .. last + e``.
+    """
+    expanded = sympy.expand(per_step)
+    folded = []
+    for atom in sorted(expanded.atoms(sympy.Min), key=sympy.default_sort_key):
+        if not atom.has(S):
+            continue
+        constants = [arg for arg in atom.args if arg.is_Integer]
+        moving = [arg for arg in atom.args if not arg.is_Integer]
+        coefficient = expanded.coeff(atom)
+        shift = sympy.expand(moving[0] - S) if len(constants) == 1 and len(moving) == 1 else None
+        if shift is None or not shift.is_Integer or coefficient.has(S) or coefficient.atoms(sympy.Min):
+            raise CostGraphError(f"{what} has a term {atom} that cannot be summed in closed form", value=atom)
+        folded.append(coefficient * sum_of_min(first + shift, last + shift, constants[0]))
+        expanded = sympy.expand(expanded - coefficient * atom)
+        if expanded.has(atom):
+            raise CostGraphError(f"{what} is not linear in {atom}; it cannot be summed in closed form", value=atom)
+    polynomial = _polynomial_in(expanded, S, what)
+    k = sympy.Dummy("k", integer=True, positive=True)
+    return _exact_sum(sympy.summation(polynomial.xreplace({S: k}), (k, first, last))) + sympy.Add(*folded)
+
+
 def generation_formulas(net) -> dict:
     """``{field: formula in P, G, N}`` of a generation (see the module docstring); cached on `net`.
 
@@ -227,7 +286,8 @@ def generation_formulas(net) -> dict:
     ------
     CostGraphError
         If `net` was not built by a transformer builder, or a step's cost is
-        not a polynomial in S (it cannot be folded).
+        neither a polynomial in S nor one plus terms linear in ``Min(c, S + e)``
+        (it cannot be folded).
 
     >>> from costgraph.models import decoder
     >>> f = generation_formulas(decoder(1, 64, 8, vocab=100))
@@ -238,12 +298,10 @@ def generation_formulas(net) -> dict:
         return net._cache["generation"]
     prompt = _rebuilt(net, "prefill_network", logits_to_keep=1).totals()
     step = decode_network(net).totals()
-    k = sympy.Dummy("k", integer=True, positive=True)
     formulas = {"params": prompt.params, "weights": prompt.weights, "biases": prompt.biases}
     for name in ("activations", "macs", "flops"):
-        per_step = _polynomial_in(sympy.expand(getattr(step, name)), S, f"a decode step's {name}")
-        steps = sympy.summation(per_step.xreplace({S: k}), (k, P + 1, P + G - 1))
-        formulas[name] = sympy.expand(getattr(prompt, name).xreplace({S: P}) + _exact_sum(steps))
+        steps = _fold_steps(getattr(step, name), P + 1, P + G - 1, f"a decode step's {name}")
+        formulas[name] = getattr(prompt, name).xreplace({S: P}) + steps
     net._cache["generation"] = formulas
     return formulas
 

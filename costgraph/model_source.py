@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from .errors import CostGraphError, DomainError
 
-__all__ = ["Source", "resolve", "parse_options", "builder_parameters", "with_min_size_hint", "image_example_shape"]
+__all__ = ["Source", "resolve", "parse_options", "builder_parameters", "options_are_known", "with_min_size_hint", "image_example_shape"]
 
 _TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
 
@@ -54,7 +54,12 @@ def _forwarded_call(function):
     Zoo builders are often ``def vgg16(**options): return vgg("D", "vgg16", **options)``;
     the options they take are those of `vgg` less the ones passed explicitly.
     Read from the source's syntax tree (never run); None if there is no such call.
+    A builder that passes them on another way names the target itself
+    (``register_model(..., forwards_to=decoder)``: every option of the target).
     """
+    declared = getattr(function, "forwards_options_to", None)
+    if declared is not None:
+        return declared, 0, set()
     try:
         tree = ast.parse(inspect.cleandoc("\n" + inspect.getsource(function)))
     except (OSError, TypeError, SyntaxError):
@@ -62,7 +67,7 @@ def _forwarded_call(function):
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             if any(k.arg is None for k in node.keywords):  # the **options
-                target = function.__globals__.get(node.func.id)
+                target = inspect.unwrap(function).__globals__.get(node.func.id)  # a zoo builder is wrapped
                 if callable(target):
                     return target, len(node.args), {k.arg for k in node.keywords if k.arg}
     return None
@@ -102,6 +107,32 @@ def builder_parameters(builder, _depth: int = 0) -> dict:
             for name, parameter in inner.items():
                 found.setdefault(name, parameter)
     return found
+
+
+def options_are_known(builder) -> bool:
+    """Whether `builder_parameters` lists every option `builder` takes.
+
+    False for a ``**options`` it passes on in a way the source does not show
+    (nor a ``forwards_to`` declares): its options cannot be checked before the call.
+
+    Raises
+    ------
+    Nothing.
+
+    Examples
+    --------
+    >>> from costgraph.models import vgg16
+    >>> options_are_known(vgg16), options_are_known(lambda **anything: None)
+    (True, False)
+    """
+    try:
+        parameters = inspect.signature(builder).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return True
+    call = _forwarded_call(builder)
+    return call is not None and options_are_known(call[0])
 
 
 def _kind_of(parameter) -> str:

@@ -22,6 +22,11 @@ features split, output all-reduced: the attention output and the MLP's
 second layer); the embedding is split by vocabulary.  A rank keeps
 ``ceil(count / tp)`` of a split weight (a column layer's bias too) and a
 replica of everything else (norms, a row layer's bias, learned positions).
+A mixture of experts is split as Megatron-LM splits it (expert tensor
+parallelism, megatron/core/transformer/moe/experts.py): each expert's MLP
+as a dense one (first matrices by columns, last by rows), the router
+replicated; the experts' hidden activations are split, the router's
+logits and the experts' ``d_model``-wide inputs and outputs are not.
 An activation is split when it is made between a column and a row layer
 (or by the head); the others -- the residual stream, norm inputs and
 statistics, the inputs of column layers, the dropout masks after row
@@ -197,7 +202,7 @@ def _split_outputs(net) -> dict:
         role = node.get("parallel")
         if role == "column":
             split[name] = True
-        elif role in ("row", "vocab"):
+        elif role in ("row", "vocab", "experts"):
             split[name] = False  # all-reduced: every rank has it whole
         else:
             split[name] = any(split[s] for s in node["inputs"])
@@ -249,6 +254,13 @@ def _block_inputs(net) -> set:
     return kept
 
 
+def _split_extra(node, key) -> bool:
+    """Whether tensor parallelism splits this extra saved tensor of a mixture of experts (its hidden tensors)."""
+    if node.get("parallel") != "experts" or not isinstance(key, tuple):
+        return False
+    return node["layer"].tensor_parallel_split_extras()[key[1]]
+
+
 def saved_by_layer(net, *, tp=1, sp=False, recompute="none", activation_bytes=2, device="cuda", layers=None) -> dict:
     """``{layer: bytes}`` autograd keeps per GPU, each storage charged to the layer that makes it (symbolic).
 
@@ -285,7 +297,7 @@ def saved_by_layer(net, *, tp=1, sp=False, recompute="none", activation_bytes=2,
         if recompute == "full" and key not in checkpoints:
             if all(nodes[k].get("block") is not None for k in keepers):
                 continue  # re-created when its block is recomputed
-        degree = tp if (split[maker] or sp) else 1
+        degree = tp if (split[maker] or sp or _split_extra(nodes[maker], key)) else 1
         result[maker] = result.get(maker, 0) + _share(count, degree) * element_bytes(element, activation_bytes, device)
     return result
 
@@ -354,6 +366,10 @@ def training_memory(
             local += [_share(weights, tp), _share(biases, tp)]
         elif role == "row":
             local += [_share(weights, tp), biases]
+        elif role == "experts":
+            parts = nodes[name]["layer"].tensor_parallel_parts()
+            local += [_share(parts["split_weights"], tp), parts["replicated_weights"]]
+            local += [_share(parts["split_biases"], tp), parts["replicated_biases"]]
         else:
             local += [weights, biases]
     params = sympy.expand(sympy.Add(*local))

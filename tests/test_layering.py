@@ -25,7 +25,7 @@ LAYERS = [
     ("kinds", {"kinds"}),
     ("graph", {"network", "totals", "compile"}),
     ("memory and conventions", {"memory", "conventions", "inference", "training", "llm_formulas", "traffic"}),
-    ("models, importers and hardware", {"models", "importers", "fast", "model_source", "formula_writer", "hardware", "roofline", "fit"}),
+    ("models, importers and hardware", {"models", "importers", "fast", "model_source", "formula_writer", "hardware", "roofline", "fit", "valid_sizes"}),
     ("rendering", {"render", "model_summary", "docsgen"}),
     ("command line", {"cli", "cli_fit", "__main__"}),
 ]

@@ -18,10 +18,12 @@ import logging
 
 import pytest
 import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from costgraph import N, S
 from costgraph.errors import CostGraphError, UnknownSizeError
-from costgraph.inference import G, P, decode_network
+from costgraph.inference import G, P, decode_network, sum_of_min
 from costgraph.kinds import Linear
 from costgraph.models import decoder, gpt2, llama2_7b
 
@@ -176,6 +178,60 @@ def test_generation_matches_hugging_face_generate(pair, p, g, n):
     """generate(max_new_tokens=G) with greedy decoding (exactly G new tokens), counted by
     FlopCounterMode: the prompt's forward (head on the last position) and G - 1 decode steps."""
     torch, model, net = pair
+    ids = torch.zeros(n, p, dtype=torch.long)
+    run = lambda: model.generate(ids, max_new_tokens=g, min_new_tokens=g, do_sample=False, pad_token_id=0)  # noqa: E731
+    assert net.generation(P=p, G=g, N=n).macs == _counted_macs(torch, run)
+
+
+# -- sliding windows: a sum of min over decode steps, folded ----------------------------------------
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(a=st.integers(-40, 60), length=st.integers(0, 50), c=st.integers(-60, 120))
+def test_sum_of_min_equals_a_python_loop(a, length, c):
+    """sum_{k=a}^{b} min(k, c) (b = a + length - 1; length 0 is the empty range), the closed form
+    derived in costgraph.inference.sum_of_min, against the loop; and as a formula in S, substituted."""
+    b = a + length - 1
+    expected = sum(min(k, c) for k in range(a, b + 1))
+    assert sum_of_min(a, b, c) == expected
+    assert sum_of_min(S + a, S + b, c).xreplace({S: 0}) == expected
+
+
+def sliding(layers=1):
+    """Mistral's layout, narrow, with a window of 8 (HF: MistralConfig(sliding_window=8))."""
+    from costgraph.models.llm_zoo import CONFIGS
+
+    return decoder(**{**CONFIGS["mistral_7b"], "d_model": 64, "d_ff": 96, "vocab": 500, "layers": layers, "heads": 4,
+                      "kv_heads": 2, "sliding_window": 8})
+
+
+def test_sliding_window_generation_closed_form_equals_the_loop():
+    """Before: generation() refused sliding-window models (a decode step's cost has min(S - 1, 7)
+    cached keys, not a polynomial in S).  The fold equals prompt + each decode step, summed in a
+    loop, on both sides of the window (P + G - 1 from 1 to 60 against a window of 8)."""
+    net = sliding()
+    head = {"macs": 64 * 500, "flops": 2 * 64 * 500, "activations": 500}  # the prompt's head: last position only
+    for p, g, n in [(1, 1, 1), (3, 1, 2), (2, 5, 1), (5, 10, 2), (7, 3, 1), (8, 2, 1), (20, 4, 3), (1, 60, 1)]:
+        got = net.generation(P=p, G=g, N=n)
+        for field, per_token in head.items():
+            prompt = getattr(net.totals(S=p, N=n), field) - (p - 1) * n * per_token
+            steps = sum(getattr(net.decode_step(S=s, N=n), field) for s in range(p + 1, p + g))
+            assert getattr(got, field) == prompt + steps, (field, p, g, n)
+    assert net.generation().macs.free_symbols == {P, G, N}
+
+
+@pytest.mark.parametrize("p,g,n", [(5, 10, 2), (20, 4, 1)])
+def test_sliding_window_generation_matches_hugging_face_generate(hf, p, g, n):
+    """HF's MistralForCausalLM (eager attention, sliding_window=8, 2 layers, CPU, random weights):
+    generate(max_new_tokens=G) counted by FlopCounterMode; (5, 10) crosses the window while
+    decoding, (20, 4) starts past it."""
+    torch = require_torch()
+    config = hf.MistralConfig(bos_token_id=None, eos_token_id=None, num_hidden_layers=2, attn_implementation="eager",
+                              hidden_size=64, intermediate_size=96, vocab_size=500, num_attention_heads=4,
+                              num_key_value_heads=2, sliding_window=8, tie_word_embeddings=False)
+    model = hf.MistralForCausalLM(config).eval()
+    net = sliding(layers=2)
+    assert net.totals().params == sum(t.numel() for t in model.parameters())
     ids = torch.zeros(n, p, dtype=torch.long)
     run = lambda: model.generate(ids, max_new_tokens=g, min_new_tokens=g, do_sample=False, pad_token_id=0)  # noqa: E731
     assert net.generation(P=p, G=g, N=n).macs == _counted_macs(torch, run)

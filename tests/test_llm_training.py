@@ -258,3 +258,29 @@ def test_bf16_mixed_adamw_step_matches_torch(hf):
     assert (m.params_bytes, m.grads_bytes, m.master_bytes, m.optimizer_bytes) == tuple(measured.values())
     step_counters = nbytes(st["step"] for st in states)
     assert step_counters == 4 * len(master)  # not counted: 4 bytes per parameter tensor
+
+
+def test_mixture_of_experts_under_tensor_parallelism_by_hand():
+    """Mixtral-8x7B's published config, one layer, tp = 2, as Megatron-LM shards an MoE layer
+    (expert tensor parallelism, megatron/core/transformer/moe/experts.py: fc1 holds
+    ffn_hidden_size * num_local_experts * 2 / tp columns, fc2 as many rows; the router's
+    experts x hidden weight is on every rank).  Before: refused, suggesting blocks='parts'
+    (which it already had).  By hand, per rank: token embedding and head split by vocabulary
+    (32000 x 4096 each), q and o (4096^2 each) and k, v (4096 x 1024 each, 8 KV heads of 128)
+    split, 8 SwiGLU experts of 3 x 4096 x 14336 split; the router 8 x 4096 and the three
+    RMSNorms (2 in the layer, 1 final) of 4096 replicated.  No biases."""
+    from costgraph.models import mixtral_8x7b
+
+    net = mixtral_8x7b(layers=1)
+    split = 2 * 32000 * 4096 + 2 * 4096**2 + 2 * 4096 * 1024 + 8 * 3 * 4096 * 14336
+    replicated = 8 * 4096 + 3 * 4096
+    assert net.memory(recipe="fp32", tp=2, S=8).params_bytes == 4 * (split // 2 + replicated)
+    assert net.memory(recipe="fp32", tp=1, S=8).params_bytes == 4 * (split + replicated)
+    # activations: the 4 hidden tensors of the 2 routed experts (2 x 14336 per token, bf16) are
+    # halved; the router's logits, the experts' inputs and routed outputs (4096 wide) are not
+    whole = saved_by_layer(net, tp=1)["layers.0.mlp"]
+    halved = saved_by_layer(net, tp=2)["layers.0.mlp"]
+    assert sympy.expand(whole - halved - 4 * (2 * 14336 * N * S) * 2 / 2) == 0  # 4 tensors, 2 bytes, half each
+    # fused blocks still cannot be sharded: the message names the fix that applies to them
+    with pytest.raises(CostGraphError, match="blocks='parts'"):
+        decoder(1, 64, 4, blocks="fused").memory(tp=2, S=8)

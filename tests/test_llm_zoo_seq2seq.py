@@ -179,3 +179,57 @@ def test_t5_and_whisper_layers_are_named_as_hugging_face_modules(hf):
                   dict(vocab_size=32128, d_kv=64, d_model=512, d_ff=2048, num_heads=8, num_layers=1, num_decoder_layers=1))
     assert layers(t5_small(layers=1)) == modules(t5)
     assert layers(whisper_small(layers=1, decoder_layers=1)) == modules(whisper_hf(hf, 1))
+
+
+@pytest.mark.parametrize("name", list(ENCODERS))
+def test_encoder_layers_are_named_as_hugging_face_modules(hf, name):
+    """Every layer with parameters is named as the HF module holding them, and every Dropout node as
+    one of HF's nn.Dropout modules.  Before: DistilBERT carried BertModel's names
+    (encoder.layer.0.attention.self.query, not transformer.layer.0.attention.q_lin) and a dropout
+    after the attention's output projection that DistilBertModel does not have."""
+    build, config_class, model_class, _depth, depth_key, config = ENCODERS[name]
+    model = build_hf(hf, config_class, model_class, {**config, depth_key: 1})
+    net = build(layers=1)
+    modules = {n.rsplit(".", 1)[0] for n, _ in model.named_parameters()}
+    assert {row.name for row in net.layers() if row.params and not row.shares} == modules
+    dropouts = {n for n, m in model.named_modules() if isinstance(m, torch.nn.Dropout)}
+    assert {n for n in net if net.graph.nodes[n]["layer"].kind == "Dropout"} == dropouts
+
+
+def test_offset_position_tables_take_as_many_tokens_as_hugging_face(hf):
+    """OPT looks positions up from row 2 of a table of max_positions + 2 rows, RoBERTa from row
+    padding id + 1 = 2 of its 514: HF runs S = max_positions (OPT) / 512 (RoBERTa) tokens and fails
+    one more (measured below on tiny CPU models: IndexError / RuntimeError).  Before, costgraph
+    accepted two more tokens (S <= table rows), so fit and sweeps could answer S = 2050 for OPT."""
+    from costgraph.errors import DomainError
+    from costgraph.models import decoder, encoder, opt_125m
+    from costgraph.models.llm_zoo import CONFIGS
+
+    def runs(model, s):
+        try:
+            with torch.no_grad():
+                model(input_ids=torch.full((1, s), 3))
+        except (IndexError, RuntimeError):
+            return False
+        return True
+
+    def valid(net, s):
+        try:
+            net.check_sizes(S=s)
+        except DomainError:
+            return False
+        return True
+
+    opt = hf.OPTModel(hf.OPTConfig(hidden_size=16, ffn_dim=32, num_attention_heads=2, num_hidden_layers=1, vocab_size=50,
+                                   max_position_embeddings=8, word_embed_proj_dim=16)).eval()
+    ours = decoder(**{**CONFIGS["opt_125m"], "layers": 1, "d_model": 16, "heads": 2, "kv_heads": 2, "d_ff": 32,
+                      "vocab": 50, "max_positions": 8})
+    roberta = hf.RobertaModel(hf.RobertaConfig(hidden_size=16, intermediate_size=32, num_attention_heads=2,
+                                               num_hidden_layers=1, vocab_size=50, max_position_embeddings=10,
+                                               pad_token_id=1, type_vocab_size=1)).eval()
+    mine = encoder(1, 16, 2, 32, 50, max_positions=10, type_vocab=1, position_offset=2)
+    for model, net, longest in ((opt, ours, 8), (roberta, mine, 8)):
+        assert [runs(model, s) for s in (longest, longest + 1)] == [True, False]
+        assert [valid(net, s) for s in (longest, longest + 1)] == [True, False]
+    assert valid(opt_125m(), 2048) and not valid(opt_125m(), 2049)      # facebook/opt-125m: 2048 positions
+    assert valid(roberta_base(), 512) and not valid(roberta_base(), 513)  # 514 rows, ids from 2

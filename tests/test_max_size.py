@@ -18,11 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from costgraph import H, Network, W
+from costgraph.symbols import S as S_SIZE
 from costgraph.cli import main
 from costgraph.errors import CostGraphError, DomainError
 from costgraph.fit import EverySizeFits, fit
 from costgraph.hardware import device
-from costgraph.kinds import Conv2d, Input, ReLU
+from costgraph.kinds import Conv2d, Flatten, Input, Linear, PositionalEmbedding, ReLU
 from costgraph.models import MODELS
 
 OPTIONS = {"dtype": "bf16", "optimizer": "adam"}
@@ -44,19 +45,11 @@ def figure(net, which, sizes):
     return net.roofline(H100, OPTIONS["dtype"], training=True, **sizes).seconds
 
 
-def pinned(name, size):
-    """True when the model accepts one value of `size` only (Whisper's encoder: exactly 1500 positions)."""
-    sizes = dict(MODELS[name].sizes())
-    if size not in sizes:
-        return False
-    net = zoo(name)
-    return all(not valid(net, {**sizes, size: sizes[size] + step}) for step in (-1, 1))
-
-
 def searched_sizes(name):
-    """The sizes searched for a model: the batch, and its resolution or context length (unless pinned)."""
+    """The sizes searched for a model: the batch, and its resolution or context length (pinned ones
+    included: Whisper's encoder accepts S = 1500 only, which the search must find)."""
     names = [s.name for s in zoo(name).symbols]
-    return ["N"] + [s for s in ("H", "S") if s in names and not pinned(name, s)]
+    return ["N"] + [s for s in ("H", "S") if s in names]
 
 
 def fixed_for(name, size):
@@ -166,6 +159,39 @@ def test_conv_net_smallest_valid_size_is_found():
     net.add("conv", Conv2d(1, 1, 5))  # valid from H = 5 (output H - 4)
     result = fit(net, "H", macs=25 * 3 * 3, training=False, optimizer=None)  # 25 MACs per output pixel
     assert result.value == 7  # (7-4)^2 * 25 = 225 MACs; H = 8: 16 * 25 = 400
+
+
+def test_a_size_pinned_past_1024_is_found():
+    """Whisper's encoder adds its 1500-row position table whole (HF: exactly 3000 mel frames,
+    S = 1500): the only valid S is 1500.  The search used to scan 1..1024 and then powers of two,
+    and answered None ('no valid value of S') at any budget.  At 1500 the figure is the model's
+    own; at a budget just below it nothing fits."""
+    net = zoo("whisper_small")
+    at_1500 = figure(net, "macs", {"S": 1500, "T": 448})
+    result = fit(net, "S", macs=at_1500 * 2, training=False, optimizer=None, T=448)
+    assert result.value == 1500 and "S=1501 is not valid" in result.reason
+    below = fit(net, "S", macs=at_1500 - 1, training=False, optimizer=None, T=448)
+    assert below.value is None and "smallest valid S=1500" in below.reason
+
+
+def test_smallest_valid_size_by_hand_beyond_the_old_scan():
+    """A learned table of 3000 positions added whole pins S = 3000 (neither in 1..1024 nor a
+    power of two); a 4 x 4 stride-4 conv into Linear(9, 1) after a flatten needs floor(H / 4) = 3,
+    i.e. H in 12..15 (by hand: floor((H - 4) / 4) + 1 = 3), so 15 is the largest and 16 invalid."""
+    pinned = Network("pinned")
+    pinned.add("tokens", Input((S_SIZE, 8)))
+    pinned.add("positions", PositionalEmbedding(3000, 8, whole_table=True))
+    pinned.add("head", Linear(8, 2))
+    result = fit(pinned, "S", macs=10**9, training=False, optimizer=None)
+    assert result.value == 3000  # 3000 x 8 x 2 = 48,000 MACs, within budget
+    window = Network("window")
+    window.add("x", Input((1, H, W)))
+    window.add("conv", Conv2d(1, 1, 4, stride=4))
+    window.add("flatten", Flatten(1))
+    window.add("fc", Linear(9, 1))
+    assert fit(window, "H", macs=10**9, training=False, optimizer=None).value == 15
+    tiny = fit(window, "H", macs=9 * 16 + 9 - 1, training=False, optimizer=None)  # 9 x 16 conv + 9 fc MACs at H = 12
+    assert tiny.value is None and "smallest valid H=12" in tiny.reason
 
 
 def test_cli_fit(capsys):

@@ -403,3 +403,34 @@ def test_sweep_vectorized_equals_one_call_per_point():
         assert totals.as_dict() == alone.as_dict() and totals.sizes == alone.sizes
         assert totals.bytes_moved == alone.bytes_moved and totals.active_params == alone.active_params
         assert all(type(v) is int for v in totals.as_dict().values())
+
+
+def test_resolution_plot_skips_a_pinned_size():
+    """Whisper's encoder adds its 1500-row position table whole (HF accepts exactly 3000 mel frames):
+    S = 1500 is its only valid value, so sweeping S drew one point (and matplotlib warned about
+    identical x limits).  The plot sweeps the decoder length T (1..448 learned positions, Whisper's
+    max_target_positions) with S held, and the model page says S is fixed."""
+    import warnings
+
+    from costgraph.docsgen import model_page
+    from costgraph.models import MODELS
+    from costgraph.render.plot import _sweep_points, resolution_axis, resolution_figure
+
+    from .support import require
+
+    info = MODELS["whisper_small"]
+    net = info.builder()
+    assert resolution_axis(net, info.sizes()) == "T"
+    values, fixed = _sweep_points(net, "T", info.sizes())
+    assert values[0] == 1 and values[-1] == 448 and fixed == {"S": 1500}
+    assert "S is fixed at 1500: its only valid value." in model_page("whisper_small", info, net)
+    # a sequence model with no pinned size still sweeps S (GPT-2: 1..1024 positions)
+    sequence = Network("sequence")
+    sequence.add("ids", Input((S,)))
+    sequence.add("wte", Embedding(10, 4))
+    assert resolution_axis(sequence, {"S": 16}) == "S"
+    require("matplotlib")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the single-point plot warned: "identical low and high xlims"
+        figure = resolution_figure("whisper_small", net, info.sizes())
+    assert "S=1500 (its only valid value)" in figure.texts[0].get_text()

@@ -15,7 +15,7 @@ import sympy
 
 from ..errors import CostGraphError, ShapeError
 from ..symbols import as_formula
-from .base import Constraint, LayerKind, Saved, format_shape, numel, positive_int, register_kind
+from .base import Constraint, LayerKind, Saved, format_shape, nonnegative_int, numel, positive_int, register_kind
 
 __all__ = ["Embedding", "PositionalEmbedding", "ClassToken", "table_size"]
 
@@ -102,7 +102,9 @@ class PositionalEmbedding(LayerKind):
     ``(1, P, D)`` parameter added whole, as ViT's, broadcasts only to a
     sequence of exactly P), or None for a table exactly as long as the
     input sequence (torchvision's ViT built for the image size at hand, so
-    its parameters follow the number of patches).
+    its parameters follow the number of patches).  With an `offset` the
+    rows ``offset .. offset + S - 1`` are looked up (OPT's positions start at
+    2, RoBERTa's after the padding id), so ``S <= num_positions - offset``.
 
     Weights: ``num_positions * D``.  FLOPs: one add per element.
 
@@ -116,11 +118,17 @@ class PositionalEmbedding(LayerKind):
     num_positions: int | None
     embedding_dim: int
     whole_table: bool = False
+    offset: int = 0  #: the first row looked up (OPT's 2, RoBERTa's padding id + 1): S <= num_positions - offset
 
     def __post_init__(self):
         if self.num_positions is not None:
             positive_int(self.num_positions, "num_positions", "PositionalEmbedding")
         positive_int(self.embedding_dim, "embedding_dim", "PositionalEmbedding")
+        nonnegative_int(self.offset, "offset", "PositionalEmbedding")
+        if self.offset and (self.num_positions is None or self.whole_table or self.offset >= self.num_positions):
+            raise CostGraphError(
+                f"PositionalEmbedding: offset={self.offset} needs a table longer than it, looked up by rows", value=self.offset
+            )
         object.__setattr__(self, "whole_table", bool(self.whole_table) and self.num_positions is not None)
 
     def output_shape(self, x):
@@ -130,7 +138,7 @@ class PositionalEmbedding(LayerKind):
             )
         length = as_formula(x[1], owner="PositionalEmbedding", what="the length")
         if self.num_positions is not None and length.is_number:
-            if length > self.num_positions or (self.whole_table and length != self.num_positions):
+            if length > self.num_positions - self.offset or (self.whole_table and length != self.num_positions):
                 raise ShapeError(
                     f"PositionalEmbedding has {self.num_positions} positions, the sequence has {length}", value=length
                 )
@@ -139,7 +147,8 @@ class PositionalEmbedding(LayerKind):
     def constraints(self, out, x):
         if self.num_positions is None or as_formula(x[1], owner="PositionalEmbedding", what="the length").is_number:
             return ()
-        longer = Constraint(self.num_positions - x[1], f"sequence longer than the {self.num_positions} learned positions")
+        usable = self.num_positions - self.offset
+        longer = Constraint(usable - x[1], f"sequence longer than the {usable} learned positions")
         if not self.whole_table:
             return (longer,)
         shorter = Constraint(x[1] - self.num_positions, f"sequence shorter than the {self.num_positions} learned positions")

@@ -147,6 +147,37 @@ class MixtureOfExperts(LayerKind):
         idle = self.experts - self.top_k
         return sympy.Integer(idle * (self._expert_weights(self.d_ff) + self._expert_biases(self.d_ff)))
 
+    def tensor_parallel_parts(self) -> dict:
+        """Weights and biases split across tensor-parallel ranks, and those every rank keeps whole.
+
+        Megatron-LM's expert tensor parallelism (megatron/core/transformer/moe/experts.py,
+        ``GroupedMLP``/``SequentialMLP``): each expert's MLP is split as a dense one,
+        its first matrices (``fc1``: gate and up) by output columns and its last
+        (``fc2``) by input rows, ``d_ff / tp`` hidden units a rank; a column
+        layer's bias is split, a row layer's is kept whole.  The router
+        (``TopKRouter.weight``, ``experts x d_model``) is replicated on every rank.
+
+        >>> MixtureOfExperts(8, 16, experts=4, top_k=2, bias=True).tensor_parallel_parts()
+        {'split_weights': 1536, 'replicated_weights': 32, 'split_biases': 128, 'replicated_biases': 32}
+        """
+        experts = ((self.experts, self.d_ff), (self.shared_experts, self.shared_d_ff))
+        column_bias = 2 if self.gated else 1
+        return {
+            "split_weights": sum(count * self._expert_weights(d_ff) for count, d_ff in experts),
+            "replicated_weights": self.d_model * self.experts,
+            "split_biases": sum(count * column_bias * d_ff for count, d_ff in experts) if self.bias else 0,
+            "replicated_biases": (self.experts + self.shared_experts) * self.d_model if self.bias else 0,
+        }
+
+    def tensor_parallel_split_extras(self) -> tuple:
+        """For each extra tensor `saved_tensors` declares, in order, whether tensor parallelism splits it.
+
+        The hidden tensors of the experts are split (``d_ff / tp`` columns a rank,
+        as `tensor_parallel_parts`); the router's logits and indices, each used
+        expert's input and each routed output (``d_model`` wide) are whole on every rank.
+        """
+        return (False, False, False, False) + (True,) * (4 if self.gated else 2)
+
     def macs(self, out, x):
         per_token = (
             self.d_model * self.experts

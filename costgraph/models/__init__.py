@@ -11,10 +11,12 @@ line and the generated docs.  Nothing is built at import time.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import CostGraphError
+from .options import check_options
 
 __all__ = ["MODELS", "ModelInfo", "register_model", "build", "list_models"]
 
@@ -39,23 +41,67 @@ class ModelInfo:
 MODELS: dict[str, ModelInfo] = {}
 
 
-def register_model(name: str, *, default_size: int | None = 224, description: str = "", sizes: dict | None = None):
+def register_model(
+    name: str,
+    *,
+    default_size: int | None = 224,
+    description: str = "",
+    sizes: dict | None = None,
+    forwards_to: Callable | None = None,
+):
     """Decorator: register a builder under `name` with its default input size.
+
+    The registered builder checks its keyword options before it runs: an
+    unknown one is a `CostGraphError` naming the model, the keyword and the
+    options it takes (Python's ``TypeError`` names neither the model nor the
+    right options).  A builder's options are its own keyword parameters and,
+    for ``**options``, those of the function it forwards them to: found in
+    its source when it calls ``target(..., **options)``, or given as
+    `forwards_to` when it passes them on another way (``_build(name, options)``).
 
     Raises
     ------
     CostGraphError
-        If the name is taken by another builder.
+        If the name is taken by another builder; when the builder is called,
+        for an unknown keyword option.
+
+    Examples
+    --------
+    >>> from costgraph.models import vgg16
+    >>> vgg16(colour="red")
+    Traceback (most recent call last):
+    ...
+    costgraph.errors.CostGraphError: vgg16: unknown option 'colour'; accepted: adaptive_pool, batch_norm, num_classes
     """
 
     def decorate(builder):
         if name in MODELS and MODELS[name].builder.__qualname__ != builder.__qualname__:
             raise CostGraphError(f"model {name!r} is already registered")
         doc = description or (builder.__doc__ or "").strip().splitlines()[0]
-        MODELS[name] = ModelInfo(name, builder, default_size, doc, tuple((sizes or {}).items()))
-        return builder
+        checked = _checking_options(name, builder, forwards_to)
+        MODELS[name] = ModelInfo(name, checked, default_size, doc, tuple((sizes or {}).items()))
+        return checked
 
     return decorate
+
+
+def _checking_options(name: str, builder: Callable, forwards_to: Callable | None) -> Callable:
+    """`builder`, refusing keyword options it does not take (listed once, on the first call)."""
+    accepted: list = []
+
+    @functools.wraps(builder)
+    def checked(*args, **options):
+        if options:
+            if not accepted:
+                from ..model_source import builder_parameters, options_are_known  # same layer; reads the source
+
+                accepted.append(set(builder_parameters(checked)) if options_are_known(checked) else None)
+            if accepted[0] is not None:  # else the builder's own forwarding decides
+                check_options(name, options, accepted[0])
+        return builder(*args, **options)
+
+    checked.forwards_options_to = forwards_to
+    return checked
 
 
 def build(name: str, **options):

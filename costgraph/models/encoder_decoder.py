@@ -258,7 +258,7 @@ def _t5(size: str, options: dict) -> Network:
     return encoder_decoder(**settings)
 
 
-@register_model("t5_small", default_size=None, sizes={"S": 512, "T": 512})
+@register_model("t5_small", default_size=None, sizes={"S": 512, "T": 512}, forwards_to=encoder_decoder)
 def t5_small(**options) -> Network:
     """T5-small (Raffel et al. 2020): 6 + 6 layers of 512, 8 heads, ReLU MLP of 2048, tied head.
 
@@ -270,7 +270,7 @@ def t5_small(**options) -> Network:
     return _t5("small", options)
 
 
-@register_model("t5_base", default_size=None, sizes={"S": 512, "T": 512})
+@register_model("t5_base", default_size=None, sizes={"S": 512, "T": 512}, forwards_to=encoder_decoder)
 def t5_base(**options) -> Network:
     """T5-base (Raffel et al. 2020): 12 + 12 layers of 768, 12 heads, ReLU MLP of 3072, tied head.
 

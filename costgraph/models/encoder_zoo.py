@@ -22,10 +22,12 @@ __all__ = ["roberta_base", "distilbert", "ENCODER_CONFIGS"]
 #: `encoder` arguments per zoo entry, from FacebookAI/roberta-base and distilbert-base-uncased
 ENCODER_CONFIGS = {
     "roberta_base": dict(
-        layers=12, d_model=768, heads=12, d_ff=3072, vocab=50265, max_positions=514, type_vocab=1, eps=1e-5, pooler=True
+        layers=12, d_model=768, heads=12, d_ff=3072, vocab=50265, max_positions=514, type_vocab=1, eps=1e-5, pooler=True,
+        position_offset=2,
     ),
     "distilbert": dict(
-        layers=6, d_model=768, heads=12, d_ff=3072, vocab=30522, max_positions=512, type_vocab=0, eps=1e-12, pooler=False
+        layers=6, d_model=768, heads=12, d_ff=3072, vocab=30522, max_positions=512, type_vocab=0, eps=1e-12, pooler=False,
+        names="distilbert",
     ),
 }
 

@@ -93,7 +93,7 @@ def _build(name: str, label: str, options: dict) -> Network:
     return decoder(**settings)
 
 
-@register_model("mistral_7b", default_size=None, sizes={"S": 4096})
+@register_model("mistral_7b", default_size=None, sizes={"S": 4096}, forwards_to=decoder)
 def mistral_7b(**options) -> Network:
     """Mistral 7B v0.1 (Jiang et al. 2023): Llama layout, 8 key/value heads, sliding window 4096.
 
@@ -107,7 +107,7 @@ def mistral_7b(**options) -> Network:
     return _build("mistral_7b", "mistral-7b", options)
 
 
-@register_model("llama3_8b", default_size=None, sizes={"S": 8192})
+@register_model("llama3_8b", default_size=None, sizes={"S": 8192}, forwards_to=decoder)
 def llama3_8b(**options) -> Network:
     """Llama 3 8B (Meta 2024): 32 layers of 4096, 8 key/value heads, vocabulary 128256.
 
@@ -117,7 +117,7 @@ def llama3_8b(**options) -> Network:
     return _build("llama3_8b", "llama3-8b", options)
 
 
-@register_model("llama3_70b", default_size=None, sizes={"S": 8192})
+@register_model("llama3_70b", default_size=None, sizes={"S": 8192}, forwards_to=decoder)
 def llama3_70b(**options) -> Network:
     """Llama 3 70B (Meta 2024): 80 layers of 8192, 64 query and 8 key/value heads.
 
@@ -127,7 +127,7 @@ def llama3_70b(**options) -> Network:
     return _build("llama3_70b", "llama3-70b", options)
 
 
-@register_model("qwen2_0_5b", default_size=None, sizes={"S": 4096})
+@register_model("qwen2_0_5b", default_size=None, sizes={"S": 4096}, forwards_to=decoder)
 def qwen2_0_5b(**options) -> Network:
     """Qwen2 0.5B (Qwen team 2024): biases on q/k/v only, head tied to the embedding.
 
@@ -137,7 +137,7 @@ def qwen2_0_5b(**options) -> Network:
     return _build("qwen2_0_5b", "qwen2-0.5b", options)
 
 
-@register_model("qwen2_7b", default_size=None, sizes={"S": 4096})
+@register_model("qwen2_7b", default_size=None, sizes={"S": 4096}, forwards_to=decoder)
 def qwen2_7b(**options) -> Network:
     """Qwen2 7B (Qwen team 2024): biases on q/k/v only, untied head.
 
@@ -147,7 +147,7 @@ def qwen2_7b(**options) -> Network:
     return _build("qwen2_7b", "qwen2-7b", options)
 
 
-@register_model("phi3_mini", default_size=None, sizes={"S": 4096})
+@register_model("phi3_mini", default_size=None, sizes={"S": 4096}, forwards_to=decoder)
 def phi3_mini(**options) -> Network:
     """Phi-3-mini 4k (Abdin et al. 2024): 32 layers of 3072, packed qkv and gate/up projections.
 
@@ -157,7 +157,7 @@ def phi3_mini(**options) -> Network:
     return _build("phi3_mini", "phi3-mini", options)
 
 
-@register_model("gemma_2b", default_size=None, sizes={"S": 8192})
+@register_model("gemma_2b", default_size=None, sizes={"S": 8192}, forwards_to=decoder)
 def gemma_2b(**options) -> Network:
     """Gemma 2B (Gemma team 2024): multi-query attention of head_dim 256, GeGLU, scaled tied embedding.
 
@@ -167,7 +167,7 @@ def gemma_2b(**options) -> Network:
     return _build("gemma_2b", "gemma-2b", options)
 
 
-@register_model("opt_125m", default_size=None, sizes={"S": 2048})
+@register_model("opt_125m", default_size=None, sizes={"S": 2048}, forwards_to=decoder)
 def opt_125m(**options) -> Network:
     """OPT-125m (Zhang et al. 2022): learned positions offset by 2, ReLU MLP, tied head.
 
@@ -177,7 +177,7 @@ def opt_125m(**options) -> Network:
     return _build("opt_125m", "opt-125m", options)
 
 
-@register_model("pythia_160m", default_size=None, sizes={"S": 2048})
+@register_model("pythia_160m", default_size=None, sizes={"S": 2048}, forwards_to=decoder)
 def pythia_160m(**options) -> Network:
     """Pythia-160m (Biderman et al. 2023), GPT-NeoX: parallel residual, rotary on 16 of 64 dims.
 
@@ -187,7 +187,7 @@ def pythia_160m(**options) -> Network:
     return _build("pythia_160m", "pythia-160m", options)
 
 
-@register_model("falcon_7b", default_size=None, sizes={"S": 2048})
+@register_model("falcon_7b", default_size=None, sizes={"S": 2048}, forwards_to=decoder)
 def falcon_7b(**options) -> Network:
     """Falcon-7B (Almazrouei et al. 2023): parallel attention and MLP on one norm, multi-query.
 
@@ -197,7 +197,7 @@ def falcon_7b(**options) -> Network:
     return _build("falcon_7b", "falcon-7b", options)
 
 
-@register_model("mixtral_8x7b", default_size=None, sizes={"S": 4096})
+@register_model("mixtral_8x7b", default_size=None, sizes={"S": 4096}, forwards_to=decoder)
 def mixtral_8x7b(**options) -> Network:
     """Mixtral 8x7B (Jiang et al. 2024): Mistral's layout with 8 SwiGLU experts, 2 per token.
 

@@ -464,7 +464,8 @@ def decoder(
         Rotate only this many of each head's dimensions (Pythia: 16 of 64).
     position_offset : int
         Extra rows of the learned position table (OPT: 2; its table has
-        ``max_positions + 2`` rows, and the sequence is checked against it).
+        ``max_positions + 2`` rows and positions start at row 2, so, as in
+        Hugging Face, ``S <= max_positions``).
     sliding_window : int, optional
         Mistral's sliding-window attention (see `attention`'s `window`): the
         same MACs unless ``skip_masked=True``.
@@ -536,7 +537,7 @@ def decoder(
     if embed_scale:
         x = net.add("embed_scale", Scale(d_model**0.5), x)
     if positions == "learned":
-        x = net.add(words["positions"], PositionalEmbedding(max_positions + position_offset, d_model), x)
+        x = net.add(words["positions"], PositionalEmbedding(max_positions + position_offset, d_model, offset=position_offset), x)
     if dropout:
         x = net.add(words["drop"], Dropout(0.1), x)
     attn_names = {key: words[key] for key in ("qkv", "q", "k", "v", "out", "attn_dropout")}
@@ -564,7 +565,7 @@ def decoder(
                 gated=mlp in ("swiglu", "geglu"), bias=mlp_bias,
             )
             m = net.add(p + "mlp", moe, h)
-            net.graph.nodes[m]["parallel"] = "block"  # experts are not sharded by tensor parallelism here
+            net.graph.nodes[m]["parallel"] = "experts"  # each expert split as a dense MLP (costgraph.training)
         else:
             m = _mlp(net, p, h, words, d_model=d_model, d_ff=d_ff, kind=mlp, bias=mlp_bias, dropout=dropout, blocks=blocks)
         if parallel is None:
@@ -632,6 +633,23 @@ def llama2_7b(**options) -> Network:
     return decoder(32, 4096, 32, **settings)
 
 
+#: layer names of `encoder` per Hugging Face model: BertModel's (RoBERTa's too) and DistilBertModel's
+#: (residual adds have no module in either; DistilBERT has no dropout after the attention output)
+_ENCODER_NAMES = {
+    "bert": dict(
+        layer="encoder.layer.{i}", q="self.query", k="self.key", v="self.value", out="output.dense",
+        attn_dropout="self.dropout", attn_out_dropout="attention.output.dropout", attn_residual="attention.residual",
+        norm_1="attention.output.LayerNorm", fc="intermediate.dense", act="intermediate.intermediate_act_fn",
+        down="output.dense", mlp_dropout="output.dropout", mlp_residual="output.residual", norm_2="output.LayerNorm",
+    ),
+    "distilbert": dict(
+        layer="transformer.layer.{i}", q="q_lin", k="k_lin", v="v_lin", out="out_lin", attn_dropout="dropout",
+        attn_out_dropout=None, attn_residual="sa_residual", norm_1="sa_layer_norm", fc="ffn.lin1", act="ffn.activation",
+        down="ffn.lin2", mlp_dropout="ffn.dropout", mlp_residual="ffn_residual", norm_2="output_layer_norm",
+    ),
+}
+
+
 @strict_options
 def encoder(
     layers: int,
@@ -647,6 +665,8 @@ def encoder(
     pooler: bool = True,
     blocks: str = "parts",
     attention_kernel: str = "eager",
+    names: str = "bert",
+    position_offset: int = 0,
 ) -> Network:
     """A post-norm BERT encoder on ``input_ids`` and ``token_type_ids`` ``(N, S)``.
 
@@ -656,7 +676,12 @@ def encoder(
     exact GELU; with `pooler`, dense + tanh on the first token.  No padding
     mask: every token attends to every token.  Hugging Face's ``BertModel``
     layout and names.  `attention_kernel` is "eager" (score tensors) or
-    "fused" (none), as for `decoder`.
+    "fused" (none), as for `decoder`.  ``names="distilbert"`` names the
+    layers as ``DistilBertModel`` does (``transformer.layer.{i}.attention.q_lin``,
+    ``sa_layer_norm``, ``ffn.lin1``, ...) and, as it, has no dropout after the
+    attention's output projection.  `position_offset` is the first row of
+    the position table used (RoBERTa: 2, after its padding id 1), so
+    ``S <= max_positions - position_offset``.
 
     Raises
     ------
@@ -678,28 +703,30 @@ def encoder(
     if type_vocab:
         type_rows = net.add("embeddings.token_type_embeddings", Embedding(type_vocab, d_model), types)
         x = net.add("embeddings.sum", Add(), x, type_rows)
-    x = net.add("embeddings.position_embeddings", PositionalEmbedding(max_positions, d_model), x)
+    x = net.add("embeddings.position_embeddings", PositionalEmbedding(max_positions, d_model, offset=position_offset), x)
     x = net.add("embeddings.LayerNorm", LayerNorm(d_model, eps=eps), x)
     x = net.add("embeddings.dropout", Dropout(0.1), x)
-    attn_names = dict(q="self.query", k="self.key", v="self.value", out="output.dense", attn_dropout="self.dropout")
+    words = _ENCODER_NAMES[_choice(names, tuple(_ENCODER_NAMES), "encoder names")]
+    attn_names = {key: words[key] for key in ("q", "k", "v", "out", "attn_dropout")}
     for i in range(layers):
-        p = f"encoder.layer.{i}."
+        p = words["layer"].format(i=i) + "."
         first = len(net)
         a = attention(
             net, p + "attention", x, d_model=d_model, heads=heads, fused_qkv=False, dropout=True,
             blocks=blocks, names=attn_names, kernel=attention_kernel,
         )
-        a = net.add(p + "attention.output.dropout", Dropout(0.1), a)
-        a = net.add(p + "attention.residual", Add(), a, x)
-        x = net.add(p + "attention.output.LayerNorm", LayerNorm(d_model, eps=eps), a)
-        h = net.add(p + "intermediate.dense", Linear(d_model, d_ff), x)
+        if words["attn_out_dropout"]:
+            a = net.add(p + words["attn_out_dropout"], Dropout(0.1), a)
+        a = net.add(p + words["attn_residual"], Add(), a, x)
+        x = net.add(p + words["norm_1"], LayerNorm(d_model, eps=eps), a)
+        h = net.add(p + words["fc"], Linear(d_model, d_ff), x)
         net.graph.nodes[h]["parallel"] = "column"
-        h = net.add(p + "intermediate.intermediate_act_fn", GELU(), h)
-        h = net.add(p + "output.dense", Linear(d_ff, d_model), h)
+        h = net.add(p + words["act"], GELU(), h)
+        h = net.add(p + words["down"], Linear(d_ff, d_model), h)
         net.graph.nodes[h]["parallel"] = "row"
-        h = net.add(p + "output.dropout", Dropout(0.1), h)
-        h = net.add(p + "output.residual", Add(), h, x)
-        x = net.add(p + "output.LayerNorm", LayerNorm(d_model, eps=eps), h)
+        h = net.add(p + words["mlp_dropout"], Dropout(0.1), h)
+        h = net.add(p + words["mlp_residual"], Add(), h, x)
+        x = net.add(p + words["norm_2"], LayerNorm(d_model, eps=eps), h)
         _mark_block(net, first, i)
     if pooler:
         first = net.add("pooler.first_token", Reshape((d_model,)), net.add("pooler.slice", Slice(1, 0, 1), x))

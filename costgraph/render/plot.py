@@ -277,11 +277,22 @@ def layers_figure(model: str, rows, totals, *, depth: int | None = None):
 
 # -- how it grows ------------------------------------------------------------------------
 def resolution_axis(net, default_sizes: dict) -> str:
-    """The size a resolution plot sweeps: H (with W = H) for images, else the first non-batch size."""
+    """The size a resolution plot sweeps: H (with W = H) for images, else the first non-batch size.
+
+    A size with one valid value at the defaults (Whisper's S, pinned at 1500
+    by its encoder's position table) would plot a single point: the next
+    size is swept instead, the batch N if no other is left.
+    """
+    from ..valid_sizes import pinned_sizes
+
     names = [s.name for s in net.symbols]
-    if "H" in names:
+    try:
+        pinned = pinned_sizes(net, default_sizes) if default_sizes else {}
+    except CostGraphError:
+        pinned = {}
+    if "H" in names and "H" not in pinned:
         return "H"
-    others = [n for n in names if n != "N"]
+    others = [n for n in names if n not in ("N", "H", "W") and n not in pinned]
     return others[0] if others else "N"
 
 
@@ -326,12 +337,15 @@ def resolution_figure(model: str, net, default_sizes: dict, *, dtype: str = "fp3
     """
     from .sweep import evaluate_totals
 
+    from ..valid_sizes import pinned_sizes
+
     axis = resolution_axis(net, default_sizes)
     values, fixed = _sweep_points(net, axis, default_sizes)
+    pinned = pinned_sizes(net, {**fixed, axis: default_sizes.get(axis, 1)}) if fixed else {}
     results = evaluate_totals(net, [{**fixed, axis: v} for v in values], dtype)
     default = default_sizes.get(axis, 1)
     at_default = results[values.index(default)]
-    label = {"H": "input size H = W (pixels)", "S": "sequence length S", "N": "batch size N"}.get(axis, f"size {axis}")
+    label = {"H": "input size H = W (pixels)", "S": "sequence length S", "T": "target sequence length T", "N": "batch size N"}.get(axis, f"size {axis}")
     panels = (
         ("params", 1e6, "parameters (millions)", PARAMS_COLOR, human_count),
         ("activation_bytes", 10**6, f"activation memory, forward (MB, {dtype})", MEMORY_COLOR, human_bytes),
@@ -363,7 +377,7 @@ def resolution_figure(model: str, net, default_sizes: dict, *, dtype: str = "fp3
             axes.set_xlim(values[0], values[-1])
             axes.grid(color="0.9", linewidth=0.6)
             axes.set_axisbelow(True)
-        held = ", ".join(f"{k}={v}" for k, v in fixed.items())
+        held = ", ".join(f"{k}={v}" + (" (its only valid value)" if k in pinned else "") for k, v in fixed.items())
         figure.suptitle(
             f"{model}: totals against {label}" + (f" ({held})" if held else ""), x=0.01, ha="left"
         )
