@@ -360,7 +360,9 @@ class MaskedFill(ParameterFree):
     def other_flops(self, out, x, mask):
         return numel(out)
 
-    flop_terms = None  # a select: no preset weighs it yet
+    def flop_terms(self, out, x, mask):
+        """Cost term for `costgraph.conventions`: the elements selected (every tool counts 0)."""
+        return {"select": numel(out)}
 
     def saved_tensors(self, out, x, mask, needs_input_grad=None):
         """The mask (``grad.masked_fill(mask, 0)``)."""
@@ -388,7 +390,9 @@ class Where(ParameterFree):
     def other_flops(self, out, *inputs):
         return numel(out)
 
-    flop_terms = None  # a select: no preset weighs it yet
+    def flop_terms(self, out, *inputs):
+        """Cost term for `costgraph.conventions`: the elements selected (every tool counts 0)."""
+        return {"select": numel(out)}
 
     def saved_tensors(self, out, *inputs, needs_input_grad=None):
         """The condition (``where(condition, grad, 0)``)."""
@@ -421,7 +425,9 @@ class Triangular(ParameterFree):
     def other_flops(self, out, x):
         return numel(out)
 
-    flop_terms = None  # a select: no preset weighs it yet
+    def flop_terms(self, out, x):
+        """Cost term for `costgraph.conventions`: the elements selected (every tool counts 0)."""
+        return {"select": numel(out)}
 
     def saved_tensors(self, out, x, needs_input_grad=None):
         """Nothing."""
