@@ -18,7 +18,10 @@ Three states per (convention, kind), never a silent zero:
 
 * the kind is in the convention's `checked_on` set: the preset equals the
   real tool on it, proven by ``tests/test_torch_tools.py`` on the model
-  families in `CHECKED_MODELS`;
+  families in `CHECKED_MODELS` and, op by op on a tiny module at two sizes,
+  by ``tests/test_conventions_aten_kinds.py`` for `ATEN_CHECKED_KINDS` (the
+  kinds the ATen importer makes; a tool that counts nothing for an op is
+  reproduced by a weight of 0, not by a refusal);
 * the convention states weights for the kind's terms but has not been run
   against the tool on it: the figure comes with an `UncheckedConventionWarning`
   (the weights were read from the tool's source);
@@ -372,7 +375,8 @@ ATEN_CHECKED_KINDS = frozenset(
     | {"AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "Pad", "Roll"}
     | {"IndexSelect", "Gather", "Constant", "Parameter", "Triangular", "Stack", "Repeat"}
     | {"AvgPool2d", "Sigmoid", "Tanh", "SiLU", "ReLU6", "Hardsigmoid", "Hardswish", "Softmax", "RMSNorm"}
-    | {"Reshape", "StridedSlice", "Div", "Mul", "Sub", "MatMul", "IndexTensor"}
+    | {"Reshape", "StridedSlice", "Div", "Mul", "Sub", "MatMul", "IndexTensor", "BatchMatMul", "AdvancedIndex"}
+    | {"Embedding"}
 )
 
 #: zoo families whose torch code the differential test runs the tools on (tests/test_torch_tools.py runs
@@ -579,7 +583,7 @@ _preset(
             # a class name containing 'Conv': (weights + bias) x N x OUTPUT positions
             *_each(_TRANSPOSED, "mac", 0),
             *_each(_TRANSPOSED, "transposed_conv_by_output", 1),
-            *_each(("BatchNorm1d", "BatchNorm3d", "GroupNorm", "RMSNorm", "PReLU") + _INSTANCE_NORMS, "param_rows", 1),
+            *_each(("BatchNorm1d", "BatchNorm3d", "GroupNorm", "RMSNorm", "PReLU", "Embedding") + _INSTANCE_NORMS, "param_rows", 1),
         ),
         checked_on=_CNN_KINDS | ATEN_CHECKED_KINDS,
         refused=(_FUSED_MHA, _CPU_SDPA),
@@ -593,7 +597,7 @@ _preset(
             "so does any functional call (TylerYep/torchinfo#126).",
             "ConvTranspose1d/2d/3d, being 'Conv' layers, count weights x N x OUTPUT positions plus the "
             "bias, not the transposed conv's MACs (which run over its input positions).  GroupNorm, "
-            "affine InstanceNorm, BatchNorm1d/3d and PReLU count N x their parameters.",
+            "affine InstanceNorm, BatchNorm1d/3d, RMSNorm, PReLU and Embedding count N x their parameters.",
             "A parameter used by a custom module counts N x its size when named 'weight' or 'bias' and 0 "
             "otherwise; an imported `Parameter` has lost that name, and the preset counts it 0.",
         ),
@@ -1003,19 +1007,30 @@ def presets_markdown() -> str:
     >>> print(presets_markdown().splitlines()[0])
     ### `macs`
     """
+    from .kinds import KINDS
+
+    own = {name for name, cls in KINDS.items() if cls.__module__.startswith("costgraph.")}
     lines = []
     for convention in PRESETS.values():
         switches = ", ".join(f"{k}={v}" for k, v in convention.switches().items())
-        checked = (
-            "a definition: holds for every kind"
-            if convention.checked_on is None
-            else "checked against the tool on " + ", ".join(sorted(convention.checked_on))
-        )
+        if convention.checked_on is None:
+            checked = "a definition: holds for every kind"
+        else:
+            unchecked = sorted(own - convention.checked_on)
+            checked = (
+                f"checked against the tool on {len(own & convention.checked_on)} kinds "
+                "(tests/test_torch_tools.py, tests/test_conventions_aten_kinds.py)"
+            )
+            if unchecked:
+                checked += f"; not run against it on {', '.join(unchecked)} (weights read from the tool's source)"
         lines += [f"### `{convention.name}`", "", convention.description + ".", "", f"Switches: {switches}."]
         if convention.overrides:
             quirks = ", ".join(f"{k}.{t} x {w}" for (k, t), w in convention.overrides)
             lines.append(f"Quirks beyond the switches: {quirks}.")
-        lines += [f"Scope: {checked}.", ""]
+        lines.append(f"Scope: {checked}.")
+        for kind, reason in convention.refused:
+            lines.append(f"Refuses {kind}: {reason}.")
+        lines.append("")
         lines += [f"- {q}" for q in convention.quirks]
         lines.append("")
     return "\n".join(lines)

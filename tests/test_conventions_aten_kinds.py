@@ -146,6 +146,11 @@ CASES = [
     ("Div-Mul-Sub", lambda: Call(lambda x: (x / x) * x - x), 3, (5, 6), (7, 4), D2),
     ("MatMul", lambda: Call(lambda x: torch.matmul(x, x.transpose(2, 3))), 3, (5, 6), (7, 4), D2),
     ("IndexTensor", lambda: Call(lambda x: x[:, torch.tensor([0, 2], device=x.device)]), 3, (5, 6), (7, 4), D2),
+    ("BatchMatMul", lambda: Call(lambda x: torch.bmm(x[0], x[0].transpose(1, 2))), 3, (5, 6), (7, 4), D2),
+    ("AdvancedIndex", lambda: Call(lambda x: x[:, torch.tensor([0, 2], device=x.device), torch.tensor([1, 0], device=x.device)]),
+     3, (5, 6), (7, 4), D2),
+    # ids from the (uninitialized) input, clamped into the table
+    ("Embedding", lambda: Call(lambda x, table: table(x[:, 0].long().clamp(0, 9)), nn.Embedding(10, 4)), 3, (5, 6), (7, 4), D2),
     # einsum: a batched matmul fvcore special-cases, a general contraction, a product without one
     ("Einsum-bmm", lambda: Call(lambda x: torch.einsum("bij,bik->bjk", x[0], x[0])), 3, (5, 6), (7, 4), D2),
     ("Einsum", lambda: Call(lambda x: torch.einsum("nchw,nchv->nwv", x, x)), 3, (9, 11), (13, 12), D2),
