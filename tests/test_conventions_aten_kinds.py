@@ -17,11 +17,13 @@ from __future__ import annotations
 import warnings
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import costgraph
 from costgraph import kinds
-from costgraph.conventions import PRESETS
-from tests.support import require_torch
+from costgraph.conventions import PRESETS, ThopAdaptiveOps
+from tests.support import require, require_torch
 from tests.test_torch_tools import (
     TOOL_PRESETS,
     run_flopcountermode,
@@ -153,7 +155,10 @@ CASES = [
     ("Embedding", lambda: Call(lambda x, table: table(x[:, 0].long().clamp(0, 9)), nn.Embedding(10, 4)), 3, (5, 6), (7, 4), D2),
     # einsum: a batched matmul fvcore special-cases, a general contraction, a product without one
     ("Einsum-bmm", lambda: Call(lambda x: torch.einsum("bij,bik->bjk", x[0], x[0])), 3, (5, 6), (7, 4), D2),
-    ("Einsum", lambda: Call(lambda x: torch.einsum("nchw,nchv->nwv", x, x)), 3, (9, 11), (13, 12), D2),
+    # 7*33*47*47 = 510,279 products: numpy reports 2x + 1 = 1,020,559 as 1.021e+06, so fvcore says 510,500
+    ("Einsum", lambda: Call(lambda x: torch.einsum("nchw,nchv->nwv", x, x)), 7, (33, 47), (41, 29), D2),
+    ("Einsum-outer", lambda: Call(lambda x: torch.einsum("nchw,nchv->nchwv", x, x)), 3, (5, 6), (7, 4), D2),
+    ("Einsum-sum", lambda: Call(lambda x: torch.einsum("nchw->nw", x)), 3, (5, 6), (7, 4), D2),
     ("Einsum-product", lambda: Call(lambda x: torch.einsum("nchw,nchw->nchw", x, x)), 3, (5, 6), (7, 5), D2),
 ]
 
@@ -242,3 +247,39 @@ def test_the_kinds_checked_here_are_in_every_tool_presets_checked_on():
 
     for preset in TOOL_PRESETS:
         assert ATEN_CHECKED_KINDS <= PRESETS[preset].checked_on, preset
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    sizes_in=st.tuples(st.integers(1, 30), st.integers(1, 30), st.integers(1, 30)),
+    sizes_out=st.tuples(st.integers(1, 7), st.integers(1, 7), st.integers(1, 7)),
+    channels=st.integers(1, 300),
+)
+def test_thop_adaptive_rounding_in_3d_matches_thops_hook(sizes_in, sizes_out, channels):
+    """`ThopAdaptiveOps` with three axes against thop's own ``count_adap_avgpool``, on meta tensors."""
+    basic_hooks = require("thop.vision.basic_hooks")
+    module = nn.AdaptiveAvgPool3d(sizes_out)
+    module.total_ops = torch.zeros(1, dtype=torch.float64)
+    x = torch.empty((1, channels) + sizes_in, device="meta")
+    y = torch.empty((1, channels) + sizes_out, device="meta")
+    basic_hooks.count_adap_avgpool(module, (x,), y)
+    count = channels * sizes_out[0] * sizes_out[1] * sizes_out[2]
+    assert ThopAdaptiveOps(count, *sizes_in, *sizes_out) == int(module.total_ops.item())
+
+
+@settings(max_examples=20, deadline=None)
+@given(shape=st.tuples(st.integers(1, 9), st.integers(1, 40), st.integers(1, 40), st.integers(1, 40)))
+def test_fvcore_einsum_rounding_matches_fvcores_handle(shape):
+    """`Einsum`'s ``einsum_fvcore`` term against fvcore's ``einsum_flop_jit`` fed the same shapes
+    (it reads numpy's printed report: 4 significant digits)."""
+    require("fvcore")
+    import numpy as np
+
+    n, c, h, w = shape
+    kind = kinds.Einsum("nchw,nchv->nwv")
+    a = b = (n, c, h, w)  # v = w
+    terms = kind.flop_terms(kind.output_shape(a, b), a, b)
+    # fvcore's rule by hand, through numpy: floor(float(report) / 2)
+    report = np.einsum_path("nchw,nchv->nwv", np.zeros(a), np.zeros(b), optimize="optimal")[1]
+    line = next(l for l in report.split("\n") if "optimized flop" in l.lower())
+    assert terms["einsum_fvcore"] == int(np.floor(float(line.split(":")[-1]) / 2))
