@@ -3,7 +3,7 @@
 Copies (`Pad`, `Roll`, `IndexSelect`, `IndexTensor`, `Gather`) do no
 arithmetic: 0 FLOPs and no cost terms, as `Concat`.  `MaskedFill` and
 `Where` choose between two values per element: 1 FLOP per output element
-(no preset weighs a select, so they declare no cost terms).  `StridedSlice`
+(cost term ``select``, which every tool preset weighs 0).  `StridedSlice`
 is a view.  What backward keeps follows ``derivatives.yaml``: reflection and
 replication padding and ``gather`` keep their input (their backward
 formulas take ``self``), index ops keep their int64 index, masked fill and

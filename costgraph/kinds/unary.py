@@ -7,9 +7,9 @@ each op's formula in PyTorch's ``derivatives.yaml`` (see `UNARY_OPS`): ``exp``,
 ``sin``, ``cos``, ``erf``, ``pow`` and ``clamp`` their input, ``neg`` and the
 roundings (zero gradient) nothing.  An
 in-place op whose formula takes its input keeps a copy of it (autograd's
-``original_self``).  No convention preset weighs these yet
-(`costgraph.conventions` has no term for them), so they declare no cost
-terms: a preset that needs terms refuses the layer instead of guessing.
+``original_self``).  Their convention terms: ``unary`` (Unary, PowScalar)
+and ``clamp`` (Clamp), the elements, which every tool preset weighs 0 (no
+tool counts them).
 """
 
 from __future__ import annotations
