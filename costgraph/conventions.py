@@ -232,7 +232,8 @@ class Convention:
         Linear as batch x parameters); each documented in `quirks`.
     checked_on : frozenset of str or None
         Kinds on which the preset was checked against the real tool to the
-        last digit (``tests/test_torch_tools.py``); None for a definition
+        last digit (``tests/test_torch_tools.py``, and op by op
+        ``tests/test_conventions_aten_kinds.py``); None for a definition
         that holds by construction ("macs", "costgraph").
     refused : tuple of (kind, reason)
         Kinds the preset cannot reproduce from shapes (the tool's figure
