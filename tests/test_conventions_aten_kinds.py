@@ -14,6 +14,7 @@ and ptflops' default backend on CPU with tiny tensors.
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import pytest
@@ -220,10 +221,19 @@ def test_every_preset_equals_the_real_tool_on_the_kind_built_by_hand(factory, ch
         assert ours == expected, spatial
 
 
-@pytest.mark.parametrize("factory, channels, seen, held_out, dynamic", [pytest.param(*c[1:], id=c[0]) for c in CASES])
-def test_every_preset_equals_the_real_tool_on_the_op(factory, channels, seen, held_out, dynamic):
+@functools.lru_cache(maxsize=None)
+def imported(case_id):
+    """`costgraph.from_torch` of case `case_id`'s module at its import size (once per session)."""
+    _, factory, channels, seen, _, dynamic = next(c for c in CASES if c[0] == case_id)
     with torch.device("meta"):
-        net = costgraph.from_torch(factory().eval(), (1, channels) + seen, dynamic=dynamic)
+        return costgraph.from_torch(factory().eval(), (1, channels) + seen, dynamic=dynamic)
+
+
+@pytest.mark.parametrize(
+    "case_id, factory, channels, seen, held_out, dynamic", [pytest.param(*c, id=c[0]) for c in CASES]
+)
+def test_every_preset_equals_the_real_tool_on_the_op(case_id, factory, channels, seen, held_out, dynamic):
+    net = imported(case_id)
     names = list(dynamic)
     for spatial in (seen, held_out):
         expected = tool_figures(factory, (1, channels) + spatial)
@@ -283,3 +293,18 @@ def test_fvcore_einsum_rounding_matches_fvcores_handle(shape):
     report = np.einsum_path("nchw,nchv->nwv", np.zeros(a), np.zeros(b), optimize="optimal")[1]
     line = next(l for l in report.split("\n") if "optimized flop" in l.lower())
     assert terms["einsum_fvcore"] == int(np.floor(float(line.split(":")[-1]) / 2))
+
+
+def test_every_kind_called_checked_is_run_here():
+    """`ATEN_CHECKED_KINDS` claims no more than the cases above exercise (with the CNN twins' kinds)."""
+    from costgraph.conventions import _CNN_KINDS, ATEN_CHECKED_KINDS
+
+    seen = set()
+    for case_id, *_ in CASES:
+        net = imported(case_id)
+        seen |= {net.graph.nodes[name]["layer"].kind for name in net}
+    for _, _, _, spatials, builder, _ in HAND_CASES:
+        net = builder(*spatials[0])
+        seen |= {net.graph.nodes[name]["layer"].kind for name in net}
+    assert ATEN_CHECKED_KINDS <= seen
+    assert seen <= ATEN_CHECKED_KINDS | _CNN_KINDS
