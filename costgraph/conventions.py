@@ -18,7 +18,10 @@ Three states per (convention, kind), never a silent zero:
 
 * the kind is in the convention's `checked_on` set: the preset equals the
   real tool on it, proven by ``tests/test_torch_tools.py`` on the model
-  families in `CHECKED_MODELS`;
+  families in `CHECKED_MODELS` and, op by op on a tiny module at two sizes,
+  by ``tests/test_conventions_aten_kinds.py`` for `ATEN_CHECKED_KINDS` (the
+  kinds the ATen importer makes; a tool that counts nothing for an op is
+  reproduced by a weight of 0, not by a refusal);
 * the convention states weights for the kind's terms but has not been run
   against the tool on it: the figure comes with an `UncheckedConventionWarning`
   (the weights were read from the tool's source);
@@ -62,6 +65,7 @@ __all__ = [
     "UncheckedConventionWarning",
     "ThopAdaptiveOps",
     "CHECKED_MODELS",
+    "ATEN_CHECKED_KINDS",
     "get_convention",
     "layer_contributions",
     "network_flops",
@@ -138,9 +142,48 @@ TERMS: dict[str, tuple[str | None, str | None, str]] = {
     ),
     "add": ("add", None, "elementwise additions (one per output element per extra input)"),
     "mul": ("mul", None, "elementwise products (one per output element per extra input)"),
+    "sub": ("add", None, "elementwise subtractions (one per output element per extra input)"),
+    "div": ("mul", None, "elementwise quotients (one per output element per extra input)"),
     "reduce_in": ("reduce", None, "input elements of a reduction (a mean over axes)"),
     "softmax": ("softmax", None, "elements through a softmax"),
     "softmax_rows": (None, None, "rows a softmax normalizes (elements / size along dim)"),
+    "leakyrelu": ("relu", None, "elements through a LeakyReLU"),
+    "prelu": ("relu", None, "elements through a PReLU"),
+    "hardtanh": ("relu", None, "elements through a Hardtanh (a clamp to [min_val, max_val])"),
+    "elu": ("activation", None, "elements through an ELU"),
+    "softplus": ("activation", None, "elements through a Softplus"),
+    "mish": ("activation", None, "elements through a Mish"),
+    "logsoftmax": ("softmax", None, "elements through a log-softmax"),
+    "unary": ("elementwise", None, "elements through an elementwise math function (exp, log, sqrt, pow, ...)"),
+    "clamp": ("elementwise", None, "elements clamped to a bound (torch.clamp with numbers)"),
+    "select": ("elementwise", None, "elements chosen between two sources (where, masked_fill, tril/triu)"),
+    "scan_in": ("reduce", None, "input elements of a cumulative sum or product"),
+    "transposed_conv_by_output": (
+        None,
+        None,
+        "a transposed conv's weights x batch x OUTPUT positions (thop and torchinfo count it as a conv "
+        "producing its output; its MACs run over the input positions)",
+    ),
+    "upsample_out": (None, None, "output elements of an upsampling, any mode (ptflops' module hook)"),
+    "upsample_scaled_in": (
+        None,
+        None,
+        "input elements x the scale factors' product (output elements when a size is given): ptflops' "
+        "F.interpolate hook",
+    ),
+    "upsample_nearest_out": (None, None, "output elements of a nearest upsampling (any rank)"),
+    "upsample_nearest2d_out": (None, None, "output elements of a 2-d nearest upsampling (aten::upsample_nearest2d)"),
+    "upsample_nearest_exact_out": (None, None, "output elements of a nearest-exact upsampling"),
+    "upsample_linear_out": (None, None, "output elements of a 1-d linear upsampling"),
+    "upsample_bilinear_out": (None, None, "output elements of a bilinear upsampling"),
+    "upsample_bicubic_out": (None, None, "output elements of a bicubic upsampling"),
+    "upsample_trilinear_out": (None, None, "output elements of a trilinear upsampling"),
+    "einsum_fvcore": (
+        None,
+        None,
+        "fvcore's einsum count: numpy's einsum_path 'Optimized FLOP count' printed to 4 significant "
+        "digits, halved and floored (exact MACs for the two batched-matmul equations it special-cases)",
+    ),
     "param_rows": (None, None, "batch size times the layer's parameters (torchinfo's rule for non-conv layers)"),
 }
 
@@ -166,17 +209,22 @@ class Convention:
         Per element of a normalization layer, and extra per element when it
         is affine (BatchNorm at inference: fvcore 1 + 1, thop 2 + 2).
     relu : int
-        Per element of a ReLU-family activation (ReLU, ReLU6).
+        Per element of a ReLU-family activation (ReLU, ReLU6, LeakyReLU, PReLU, Hardtanh).
     activation : int
-        Per element of other activations (sigmoid, SiLU, GELU, hard swish, tanh).
+        Per element of other activations (sigmoid, SiLU, GELU, hard swish, tanh, ELU,
+        Softplus, Mish).
     max_pool, avg_pool, adaptive_avg_pool : Pooling
         Per input, output or window element of each pooling family.
     add, mul : int
         Per elementwise addition / product.
     reduce : int
-        Per input element of a reduction (``x.mean((2, 3))``).
+        Per input element of a reduction (``x.mean((2, 3))``, sum, amax, var, ...) or of
+        a cumulative sum or product.
     softmax : int
-        Per softmax element.
+        Per softmax (and log-softmax) element.
+    elementwise : int
+        Per element of other elementwise work: math functions (exp, log,
+        sqrt, pow), clamps and selects (where, masked_fill, tril/triu).
     other : int
         Weight of costgraph's own elementwise FLOPs (`LayerKind.other_flops`).
     overrides : tuple of ((kind, term), weight)
@@ -184,7 +232,8 @@ class Convention:
         Linear as batch x parameters); each documented in `quirks`.
     checked_on : frozenset of str or None
         Kinds on which the preset was checked against the real tool to the
-        last digit (``tests/test_torch_tools.py``); None for a definition
+        last digit (``tests/test_torch_tools.py``, and op by op
+        ``tests/test_conventions_aten_kinds.py``); None for a definition
         that holds by construction ("macs", "costgraph").
     refused : tuple of (kind, reason)
         Kinds the preset cannot reproduce from shapes (the tool's figure
@@ -221,6 +270,7 @@ class Convention:
     mul: int = 0
     reduce: int = 0
     softmax: int = 0
+    elementwise: int = 0
     other: int = 0
     overrides: tuple = ()
     checked_on: frozenset | None = None
@@ -313,6 +363,23 @@ _CNN_KINDS = frozenset(
     | {"ChannelShuffle", "Mean", "Slice"}  # ShuffleNetV2
 )
 
+#: kinds the ATen importer makes, on which tests/test_conventions_aten_kinds.py runs every tool on a
+#: tiny module per op (the module form where torch has one), at two sizes: each tool preset equals its tool
+ATEN_CHECKED_KINDS = frozenset(
+    {"ELU", "LeakyReLU", "Hardtanh", "Softplus", "Mish", "LogSoftmax", "PReLU"}
+    | {"GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "BatchNorm1d", "BatchNorm3d"}
+    | {"Upsample", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Conv1d", "Conv3d"}
+    | {"Unary", "PowScalar", "Clamp", "MaskedFill", "Where", "Compare", "ScalarOp"}
+    | {"Amax", "Prod", "LogSumExp", "Var", "Std", "VectorNorm", "MaxDim", "MinDim", "Sum", "Cumsum", "Cumprod"}
+    | {"Expand", "Select", "Contiguous", "Transpose", "ViewAs", "Einsum", "Amin"}
+    | {"MaxPool1d", "MaxPool3d", "AvgPool1d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool3d"}
+    | {"AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "Pad", "Roll"}
+    | {"IndexSelect", "Gather", "Constant", "Parameter", "Triangular", "Stack", "Repeat"}
+    | {"AvgPool2d", "Sigmoid", "Tanh", "SiLU", "ReLU6", "Hardsigmoid", "Hardswish", "Softmax", "RMSNorm"}
+    | {"Reshape", "StridedSlice", "Div", "Mul", "Sub", "MatMul", "IndexTensor", "BatchMatMul", "AdvancedIndex"}
+    | {"Embedding"}
+)
+
 #: zoo families whose torch code the differential test runs the tools on (tests/test_torch_tools.py runs
 #: at least one member of each; members differ only in depth and width, not in how torch calls a layer).
 #: A network of checked kinds but another name may still call a pool or activation functionally,
@@ -336,6 +403,15 @@ _CPU_SDPA = (
     "counts the CUDA flash/efficient kernels, not the CPU one: pytorch/pytorch#195460; fvcore, thop, "
     "torchinfo and ptflops have no rule for it)",
 )
+
+
+_TRANSPOSED = ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
+_INSTANCE_NORMS = ("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")
+
+
+def _each(kinds, term, weight) -> tuple:
+    """One override per kind: ``((kind, term), weight)``."""
+    return tuple(((kind, term), weight) for kind in kinds)
 
 
 def _preset(convention: Convention) -> Convention:
@@ -368,7 +444,7 @@ _preset(
         "flopcountermode",
         "torch.utils.flop_counter.FlopCounterMode: 2 FLOPs per MAC of conv/mm/addmm, nothing else",
         flops_per_mac=2,
-        checked_on=_CNN_KINDS,
+        checked_on=_CNN_KINDS | ATEN_CHECKED_KINDS,
         refused=(_FUSED_MHA, _CPU_SDPA),
         quirks=(
             "torch/utils/flop_counter.py (2.13.0): conv_flop_count and mm/addmm_flop count 2 per MAC; "
@@ -385,9 +461,22 @@ _preset(
         norm=1,
         norm_affine=1,
         adaptive_avg_pool=Pooling(per_input=1),
-        # fvcore's norm_flop_counter counts layer/group norm at 4 per input element, 5 if affine
-        overrides=((("LayerNorm", "norm"), 4), (("LayerNorm2d", "norm"), 4)),
-        checked_on=_CNN_KINDS,
+        # fvcore's norm_flop_counter counts layer/group/instance norm at 4 per input element, 5 if affine
+        overrides=_each(("LayerNorm", "LayerNorm2d", "GroupNorm") + _INSTANCE_NORMS, "norm", 4)
+        + (
+            # aten::adaptive_avg_pool2d only: the 1-d and 3-d ops have no handle
+            (("AdaptiveAvgPool1d", "adaptive_pool_in"), 0),
+            (("AdaptiveAvgPool3d", "adaptive_pool_in"), 0),
+            # its einsum handle: exact for two bmm equations, else numpy's rounded report
+            (("Einsum", "mac"), 0),
+            (("Einsum", "einsum_fvcore"), 1),
+            (("Upsample", "upsample_nearest2d_out"), 1),
+            (("Upsample", "upsample_bilinear_out"), 4),
+            # aten::rms_norm has no handle
+            (("RMSNorm", "norm"), 0),
+            (("RMSNorm", "norm_affine"), 0),
+        ),
+        checked_on=_CNN_KINDS | ATEN_CHECKED_KINDS,
         refused=(_FUSED_MHA, _CPU_SDPA),
         quirks=(
             "fvcore/nn/flop_count.py _DEFAULT_SUPPORTED_OPS: aten::_convolution, addmm and linear count "
@@ -396,9 +485,17 @@ _preset(
             "when the output is as large as the input (VGG16 at 224: 512*7*7 = 25,088).",
             "aten::batch_norm in eval mode (batchnorm_flop_jit): 1 per input element, 2 if affine "
             "(training mode would count 4 or 5: the preset describes eval mode).",
-            "aten::layer_norm / group_norm (norm_flop_counter): 4 per element, 5 if affine ('5 is just a "
-            "rough estimate').",
-            "max_pool2d, relu, add, softmax and activations are unsupported operators: 0, with a warning.",
+            "aten::layer_norm / group_norm / instance_norm (norm_flop_counter): 4 per element, 5 if affine "
+            "('5 is just a rough estimate').",
+            "aten::upsample_nearest2d 1 and upsample_bilinear2d 4 per output element "
+            "(elementwise_flop_counter(0, 1) and (0, 4)); every other mode and rank 0.",
+            "aten::einsum (einsum_flop_jit): exact MACs for 'abc,abd->acd' and 'abc,adc->adb' (letters "
+            "renamed in order), otherwise numpy.einsum_path's 'Optimized FLOP count' as printed (4 "
+            "significant digits) halved and floored: half the products without a summed label "
+            "(FvcoreEinsumFlops).",
+            "aten::_convolution with transposed=True counts N x input positions x weights: the MACs.",
+            "max_pool2d, relu, add, softmax, the other activations, exp/log/pow, clamp, where, masked_fill, "
+            "reductions and scans are ignored or unsupported operators: 0 (with a warning for the latter).",
         ),
     )
 )
@@ -412,7 +509,7 @@ _preset(
         avg_pool=Pooling(per_output=1),
         softmax=3,
         overrides=(
-            (("AdaptiveAvgPool2d", "adaptive_pool_thop"), 1),
+            *_each(("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d"), "adaptive_pool_thop", 1),
             (("Softmax", "softmax_rows"), -1),
             # torchvision's LayerNorm2d subclasses nn.LayerNorm; thop looks hooks up by exact type
             (("LayerNorm2d", "norm"), 0),
@@ -422,8 +519,24 @@ _preset(
             (("BatchMatMul", "mac"), 0),
             (("ScaledDotProductAttention", "mac"), 0),
             (("ScaledDotProductAttention", "softmax"), 0),
+            (("Einsum", "mac"), 0),
+            # count_convNd on a transposed conv: output elements x C_in/groups x kernel
+            *_each(_TRANSPOSED, "mac", 0),
+            *_each(_TRANSPOSED, "transposed_conv_by_output", 1),
+            # nn.GroupNorm has no hook; count_prelu 1 per element (in eval mode, which profile sets)
+            (("GroupNorm", "norm"), 0),
+            (("GroupNorm", "norm_affine"), 0),
+            (("RMSNorm", "norm"), 0),
+            (("RMSNorm", "norm_affine"), 0),
+            (("PReLU", "prelu"), 1),
+            (("LogSoftmax", "logsoftmax"), 0),
+            # calculate_upsample: nearest 1, linear 5, bilinear 11, bicubic 259 per output element
+            (("Upsample", "upsample_nearest_out"), 1),
+            (("Upsample", "upsample_linear_out"), 5),
+            (("Upsample", "upsample_bilinear_out"), 11),
+            (("Upsample", "upsample_bicubic_out"), 259),
         ),
-        checked_on=_CNN_KINDS,
+        checked_on=_CNN_KINDS | ATEN_CHECKED_KINDS,
         refused=(_FUSED_MHA, _CPU_SDPA),
         quirks=(
             "thop/vision/basic_hooks.py count_convNd / calculate_conv2d_flops: output elements x "
@@ -441,6 +554,12 @@ _preset(
             "silently (Lyken17/pytorch-OpCounter#213).",
             "Module hooks only: a functional F.adaptive_avg_pool2d (torchvision's MobileNetV2, DenseNet) "
             "counts 0 where the module would count; the preset assumes modules.",
+            "count_convNd on ConvTranspose1d/2d/3d: OUTPUT elements x C_in/groups x kernel (the weights x "
+            "output positions), not the transposed conv's MACs over its input positions.",
+            "count_upsample (nn.Upsample): nearest 1, linear 5, bilinear 11, bicubic 259 per output "
+            "element; trilinear and nearest-exact 0 ('not implemented yet').  count_prelu: 1 per element; "
+            "LeakyReLU (count_relu) 0; nn.GroupNorm, ELU, Hardtanh, Softplus, Mish, LogSoftmax have no hook; "
+            "InstanceNorm and BatchNorm1d/3d go through count_normalization (2, 4 if affine).",
         ),
     )
 )
@@ -461,8 +580,13 @@ _preset(
             (("MatMul", "mac"), 0),
             (("BatchMatMul", "mac"), 0),
             (("ScaledDotProductAttention", "mac"), 0),
+            (("Einsum", "mac"), 0),
+            # a class name containing 'Conv': (weights + bias) x N x OUTPUT positions
+            *_each(_TRANSPOSED, "mac", 0),
+            *_each(_TRANSPOSED, "transposed_conv_by_output", 1),
+            *_each(("BatchNorm1d", "BatchNorm3d", "GroupNorm", "RMSNorm", "PReLU", "Embedding") + _INSTANCE_NORMS, "param_rows", 1),
         ),
-        checked_on=_CNN_KINDS,
+        checked_on=_CNN_KINDS | ATEN_CHECKED_KINDS,
         refused=(_FUSED_MHA, _CPU_SDPA),
         quirks=(
             "torchinfo/layer_info.py calculate_macs: a layer whose class name contains 'Conv' adds "
@@ -472,6 +596,11 @@ _preset(
             "(N, S, D) misses the factor S); BatchNorm2d adds N x 2C (gamma and beta), not per element.",
             "Layers without parameters (ReLU, pooling, add, softmax, torch.matmul, attention) count 0, and "
             "so does any functional call (TylerYep/torchinfo#126).",
+            "ConvTranspose1d/2d/3d, being 'Conv' layers, count weights x N x OUTPUT positions plus the "
+            "bias, not the transposed conv's MACs (which run over its input positions).  GroupNorm, "
+            "affine InstanceNorm, BatchNorm1d/3d, RMSNorm, PReLU and Embedding count N x their parameters.",
+            "A parameter used by a custom module counts N x its size when named 'weight' or 'bias' and 0 "
+            "otherwise; an imported `Parameter` has lost that name, and the preset counts it 0.",
         ),
     )
 )
@@ -497,8 +626,22 @@ _preset(
             # torchvision's LayerNorm2d subclasses nn.LayerNorm; ptflops dispatches on exact type
             (("LayerNorm2d", "norm"), 0),
             (("LayerNorm2d", "norm_affine"), 0),
+            # torch.einsum is neither a module nor a patched function
+            (("Einsum", "mac"), 0),
+            # relu_flops_counter_hook (module) + the patched F.elu / F.prelu: 2; F.leaky_relu and
+            # F.hardtanh are not patched, and nn.Hardtanh has no hook
+            (("ELU", "elu"), 2),
+            (("LeakyReLU", "leakyrelu"), 1),
+            (("Hardtanh", "hardtanh"), 0),
+            (("LogSoftmax", "logsoftmax"), 0),
+            # nn.RMSNorm has no hook
+            (("RMSNorm", "norm"), 0),
+            (("RMSNorm", "norm_affine"), 0),
+            # upsample_flops_counter_hook (output elements) + the patched F.interpolate
+            (("Upsample", "upsample_out"), 1),
+            (("Upsample", "upsample_scaled_in"), 1),
         ),
-        checked_on=_CNN_KINDS,
+        checked_on=_CNN_KINDS | ATEN_CHECKED_KINDS,
         refused=(_FUSED_MHA, _CPU_SDPA),
         quirks=(
             "ptflops/pytorch_ops.py conv_flops_counter_hook and linear_flops_counter_hook: MACs plus one "
@@ -518,6 +661,14 @@ _preset(
             "(ResNet's residual) is not counted.",
             "Run it on a CPU model: on the meta device torch decomposes addmm into torch.mm and adds, "
             "which the backend's tensor-op patches count again (a different figure).",
+            "ConvTranspose1d/2d/3d (transpose=True): MACs over the input positions plus one bias add per "
+            "output element.  nn.ELU and nn.PReLU: hook + patched F.elu / F.prelu, 2 per element; "
+            "nn.LeakyReLU: hook only, 1; nn.Hardtanh, Softplus, Mish, LogSoftmax, torch.einsum, exp/log/"
+            "pow, clamp, where, masked_fill, reductions and scans: 0.  GroupNorm and InstanceNorm go "
+            "through bn_flops_counter_hook (1, 2 if affine).",
+            "nn.Upsample: upsample_flops_counter_hook (1 per output element) + the patched F.interpolate, "
+            "which counts the size given x N x C, or the input elements x scale**dims in floating point "
+            "(the preset floors it per layer; ptflops truncates its float total once).",
         ),
     )
 )
@@ -527,7 +678,7 @@ _preset(
         "ptflops get_model_complexity_info(backend='aten') (0.7.5): MACs plus bias adds",
         flops_per_mac=1,
         bias=1,
-        checked_on=_CNN_KINDS,
+        checked_on=_CNN_KINDS | ATEN_CHECKED_KINDS,
         refused=(_FUSED_MHA, _CPU_SDPA),
         quirks=(
             "ptflops/aten_ops.py ATEN_OPS_MAPPING has only mm, matmul, addmm, bmm and convolution: "
@@ -857,19 +1008,30 @@ def presets_markdown() -> str:
     >>> print(presets_markdown().splitlines()[0])
     ### `macs`
     """
+    from .kinds import KINDS
+
+    own = {name for name, cls in KINDS.items() if cls.__module__.startswith("costgraph.")}
     lines = []
     for convention in PRESETS.values():
         switches = ", ".join(f"{k}={v}" for k, v in convention.switches().items())
-        checked = (
-            "a definition: holds for every kind"
-            if convention.checked_on is None
-            else "checked against the tool on " + ", ".join(sorted(convention.checked_on))
-        )
+        if convention.checked_on is None:
+            checked = "a definition: holds for every kind"
+        else:
+            unchecked = sorted(own - convention.checked_on)
+            checked = (
+                f"checked against the tool on {len(own & convention.checked_on)} kinds "
+                "(tests/test_torch_tools.py, tests/test_conventions_aten_kinds.py)"
+            )
+            if unchecked:
+                checked += f"; not run against it on {', '.join(unchecked)} (weights read from the tool's source)"
         lines += [f"### `{convention.name}`", "", convention.description + ".", "", f"Switches: {switches}."]
         if convention.overrides:
             quirks = ", ".join(f"{k}.{t} x {w}" for (k, t), w in convention.overrides)
             lines.append(f"Quirks beyond the switches: {quirks}.")
-        lines += [f"Scope: {checked}.", ""]
+        lines.append(f"Scope: {checked}.")
+        for kind, reason in convention.refused:
+            lines.append(f"Refuses {kind}: {reason}.")
+        lines.append("")
         lines += [f"- {q}" for q in convention.quirks]
         lines.append("")
     return "\n".join(lines)

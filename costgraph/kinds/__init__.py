@@ -52,10 +52,24 @@ their constructors (torch's argument order; sizes are ints unless said):
 
 MACs (what the "macs" and "flopcountermode" presets count) come only from Conv*,
 ConvTranspose*, Einsum with a contracted label, and the existing Linear/MatMul/
-BatchMatMul/attention kinds.  Kinds no convention preset weighs yet (Upsample, the new
-activations, Unary/PowScalar/Clamp, MaskedFill, Where, Triangular, the new
-reductions and scans) set ``flop_terms = None``: "macs", "costgraph" and "flopcountermode"
-count them; term-weighing presets (fvcore, thop, ...) refuse the layer by name.
+BatchMatMul/attention kinds.  Every kind declares its convention terms
+(``flop_terms``, see `costgraph.conventions.TERMS`), and each tool preset weighs
+them as its tool counts the op, checked against the real tool op by op at two
+sizes (tests/test_conventions_aten_kinds.py): Upsample (its output elements
+under the mode's name: fvcore 1 for 2-d nearest, 4 for bilinear; thop 1, 5, 11,
+259 for nearest, linear, bilinear, bicubic; ptflops its module hook plus its
+F.interpolate patch), the activations (``leakyrelu``, ``elu``, ``hardtanh``,
+``softplus``, ``mish``, ``logsoftmax``, ``prelu``: ptflops counts ELU and PReLU
+twice, LeakyReLU once, thop PReLU once, the rest 0), GroupNorm/InstanceNorm
+(fvcore 4 per element, 5 affine; thop no GroupNorm hook; torchinfo batch x
+parameters), ConvTranspose (thop and torchinfo count weights x output positions,
+``transposed_conv_by_output``), Einsum (fvcore's numpy-rounded count,
+``einsum_fvcore``; 0 for the hook-based tools).  Unary/PowScalar (``unary``),
+Clamp (``clamp``), MaskedFill/Where/Triangular (``select``), the reductions
+(``reduce_in``) and scans (``scan_in``) declare their elements, which every tool
+counts 0; views (Expand, Select, ...) and copies (Contiguous) declare nothing.
+The only kinds the tool presets still refuse are the fused attention forms
+(MultiheadAttention, ScaledDotProductAttention), with the reason.
 """
 
 from .base import (

@@ -262,10 +262,10 @@ class StochasticDepth(Elementwise):
 
 
 # -- activations added for n-d models and ATen import ---------------------------------------------
-# No convention preset weighs these yet (conventions.TERMS has no term for them), so they
-# declare no cost terms: a preset that needs terms refuses the layer, naming it, instead of
-# guessing.  Their FLOPs per element follow costgraph's rule: each operation counts 1, a
-# transcendental (exp, log, tanh) counts 1.
+# Their cost term for the conventions is `Elementwise.flop_terms`': the elements, under the kind's
+# own name ("leakyrelu", "elu", "hardtanh", "softplus", "mish", "logsoftmax"; conventions.TERMS
+# says which switch weighs each).  Their FLOPs per element follow costgraph's rule: each operation
+# counts 1, a transcendental (exp, log, tanh) counts 1.
 
 
 class _SavesInputOrResultInPlace(Elementwise):
@@ -273,7 +273,6 @@ class _SavesInputOrResultInPlace(Elementwise):
     (``leaky_relu_``/``elu_`` in derivatives.yaml: ``leaky_relu_backward(grad, result, ..., true)``)."""
 
     saves = "input"
-    flop_terms = None
 
     def saved_tensors(self, out, x, needs_input_grad=None):
         """The input; in place, the result (the input's storage), not a copy."""
@@ -322,7 +321,6 @@ class Hardtanh(Elementwise):
     inplace: bool = False
     flops_per_element = 2
     saves = "input"
-    flop_terms = None
 
 
 @register_kind
@@ -335,7 +333,6 @@ class Softplus(Elementwise):
     threshold: float = 20.0
     flops_per_element = 6
     saves = "input"
-    flop_terms = None
 
 
 @register_kind
@@ -347,7 +344,6 @@ class Mish(Elementwise):
     inplace: bool = False
     flops_per_element = 5
     saves = "input"
-    flop_terms = None
 
 
 @register_kind
@@ -360,7 +356,6 @@ class LogSoftmax(Elementwise):
     dim: int = -1
     flops_per_element = 5
     saves = "output"
-    flop_terms = None
 
     def output_shape(self, x):
         if not -len(x) <= self.dim < len(x):
@@ -415,7 +410,9 @@ class PReLU(LayerKind):
     def other_flops(self, out, x):
         return 2 * numel(out)
 
-    flop_terms = None
+    def flop_terms(self, out, x):
+        """Cost terms for `costgraph.conventions`: the elements, and the batch x slopes (torchinfo's rule)."""
+        return {"prelu": numel(out), "param_rows": x[0] * self.weights(x)}
 
     def saved_tensors(self, out, x, needs_input_grad=None):
         """The input (``_prelu_kernel_backward(grad, self, weight)``); the weight is a parameter."""

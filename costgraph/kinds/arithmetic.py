@@ -176,6 +176,13 @@ class ScalarOp(Elementwise):
     op: str = "mul"
     inplace: bool = False
 
+    def flop_terms(self, out, x):
+        """Cost term for `costgraph.conventions`: an add (add, sub), a product (mul, div) or, for
+        another op, an elementwise function (``unary``) per element.  (Elementwise's default named
+        the term ``scalarop``, which no convention knows, so every tool preset refused the layer.)"""
+        term = {"add": "add", "sub": "add", "mul": "mul", "div": "mul"}.get(self.op, "unary")
+        return {term: numel(out)}
+
     def saved_tensors(self, out, x, needs_input_grad=None):
         """Nothing for ``x + c``, ``x - c``, ``x * c``, ``x / c`` (their gradients need only ``c``).
 

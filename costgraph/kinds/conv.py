@@ -178,8 +178,14 @@ class _ConvNd(LayerKind):
         return numel(out) * (self.in_channels // self.groups) * self._kernel_volume()
 
     def flop_terms(self, out, x):
-        """Cost terms beyond the MACs, for `costgraph.conventions`: one bias add per output element."""
-        return {"bias": numel(out) if self.bias else 0}
+        """Cost terms beyond the MACs, for `costgraph.conventions`: one bias add per output element;
+        for a transposed conv also its weights x batch x output positions (``transposed_conv_by_output``:
+        how thop and torchinfo count it, as if it were a conv producing its output)."""
+        terms = {"bias": numel(out) if self.bias else 0}
+        if self.transposed:
+            weights = self.in_channels * (self.out_channels // self.groups) * self._kernel_volume()
+            terms["transposed_conv_by_output"] = numel(out[:1] + out[2:]) * weights
+        return terms
 
     def other_flops(self, out, x):
         return sympy.Integer(0)

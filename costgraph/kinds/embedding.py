@@ -84,8 +84,9 @@ class Embedding(LayerKind):
         return sympy.Integer(0)
 
     def flop_terms(self, out, ids):
-        """A lookup: no cost terms (`costgraph.conventions`)."""
-        return {}
+        """A lookup, no arithmetic; only the batch x table size (torchinfo's rule for a layer with a
+        weight) as a term (`costgraph.conventions`)."""
+        return {"param_rows": ids[0] * self.weights(ids)}
 
 
 @register_kind

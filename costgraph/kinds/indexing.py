@@ -3,7 +3,7 @@
 Copies (`Pad`, `Roll`, `IndexSelect`, `IndexTensor`, `Gather`) do no
 arithmetic: 0 FLOPs and no cost terms, as `Concat`.  `MaskedFill` and
 `Where` choose between two values per element: 1 FLOP per output element
-(no preset weighs a select, so they declare no cost terms).  `StridedSlice`
+(cost term ``select``, which every tool preset weighs 0).  `StridedSlice`
 is a view.  What backward keeps follows ``derivatives.yaml``: reflection and
 replication padding and ``gather`` keep their input (their backward
 formulas take ``self``), index ops keep their int64 index, masked fill and
@@ -360,7 +360,9 @@ class MaskedFill(ParameterFree):
     def other_flops(self, out, x, mask):
         return numel(out)
 
-    flop_terms = None  # a select: no preset weighs it yet
+    def flop_terms(self, out, x, mask):
+        """Cost term for `costgraph.conventions`: the elements selected (every tool counts 0)."""
+        return {"select": numel(out)}
 
     def saved_tensors(self, out, x, mask, needs_input_grad=None):
         """The mask (``grad.masked_fill(mask, 0)``)."""
@@ -388,7 +390,9 @@ class Where(ParameterFree):
     def other_flops(self, out, *inputs):
         return numel(out)
 
-    flop_terms = None  # a select: no preset weighs it yet
+    def flop_terms(self, out, *inputs):
+        """Cost term for `costgraph.conventions`: the elements selected (every tool counts 0)."""
+        return {"select": numel(out)}
 
     def saved_tensors(self, out, *inputs, needs_input_grad=None):
         """The condition (``where(condition, grad, 0)``)."""
@@ -421,7 +425,9 @@ class Triangular(ParameterFree):
     def other_flops(self, out, x):
         return numel(out)
 
-    flop_terms = None  # a select: no preset weighs it yet
+    def flop_terms(self, out, x):
+        """Cost term for `costgraph.conventions`: the elements selected (every tool counts 0)."""
+        return {"select": numel(out)}
 
     def saved_tensors(self, out, x, needs_input_grad=None):
         """Nothing."""

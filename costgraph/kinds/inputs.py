@@ -128,6 +128,10 @@ class Parameter(LayerKind):
     def other_flops(self, out):
         return sympy.Integer(0)
 
+    def flop_terms(self, out):
+        """Data, read: no cost terms (`costgraph.conventions`)."""
+        return {}
+
     def saved_tensors(self, out, needs_input_grad=None):
         """Nothing: a parameter is data; its bytes are parameters, not activations."""
         return ()

@@ -17,7 +17,7 @@ from ..intmath import FloorDiv
 from .arithmetic import broadcast_shapes
 from .base import LayerKind, Saved, format_shape, numel, register_kind, wants_grad
 
-__all__ = ['MatMul', 'BatchMatMul', 'Einsum', 'causal_pairs', 'parse_einsum']
+__all__ = ['MatMul', 'BatchMatMul', 'Einsum', 'FvcoreEinsumFlops', 'causal_pairs', 'parse_einsum']
 
 
 def causal_pairs(queries, keys, factor=1) -> sympy.Expr:
@@ -205,6 +205,39 @@ class BatchMatMul(LayerKind):
 
 
 _ELLIPSIS = "..."
+
+
+class FvcoreEinsumFlops(sympy.Function):
+    """fvcore's count for an ``aten::einsum`` it does not special-case, rounding included.
+
+    fvcore (``fvcore/nn/jit_handles.py`` ``einsum_flop_jit``, 0.1.5) asks
+    ``numpy.einsum_path(..., optimize="optimal")`` for its report, reads the
+    line "Optimized FLOP count:  5.424e+05" -- printed to four significant
+    digits -- and returns ``floor(that / 2)``.  The argument is numpy's
+    ``_flop_count`` of the one contraction: the product of every label's
+    size times the operation factor (2 for a product with a summed label, 1
+    without); numpy reports that plus one (``opt_cost = sum(cost_list) + 1``
+    in ``einsum_path``, numpy 1.x and 2.4 alike).  This reproduces the tool's float
+    formatting with Python floats, as `ThopAdaptiveOps` does for thop: only
+    to copy a tool's figure.
+
+    >>> FvcoreEinsumFlops(1080), FvcoreEinsumFlops(105), FvcoreEinsumFlops(542412)
+    (540, 53, 271200)
+    """
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, count):
+        if isinstance(count, sympy.Integer):
+            return sympy.Integer(int(float(f"{float(int(count) + 1):.3e}") // 2))
+        return None
+
+    def _eval_is_integer(self):
+        return True
+
+    def _eval_is_nonnegative(self):
+        return True
 
 
 def parse_einsum(equation) -> tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]:
@@ -420,14 +453,44 @@ class Einsum(LayerKind):
 
     def flop_terms(self, out, *inputs):
         """Cost terms for `costgraph.conventions`: the first sums as additions; products without
-        contraction as products; the MACs themselves are no term."""
-        contracted, reductions, _ = self._plan(*inputs)
+        contraction as products; the MACs themselves are no term.  And ``einsum_fvcore``, what
+        fvcore's ``einsum_flop_jit`` reports (see `FvcoreEinsumFlops`).
+
+        >>> from costgraph.symbols import N, S
+        >>> q = k = (N, 12, S, 64)
+        >>> Einsum("bhqd,bhkd->bhqk").flop_terms((N, 12, S, S), q, k)["einsum_fvcore"]
+        FvcoreEinsumFlops(1536*N*S**2)
+        >>> Einsum("bij,bik->bjk").flop_terms((N, 4, 5), (N, 3, 4), (N, 3, 5))["einsum_fvcore"]   # special-cased
+        60*N
+        """
+        contracted, reductions, sizes = self._plan(*inputs)
         terms = {}
         if reductions:
             terms["add"] = sympy.Add(*[before - after for _, before, after in reductions])
         if len(inputs) == 2 and not contracted:
             terms["mul"] = numel(out)
+        terms["einsum_fvcore"] = self._fvcore_count(out, sizes, *inputs)
         return terms
+
+    def _fvcore_count(self, out, sizes, *inputs):
+        # fvcore/nn/jit_handles.py einsum_flop_jit: letters renamed a, b, c, ... in order of appearance;
+        # two batched-matmul equations are counted exactly, any other goes through numpy's einsum_path
+        equation = self.equation.replace(" ", "")
+        order = {}
+        for char in equation:
+            if char.isalpha():
+                order.setdefault(char, chr(97 + len(order)))
+        renamed = "".join(order.get(char, char) for char in equation)
+        if renamed in ("abc,abd->acd", "abc,adc->adb"):
+            return self.macs(out, *inputs)
+        # numpy's _flop_count over the one contraction: all labels' sizes x (terms - 1, at least 1,
+        # + 1 when a label is summed away)
+        operands, output = parse_einsum(self.equation)
+        _, ellipsis = self._sizes(*inputs)
+        labels = list(dict.fromkeys(label for op in operands for label in op))
+        overall = self._numel_of(labels, sizes, ellipsis)
+        summed = any(label not in output for label in labels)
+        return FvcoreEinsumFlops(overall * (max(1, len(inputs) - 1) + summed))
 
     @property
     def materializes(self):

@@ -313,8 +313,12 @@ class RMSNorm(LayerKind):
         return sympy.Integer(0)
 
     def flop_terms(self, out, x):
-        """Elements normalized, and scaled when affine (`costgraph.conventions`)."""
-        return {"norm": numel(x), "norm_affine": numel(x) if self.elementwise_affine else 0}
+        """Elements normalized, and scaled when affine; batch x weights (`costgraph.conventions`)."""
+        return {
+            "norm": numel(x),
+            "norm_affine": numel(x) if self.elementwise_affine else 0,
+            "param_rows": x[0] * self.weights(x),
+        }
 
 
 @register_kind

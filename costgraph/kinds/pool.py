@@ -328,11 +328,13 @@ class _AdaptiveAvgPoolNd(_AdaptivePoolNd):
         return self._window_elements(x)
 
     def flop_terms(self, out, x):
-        """Cost terms for `costgraph.conventions`: input, output and (overlapping) window elements."""
+        """Cost terms for `costgraph.conventions`: input, output and (overlapping) window elements,
+        and thop's float count (`ThopAdaptiveOps`)."""
         return {
             "adaptive_pool_in": numel(x),
             "adaptive_pool_out": numel(out),
             "adaptive_pool_window": self.other_flops(out, x),
+            "adaptive_pool_thop": ThopAdaptiveOps(numel(out), *x[2:], *out[2:]),
         }
 
 
@@ -440,18 +442,9 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     output_size: int | tuple
     spatial = 2
 
-    def flop_terms(self, out, x):
-        """Cost terms for `costgraph.conventions`: input, output and (overlapping) window elements,
-        and thop's float count (`ThopAdaptiveOps`)."""
-
-        return {
-            **super().flop_terms(out, x),
-            "adaptive_pool_thop": ThopAdaptiveOps(numel(out), x[2], x[3], out[2], out[3]),
-        }
-
 
 class ThopAdaptiveOps(sympy.Function):
-    """thop's count for ``nn.AdaptiveAvgPool2d``, floating point rounding included.
+    """thop's count for ``nn.AdaptiveAvgPool1d/2d/3d``, floating point rounding included.
 
     thop (``thop/vision/basic_hooks.py``, ``count_adap_avgpool`` and
     ``calc_func.calculate_adaptive_avg``, version 0.1.1.post2209072238)
@@ -464,21 +457,27 @@ class ThopAdaptiveOps(sympy.Function):
     doubles torch uses; it is the only place costgraph computes with a float,
     and only to copy a tool's figure.
 
-    Arguments: output elements, H_in, W_in, H_out, W_out.
+    Arguments: output elements, the input's spatial sizes, the output's
+    (H_in, W_in, H_out, W_out in 2-d; one or three of each in 1-d and 3-d,
+    where thop's ``torch.prod`` of the ratios multiplies left to right).
 
     >>> ThopAdaptiveOps(512 * 49, 7, 7, 7, 7)          # 2 per output element
     50176
     >>> ThopAdaptiveOps(512 * 49, 1, 5, 7, 7), 512 * (1 * 5 + 49)   # rounding loses one
     (27647, 27648)
+    >>> ThopAdaptiveOps(12, 9, 4)                       # 1-d: int((9/4 + 1) * 12)
+    39
     """
 
-    nargs = 5
+    nargs = (3, 5, 7)
 
     @classmethod
-    def eval(cls, count, h_in, w_in, h_out, w_out):
-        args = (count, h_in, w_in, h_out, w_out)
-        if all(isinstance(a, sympy.Integer) for a in args):
-            kernel = (int(h_in) / int(h_out)) * (int(w_in) / int(w_out))
+    def eval(cls, count, *sizes):
+        if all(isinstance(a, sympy.Integer) for a in (count, *sizes)):
+            axes = len(sizes) // 2
+            kernel = int(sizes[0]) / int(sizes[axes])
+            for a in range(1, axes):
+                kernel *= int(sizes[a]) / int(sizes[axes + a])
             return sympy.Integer(int((kernel + 1) * float(int(count))))
         return None
 

@@ -116,21 +116,27 @@ class Sum(ParameterFree):
     def other_flops(self, out, x):
         return numel(x) - numel(out)
 
+    def flop_terms(self, out, x):
+        """The input elements summed (`costgraph.conventions`)."""
+        return {"reduce_in": numel(x)}
+
     def saved_tensors(self, out, x, needs_input_grad=None):
         """Nothing: ``sum``'s gradient needs only the input's sizes."""
         return ()
 
 
 # -- reductions added for ATen import: over any dims (None: all), the batch included ---------------
-# FLOPs per the count written in each docstring (each operation 1, a transcendental 1).  No
-# convention preset weighs these yet, so they declare no cost terms: a preset that needs terms
-# refuses the layer instead of guessing.
+# FLOPs per the count written in each docstring (each operation 1, a transcendental 1).  Their
+# convention term is the input elements (``reduce_in``, ``scan_in`` for the scans), which every
+# tool preset weighs 0 (none of fvcore, thop, torchinfo, ptflops, FlopCounterMode counts them).
 
 
 class _Reduce(ParameterFree):
     """Shared rules: `dims` (an int, ints, or None for every dimension) and `keepdim`."""
 
-    flop_terms = None
+    def flop_terms(self, out, x):
+        """The input elements reduced (`costgraph.conventions`; every tool counts 0)."""
+        return {"reduce_in": numel(x)}
 
     def __post_init__(self):
         if self.dims is not None:
@@ -344,7 +350,9 @@ class VectorNorm(_Reduce):
 class _Cumulative(ParameterFree):
     """A scan along `dim`: ``size - 1`` operations per row, rows = ``numel / size``."""
 
-    flop_terms = None
+    def flop_terms(self, out, x):
+        """The input elements scanned (`costgraph.conventions`; every tool counts 0)."""
+        return {"scan_in": numel(x)}
 
     def output_shape(self, x):
         if not -len(x) <= self.dim < len(x):

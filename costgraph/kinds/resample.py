@@ -4,13 +4,15 @@ FLOP convention (costgraph's, per output element): an interpolation weighs
 ``P`` input points with ``P`` weights, ``P`` products and ``P - 1`` sums, so
 ``2P - 1`` FLOPs: nearest 0 (a copy), linear 3 (P = 2), bilinear 7 (P = 4),
 bicubic 31 (P = 16), trilinear 15 (P = 8).  Computing the weights (per row
-or column, not per element) is not counted.  Tools differ: fvcore counts
-``aten::upsample_bilinear2d`` 4 and ``upsample_nearest2d`` 1 per output
-element (and no other mode); thop's ``calculate_upsample`` 5 (linear),
-11 (bilinear), 259 (bicubic), 31 (trilinear), 0 for nearest; ptflops 1 per
-output element for every mode; FlopCounterMode 0.  No convention preset
-weighs upsampling yet, so `Upsample` declares no cost terms (a preset that
-needs them refuses the layer instead of guessing).
+or column, not per element) is not counted.  Tools differ, and
+`Upsample.flop_terms` declares the output elements under the mode's name so
+that each preset weighs them as its tool does: fvcore counts
+``aten::upsample_nearest2d`` 1 and ``upsample_bilinear2d`` 4 per output
+element (no other mode or rank); thop's ``count_upsample`` 1 (nearest), 5
+(linear), 11 (bilinear), 259 (bicubic) and 0 for trilinear and
+nearest-exact (it warns "not implemented"); ptflops 1 per output element in
+its ``nn.Upsample`` hook plus its ``F.interpolate`` patch (input elements x
+scale, or the size); torchinfo and FlopCounterMode 0.
 """
 
 from __future__ import annotations
@@ -164,8 +166,30 @@ class Upsample(ParameterFree):
         points = MODES[self.mode][1]
         return numel(out) * (2 * points - 1) if points > 1 else sympy.Integer(0)
 
-    #: no convention preset weighs upsampling yet (see the module docstring): refuse rather than guess
-    flop_terms = None
+    def flop_terms(self, out, x):
+        """Cost terms for `costgraph.conventions`: the output elements, under the mode's name (the
+        tools weigh modes differently, fvcore only 2-d ones); and ptflops' ``F.interpolate`` count,
+        the input elements times the scales' product (floored), or the output elements for a size.
+
+        >>> from costgraph.symbols import N, H, W
+        >>> up = Upsample(scale_factor=2)
+        >>> sorted(up.flop_terms(up.output_shape((N, 8, H, W)), (N, 8, H, W)))
+        ['upsample_nearest2d_out', 'upsample_nearest_out', 'upsample_out', 'upsample_scaled_in']
+        >>> up.flop_terms(up.output_shape((N, 8, H, W)), (N, 8, H, W))["upsample_scaled_in"]
+        32*H*N*W
+        """
+        elements = numel(out)
+        spatial = len(x) - 2
+        terms = {"upsample_out": elements, f"upsample_{self.mode.replace('-', '_')}_out": elements}
+        if self.mode == "nearest" and spatial == 2:
+            terms["upsample_nearest2d_out"] = elements  # fvcore's one nearest handle
+        if self.size is not None:
+            terms["upsample_scaled_in"] = elements
+        else:
+            scales = self.scale_factor * spatial if len(self.scale_factor) == 1 else self.scale_factor
+            scale = math.prod(scales)
+            terms["upsample_scaled_in"] = FloorDiv(scale.numerator * numel(x), sympy.Integer(scale.denominator))
+        return terms
 
     def saved_tensors(self, out, x, needs_input_grad=None):
         """Nothing: ``upsample_*``'s derivative formula takes only the sizes."""

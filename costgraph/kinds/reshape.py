@@ -163,10 +163,6 @@ class Expand(View):
 
     shape: tuple
 
-    #: like the other importer-only kinds (Parameter, Sum, Contiguous) it declares no
-    #: convention terms, so a term-weighing convention refuses it rather than take View's
-    flop_terms = None
-
     def __post_init__(self):
         object.__setattr__(self, "shape", tuple(as_size(d, owner=type(self).__name__, what="a size") for d in _sizes(self.shape)))
 
@@ -207,10 +203,6 @@ class Select(View):
     dim: int
     index: int = 0
 
-    #: like the other importer-only kinds (Parameter, Sum, Contiguous) it declares no
-    #: convention terms, so a term-weighing convention refuses it rather than take View's
-    flop_terms = None
-
     def output_shape(self, x):
         if not -len(x) < self.dim < len(x) or self.dim % len(x) == 0:
             raise ShapeError(f"Select: dim {self.dim} does not fit a {len(x)}-d input after its batch", value=self.dim)
@@ -231,6 +223,10 @@ class Contiguous(ParameterFree):
 
     def other_flops(self, out, x):
         return sympy.Integer(0)
+
+    def flop_terms(self, out, x):
+        """A copy: no arithmetic, no cost terms (`costgraph.conventions`)."""
+        return {}
 
     def saved_tensors(self, out, x, needs_input_grad=None):
         """Nothing: a copy's gradient is the output's."""

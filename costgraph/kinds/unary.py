@@ -7,9 +7,9 @@ each op's formula in PyTorch's ``derivatives.yaml`` (see `UNARY_OPS`): ``exp``,
 ``sin``, ``cos``, ``erf``, ``pow`` and ``clamp`` their input, ``neg`` and the
 roundings (zero gradient) nothing.  An
 in-place op whose formula takes its input keeps a copy of it (autograd's
-``original_self``).  No convention preset weighs these yet
-(`costgraph.conventions` has no term for them), so they declare no cost
-terms: a preset that needs terms refuses the layer instead of guessing.
+``original_self``).  Their convention terms: ``unary`` (Unary, PowScalar)
+and ``clamp`` (Clamp), the elements, which every tool preset weighs 0 (no
+tool counts them).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from ..errors import CostGraphError
 from .activation import Elementwise
-from .base import register_kind
+from .base import numel, register_kind
 
 __all__ = ["Unary", "PowScalar", "Clamp", "UNARY_OPS"]
 
@@ -73,7 +73,10 @@ class Unary(Elementwise):
 
     op: str
     inplace: bool = False
-    flop_terms = None
+
+    def flop_terms(self, out, x):
+        """Cost term for `costgraph.conventions`: the elements, as ``unary`` (every tool counts 0)."""
+        return {"unary": numel(out)}
 
     def __post_init__(self):
         if self.op not in UNARY_OPS:
@@ -114,10 +117,13 @@ class PowScalar(Elementwise):
     inplace: bool = False
     flops_per_element = 1
     saves = "input"
-    flop_terms = None
 
     def __post_init__(self):
         _number(self.exponent, "exponent", "PowScalar")
+
+    def flop_terms(self, out, x):
+        """Cost term for `costgraph.conventions`: the elements, as ``unary``."""
+        return {"unary": numel(out)}
 
 
 @register_kind
@@ -141,7 +147,10 @@ class Clamp(Elementwise):
     max: float | None = None
     inplace: bool = False
     saves = "input"
-    flop_terms = None
+
+    def flop_terms(self, out, x):
+        """Cost term for `costgraph.conventions`: the elements clamped (once, whichever bounds are given)."""
+        return {"clamp": numel(out)}
 
     def __post_init__(self):
         _number(self.min, "min", "Clamp")
