@@ -216,3 +216,56 @@ def test_torch_size_functions_map_onto_exact_arithmetic():
             assert int(ours.subs({h: a, w: b})) == python(a, b), (expr, a, b)
     with pytest.raises(CostGraphError, match="not one of the input sizes"):
         to_formula(s0 + sympy.Symbol("s9", integer=True), names)
+
+
+def _meta_output_shape(module, shape):
+    with torch.no_grad():
+        return tuple(module(torch.empty(shape, device="meta")).shape)
+
+
+def _ours(net, sizes):
+    (last,) = net.graph.graph["returns"]
+    at = {size_symbol(k): v for k, v in sizes.items()}
+    return tuple(int(sympy.sympify(d).subs(at)) for d in net.shape(last))
+
+
+@pytest.mark.parametrize("mode, scale", [("bicubic", 2), ("nearest", 1.5), ("bilinear", 1.5)])
+def test_interpolation_by_a_float_scale_factor(mode, scale):
+    """torch writes floor(scale * size) as TruncToInt(1.5*ToFloat(s)): an exact rational floor here.
+
+    Truth: the module's own output shape on meta at held-out sizes (odd, so 1.5 x size is not whole).
+    """
+    module = nn.Upsample(scale_factor=scale, mode=mode)
+    net = from_torch(module, (2, 3, 10, 12))
+    for n, h, w in [(1, 7, 9), (3, 13, 20)]:
+        assert _ours(net, {"N": n, "H": h, "W": w}) == _meta_output_shape(module, (n, 3, h, w))
+
+
+def test_var_and_std_keep_their_dims_in_every_overload():
+    """``x.var(dims, keepdim=True)`` exports as ``var.correction``; ``var(x, dims, False, True)`` as ``var.dim``."""
+
+    class Moments(nn.Module):
+        def forward(self, x):
+            return x.var((2, 3), keepdim=True) + torch.std(x, (2, 3), False, True) + x.var(3, keepdim=True)
+
+    net = from_torch(Moments(), (2, 3, 10, 12))
+    for n, h, w in [(1, 7, 9), (3, 13, 20)]:
+        assert _ours(net, {"N": n, "H": h, "W": w}) == _meta_output_shape(Moments(), (n, 3, h, w))
+
+
+def test_adaptive_max_pooling_of_symbolic_sizes_counts_its_comparisons():
+    """Comparisons = window elements - outputs, windows as torch defines them: [floor(i L / o), ceil((i + 1) L / o)).
+
+    Hand derivation in the test (a loop over torch's window bounds); FlopCounterMode counts no MACs.
+    """
+
+    def window_sum(length, out):
+        return sum(-((-(i + 1) * length) // out) - (i * length) // out for i in range(out))
+
+    module = nn.AdaptiveMaxPool2d((3, 2))
+    net = from_torch(module, (2, 3, 10, 12))
+    for n, h, w in [(1, 10, 12), (3, 7, 2), (2, 31, 17)]:
+        expected = n * 3 * (window_sum(h, 3) * window_sum(w, 2) - 3 * 2)
+        totals = net.totals(N=n, H=h, W=w)
+        assert totals.flops - 2 * totals.macs == expected, (n, h, w)
+        assert _ours(net, {"N": n, "H": h, "W": w}) == _meta_output_shape(module, (n, 3, h, w))

@@ -372,7 +372,13 @@ class _AdaptiveMaxPoolNd(_AdaptivePoolNd):
     """Adaptive max pooling: ``k - 1`` comparisons per output element of a ``k``-element window."""
 
     def other_flops(self, out, x):
-        return self._window_elements(x) - numel(out)
+        comparisons = self._window_elements(x) - numel(out)
+        if comparisons.free_symbols:
+            # every window holds at least one element, so this is never negative; costgraph's
+            # count check cannot prove it through the windows' floors and ceilings, and Max
+            # states it without changing a value
+            return sympy.Max(0, comparisons)
+        return comparisons
 
     def flop_terms(self, out, x):
         """Cost terms for `costgraph.conventions`, as a max pool's: input, output and window elements."""

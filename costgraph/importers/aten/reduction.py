@@ -58,10 +58,19 @@ def prod(call):
 
 @aten_converter("aten::var", "aten::std")
 def var(call):
-    """``var(x, dims, correction=1, keepdim)`` / ``std``."""
+    """``var``/``std`` in their overloads: ``.correction(x, dim=None, *, correction=None, keepdim=False)``,
+    ``.dim(x, dim, unbiased=True, keepdim=False)`` and ``.default(x, unbiased=True)``."""
     cls = reduction_kinds.Var if call.op.startswith("aten::var") else reduction_kinds.Std
-    correction = call.kwargs.get("correction", 1)
-    return cls(_dims_or_none(call), int(1 if correction is None else correction), bool(call.kwargs.get("keepdim", False)))
+    overload = call.op.rpartition(".")[2]
+    if overload == "dim":
+        correction = 1 if call.arg(2, "unbiased", True) else 0
+        keepdim = call.arg(3, "keepdim", False)
+    elif overload == "default":
+        return cls(None, 1 if call.arg(1, "unbiased", True) else 0, False)
+    else:
+        correction = call.kwargs.get("correction", 1)
+        keepdim = call.kwargs.get("keepdim", False)
+    return cls(_dims_or_none(call), int(1 if correction is None else correction), bool(keepdim))
 
 
 @aten_converter("aten::logsumexp")

@@ -57,6 +57,9 @@ def _convert(expr, symbols):
     f = _torch_functions()
     if isinstance(expr, sympy.Integer):
         return expr
+    if isinstance(expr, sympy.Float):
+        # a scale factor (1.5, 2.0): a binary float is exactly a rational; floors of it stay exact
+        return sympy.Rational(float(expr))
     if isinstance(expr, sympy.Symbol):
         if expr not in symbols:
             raise CostGraphError(f"torch size {expr} is not one of the input sizes {sorted(map(str, symbols))}", value=expr)
@@ -80,11 +83,29 @@ def _convert(expr, symbols):
         return sympy.Min(*args)
     if isinstance(expr, (f.Max, sympy.Max)):
         return sympy.Max(*args)
+    if type(expr).__name__ == "ToFloat" and len(args) == 1:
+        return args[0]  # an integer size read as a float: the same number
+    if type(expr).__name__ in ("TruncToInt", "FloorToInt") and len(args) == 1:
+        # F.interpolate's floor(scale * size); trunc equals floor on non-negative values
+        numerator, denominator = sympy.fraction(sympy.together(args[0]))
+        if denominator.is_Integer and denominator > 0 and _nonnegative(numerator):
+            return _floor_div(sympy.expand(numerator), denominator, expr)
     if isinstance(expr, sympy.floor) and len(args) == 1:
         numerator, denominator = sympy.fraction(sympy.together(args[0]))
         if denominator.is_Integer:
             return _floor_div(numerator, denominator, expr)
     raise CostGraphError(f"torch size expression {expr} uses {type(expr).__name__}, which costgraph cannot write exactly", value=expr)
+
+
+def _nonnegative(expr) -> bool:
+    """Whether `expr` is a polynomial with non-negative coefficients in sizes (all at least 1)."""
+    poly = sympy.expand(expr)
+    terms = poly.args if isinstance(poly, sympy.Add) else (poly,)
+    for term in terms:
+        coefficient, _ = term.as_coeff_Mul()
+        if coefficient < 0:
+            return False
+    return True
 
 
 def _floor_div(base, divisor, original):
