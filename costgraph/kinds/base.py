@@ -57,8 +57,10 @@ class Constraint:
     message: str
 
 
-#: what an extra saved tensor holds, which fixes its element size (see `costgraph.memory`)
-ELEMENT_CLASSES = ("activation", "index", "mask", "statistic")
+#: what a tensor holds, which fixes its element size (see `costgraph.memory.element_bytes`): the
+#: activation dtype, int64 indices, dropout's mask, normalization statistics, then the fixed
+#: dtypes of tensors no gradient flows through (comparison results, other integers)
+ELEMENT_CLASSES = ("activation", "index", "mask", "statistic", "bool", "int32", "int16", "int8", "uint8")
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,19 @@ class LayerKind(abc.ABC):
             Always, here: a kind states its own rule.
         """
         raise CostGraphError(f"{self.kind} declares no backward_macs rule")
+
+    def output_element(self, *inputs: str) -> str:
+        """The element class of the output (one of `ELEMENT_CLASSES`), given the inputs' classes.
+
+        ``"activation"`` (the network's dtype) unless the kind makes
+        another dtype: a comparison's ``"bool"``, an argmax's int64
+        ``"index"``.  An importer that knows the real dtype of a tensor
+        (torch.export's ``meta["val"].dtype``) states it for the layer
+        instead (`costgraph.memory.set_output_element`).  A tensor that is
+        not ``"activation"`` has no gradient, and where autograd keeps it,
+        its bytes are its own dtype's.
+        """
+        return "activation"
 
     def output_alias(self, training: bool) -> int | None:
         """Index of the input whose storage the output shares (in place, view), or None if new.

@@ -19,7 +19,8 @@ import torch
 
 from ...errors import CostGraphError, ShapeError
 from ...kinds import Input, Parameter, format_shape
-from ...kinds.base import numel
+from ...kinds.base import ELEMENT_CLASSES, numel
+from ...memory import set_output_element
 from ...network import Network
 from .shapes import same_shape, shape_formula, to_formula
 from .table import Call, TensorValue, Unsupported, converter_for, op_name
@@ -46,6 +47,33 @@ _SKIPPED = {
     "aten::_assert_tensor_metadata", "aten::_assert_scalar", "aten::sym_constrain_range_for_size",
     "aten::sym_constrain_range", "aten::_assert_async", "aten::_functional_assert_async",
 }  # fmt: skip
+
+
+def element_of(dtype) -> str | None:
+    """The element class (`costgraph.kinds.base.ELEMENT_CLASSES`) of a tensor of torch `dtype`.
+
+    Floating dtypes are ``"activation"``: the memory model's dtype decides
+    their bytes, not the example's; ``torch.bool`` is ``"bool"``, int64
+    ``"index"``, the smaller integers their own names.  None for no dtype.
+
+    Raises
+    ------
+    CostGraphError
+        For a dtype costgraph has no element size for (complex, unsigned 16-64 bit).
+
+    >>> element_of(torch.float16), element_of(torch.bool), element_of(torch.int64), element_of(torch.int32)
+    ('activation', 'bool', 'index', 'int32')
+    """
+    if dtype is None:
+        return None
+    if dtype.is_floating_point:
+        return "activation"
+    if dtype == torch.int64:
+        return "index"
+    name = str(dtype).removeprefix("torch.")
+    if name in ELEMENT_CLASSES:
+        return name
+    raise CostGraphError(f"no element size for tensors of dtype {dtype} (known: floating, {', '.join(ELEMENT_CLASSES[4:])}, int64)", value=dtype)
 
 
 def _module_path(node) -> tuple[str, str]:
@@ -210,6 +238,7 @@ class _Walk:
                 shape = next(user)
                 layer = self.fresh(node.name)
                 self.net.add(layer, Input(shape[1:], batch=shape[0]) if shape else Input((), batch=1))
+                set_output_element(self.net, layer, element_of(val.dtype))  # token ids are int64, masks bool
                 self.env[node.name] = TensorValue(layer, self.net.shape(layer), dtype=val.dtype)
                 continue
             target = spec.target
@@ -248,9 +277,16 @@ class _Walk:
                 raise type(error)(f"{self.where(node)}: {error}", layer=node.name, value=error.value) from None
             self.check(node, value)
             self.env[node.name] = value
-            for made in value if isinstance(value, (list, tuple)) else (value,):
+            val = node.meta.get("val")
+            many = isinstance(value, (list, tuple))
+            for i, made in enumerate(value if many else (value,)):
                 if isinstance(made, TensorValue) and made.layer in self.net and "aten_node" not in self.net.graph.nodes[made.layer]:
                     self.net.graph.nodes[made.layer]["aten_node"] = node.name  # provenance: the exported node it computes
+                    # its bytes where autograd keeps it: the dtype torch made (a mask's bool, an index's int64)
+                    made_val = val[i] if many and isinstance(val, (list, tuple)) and i < len(val) else (None if many else val)
+                    element = element_of(getattr(made_val, "dtype", None))
+                    if element is not None:
+                        set_output_element(self.net, made.layer, element)
         self.report_unsupported()
         self.report_unused()
         return self.net
