@@ -151,9 +151,11 @@ def output_elements(net) -> dict:
     """``{layer: element class of its output}``: as stated for the layer, else as its kind derives it.
 
     A layer's own statement (`set_output_element`, an importer's real
-    dtype) wins; otherwise the kind's `LayerKind.output_element` of its
-    inputs' classes.  A view or in-place layer shares its storage, whose
-    bytes follow the layer that made it.
+    dtype) wins; then, for a storage some layer reads as a given class
+    (`LayerKind.input_element`: an embedding's int64 ids), that class; else
+    the kind's `LayerKind.output_element` of its inputs' classes.  A view
+    or in-place layer shares its storage, whose bytes follow the layer that
+    made it.
 
     Raises
     ------
@@ -161,30 +163,43 @@ def output_elements(net) -> dict:
         If a kind returns an unknown element class (naming layer and kind).
 
     >>> from costgraph import Network, S
-    >>> from costgraph.kinds import Input, Compare
+    >>> from costgraph.kinds import Input, Compare, Embedding
     >>> net = Network("mask")
     >>> for name, layer in [("x", Input((S,))), ("positive", Compare("gt"))]:
     ...     _ = net.add(name, layer)
+    >>> _ = net.add("ids", Input((S,)))
+    >>> _ = net.add("wte", Embedding(10, 4), "ids")
     >>> output_elements(net)
-    {'x': 'activation', 'positive': 'bool'}
+    {'x': 'activation', 'positive': 'bool', 'ids': 'index', 'wte': 'activation'}
     """
     if "memory_elements" in net._cache:
         return net._cache["memory_elements"]
+    roots = _storage_roots(net, training=True)
+    read_as: dict = {}  # storage -> the class a reader requires of it
+    for name in net:
+        node = net.graph.nodes[name]
+        for index, source in enumerate(node["inputs"]):
+            required = _check_kind_rule(name, node["layer"], "input_element", index)
+            if required is not None and roots[source] is not None:
+                read_as[roots[source]] = _known_element(name, node["layer"], required)
     elements: dict = {}
     for name in net:
         node = net.graph.nodes[name]
-        element = node.get("element")
+        element = node.get("element") or read_as.get(name)
         if element is None:
             element = _check_kind_rule(name, node["layer"], "output_element", *[elements[s] for s in node["inputs"]])
-            if element not in ELEMENT_CLASSES:
-                raise CostGraphError(
-                    f"layer {name!r} ({node['layer'].kind}): output_element gave {element!r}, not one of {', '.join(ELEMENT_CLASSES)}",
-                    layer=name,
-                    value=element,
-                )
+            _known_element(name, node["layer"], element)
         elements[name] = element
     net._cache["memory_elements"] = elements
     return elements
+
+
+def _known_element(name, layer, element):
+    if element not in ELEMENT_CLASSES:
+        raise CostGraphError(
+            f"layer {name!r} ({layer.kind}): element class {element!r} is not one of {', '.join(ELEMENT_CLASSES)}", layer=name, value=element
+        )
+    return element
 
 
 @dataclass(frozen=True)
@@ -231,7 +246,9 @@ class Memory:
         every byte field is then per GPU.
     saved_elements
         The elements behind ``saved_bytes`` by class: ``"activation"``
-        (the activation dtype), ``"index"`` (int64), ``"mask"``, ``"statistic"``.
+        (the activation dtype), ``"index"`` (int64), ``"mask"``, ``"statistic"``,
+        and, only where some are kept, ``"bool"`` and other integer classes
+        (`element_bytes`).
     """
 
     params_bytes: object

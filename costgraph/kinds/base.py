@@ -217,6 +217,14 @@ class LayerKind(abc.ABC):
         """
         return "activation"
 
+    def input_element(self, index: int) -> str | None:
+        """The element class input `index` must have (an embedding's int64 ids), or None for any.
+
+        A network input that states no class of its own takes it from
+        the layer that reads it (`costgraph.memory.output_elements`).
+        """
+        return None
+
     def output_alias(self, training: bool) -> int | None:
         """Index of the input whose storage the output shares (in place, view), or None if new.
 
