@@ -157,6 +157,15 @@ def _modules(torch):
         def forward(self, x):
             return torch.gather(self.lin(x), 1, (x > 0).long())
 
+    class ArgmaxModule(nn.Module):  # an int64 argmax (no gradient), kept by gather as its index
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(8, 8)
+
+        def forward(self, x):
+            y = self.lin(x)
+            return torch.gather(y, 1, y.argmax(dim=1, keepdim=True))
+
     class IndexSelectModule(nn.Module):  # int64 ids as an input, kept by index_select
         def __init__(self):
             super().__init__()
@@ -188,13 +197,14 @@ def _modules(torch):
         "where": (WhereModule, "rows"),
         "mask_mul": (MaskMulModule, "rows"),
         "gather": (GatherModule, "rows"),
+        "argmax": (ArgmaxModule, "rows"),
         "index_select": (IndexSelectModule, "rows_ids"),
         "shared_ids": (SharedIdsModule, "ids"),
         "max": (MaxModule, "images"),
     }
 
 
-CASES = ["masked_fill", "where", "mask_mul", "gather", "index_select", "shared_ids", "max"]
+CASES = ["masked_fill", "where", "mask_mul", "gather", "argmax", "index_select", "shared_ids", "max"]
 
 
 def _inputs(torch, style, n, dtype):
@@ -297,3 +307,21 @@ def test_imported_encoders_do_not_charge_ids_sliced_from_buffers(name):
     for n, s in [(1, 5), (3, 11)]:
         theirs = autograd_saved_bytes(real, torch.zeros(n, s, dtype=torch.long))
         assert net.memory(N=n, S=s, device="cpu").saved_bytes == theirs, (n, s)
+
+
+def test_using_the_indices_of_max_along_a_dim_is_refused_by_name():
+    """max(dim)'s indices are kept by the values' layer for backward only; a model reading them is
+    told so (argmax imports; an unread indices output, as in the cases above, is fine)."""
+    from .support import require_torch
+
+    torch = require_torch()
+    from costgraph import from_torch
+    from costgraph.importers import UnsupportedOperationError
+
+    class Picks(torch.nn.Module):
+        def forward(self, x):
+            values, indices = x.max(dim=1, keepdim=True)
+            return torch.gather(x, 1, indices) + values
+
+    with pytest.raises(UnsupportedOperationError, match="aten::max.dim .*use argmax/argmin"):
+        from_torch(Picks(), torch.zeros(3, 8), {"N": 0})
