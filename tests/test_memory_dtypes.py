@@ -325,3 +325,17 @@ def test_using_the_indices_of_max_along_a_dim_is_refused_by_name():
 
     with pytest.raises(UnsupportedOperationError, match="aten::max.dim .*use argmax/argmin"):
         from_torch(Picks(), torch.zeros(3, 8), {"N": 0})
+
+
+def test_an_input_of_a_dtype_without_an_element_size_is_named():
+    from .support import require_torch
+
+    torch = require_torch()
+    from costgraph import from_torch
+
+    class Magnitude(torch.nn.Module):
+        def forward(self, z):
+            return z.abs()
+
+    with pytest.raises(CostGraphError, match="node 'z'.*no element size for tensors of dtype torch.complex64"):
+        from_torch(Magnitude(), torch.zeros(3, 8, dtype=torch.complex64), {"N": 0})

@@ -238,7 +238,7 @@ class _Walk:
                 shape = next(user)
                 layer = self.fresh(node.name)
                 self.net.add(layer, Input(shape[1:], batch=shape[0]) if shape else Input((), batch=1))
-                set_output_element(self.net, layer, element_of(val.dtype))  # token ids are int64, masks bool
+                self.state_element(node, layer, None)  # token ids are int64, masks bool
                 self.env[node.name] = TensorValue(layer, self.net.shape(layer), dtype=val.dtype)
                 continue
             target = spec.target
@@ -277,19 +277,30 @@ class _Walk:
                 raise type(error)(f"{self.where(node)}: {error}", layer=node.name, value=error.value) from None
             self.check(node, value)
             self.env[node.name] = value
-            val = node.meta.get("val")
             many = isinstance(value, (list, tuple))
             for i, made in enumerate(value if many else (value,)):
                 if isinstance(made, TensorValue) and made.layer in self.net and "aten_node" not in self.net.graph.nodes[made.layer]:
                     self.net.graph.nodes[made.layer]["aten_node"] = node.name  # provenance: the exported node it computes
-                    # its bytes where autograd keeps it: the dtype torch made (a mask's bool, an index's int64)
-                    made_val = val[i] if many and isinstance(val, (list, tuple)) and i < len(val) else (None if many else val)
-                    element = element_of(getattr(made_val, "dtype", None))
-                    if element is not None:
-                        set_output_element(self.net, made.layer, element)
+                    self.state_element(node, made.layer, i if many else None)
         self.report_unsupported()
         self.report_unused()
         return self.net
+
+    def state_element(self, node, layer, index):
+        """Give `layer` the element class of the dtype torch made at `node` (output `index` of several).
+
+        Where autograd keeps the tensor, its bytes are that dtype's: a
+        comparison's bool mask, an argmax's int64 indices.
+        """
+        val = node.meta.get("val")
+        if index is not None:
+            val = val[index] if isinstance(val, (list, tuple)) and index < len(val) else None
+        try:
+            element = element_of(getattr(val, "dtype", None))
+        except CostGraphError as error:
+            raise CostGraphError(f"{self.where(node)}: {error}", layer=node.name, value=error.value) from None
+        if element is not None:
+            set_output_element(self.net, layer, element)
 
     def _describe(self, node):
         return op_name(node.target) if hasattr(node.target, "_schema") else getattr(node.target, "__name__", str(node.target))
