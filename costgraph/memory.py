@@ -671,6 +671,7 @@ def network_memory(net, dtype="fp32", training: bool = True, optimizer: str | No
     if not training and OPTIMIZER_STATES[optimizer]:
         raise CostGraphError(f"optimizer {optimizer!r} keeps state only in training; use training=True", value=optimizer)
     parts = _symbolic_parts(net, training)
+    listed = [e for e in ELEMENT_CLASSES if e in _LISTED_ELEMENTS or parts["saved_" + e] != 0]  # symbolic: no array truth values
     names = list(parts)
     if sizes:
         values = net.check_sizes(**sizes)
@@ -702,7 +703,7 @@ def network_memory(net, dtype="fp32", training: bool = True, optimizer: str | No
     if not sizes:
         # expanding would rebuild the Max with evaluation (slow pairwise comparisons)
         result = {k: v if isinstance(v, sympy.Basic) and v.has(sympy.Max) else sympy.expand(v) for k, v in result.items()}
-    elements = {e: parts["saved_" + e] for e in ELEMENT_CLASSES if e in _LISTED_ELEMENTS or parts["saved_" + e] != 0}
+    elements = {e: parts["saved_" + e] for e in listed}
     return Memory(
         **result, dtype=str(dtype), training=training, optimizer=optimizer, device=device, sizes=shown, saved_elements=elements
     )
