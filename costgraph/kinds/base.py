@@ -70,7 +70,8 @@ class Saved:
     Build it with `Saved.input`, `Saved.output` or `Saved.extra`:
 
     * ``Saved.input(i)``: the layer's input `i` (its storage, shared with
-      whatever else keeps it);
+      whatever else keeps it, in the dtype of the layer that made it:
+      `LayerKind.output_element`, a bool mask 1 byte an element);
     * ``Saved.output()``: the layer's output (for an in-place layer, the
       storage of its input);
     * ``Saved.extra(numel, element)``: a tensor the layer makes only for its
