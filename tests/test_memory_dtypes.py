@@ -46,6 +46,13 @@ def test_a_comparison_makes_bools_and_masked_fill_keeps_one_byte_each():
     assert masked_linear().memory(N=3, dtype="bf16", device="cuda").saved_bytes == 2 * 8 * 3 + 8 * 3
 
 
+def test_the_breakdown_names_the_bools_kept():
+    from costgraph.render.memory_table import breakdown_markdown
+
+    # N=2: linear keeps x (2 x 8 values), masked_fill its 2 x 8 mask
+    assert "| 16 activations, 16 bools |" in breakdown_markdown(masked_linear().memory(N=2))
+
+
 def test_a_bool_factor_has_no_gradient_so_mul_keeps_only_the_mask():
     # mul keeps `other` for self's gradient (the mask) and `self` only for other's: the mask has none
     memory = masked_linear(fill=False).memory(N=5, device="cpu")
