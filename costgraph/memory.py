@@ -59,6 +59,8 @@ __all__ = [
     "network_memory",
     "backward_macs",
     "element_bytes",
+    "set_output_element",
+    "output_elements",
     "saved_storages",
     "inference_steps",
     "peak_inference_elements",
@@ -79,10 +81,20 @@ DEVICES = ("cuda", "cpu")
 def element_bytes(element: str, size: int, device: str = "cuda") -> int:
     """Bytes of one element of class `element` when activations take `size` bytes.
 
-    >>> [element_bytes(e, 2, "cuda") for e in ("activation", "index", "mask", "statistic")]
-    [2, 8, 1, 4]
-    >>> [element_bytes(e, 2, "cpu") for e in ("activation", "index", "mask", "statistic")]
-    [2, 8, 2, 2]
+    ``"activation"`` is the network's dtype, ``"index"`` int64, ``"mask"``
+    dropout's mask (bool on CUDA, the activation dtype on the CPU),
+    ``"statistic"`` normalization statistics; ``"bool"`` and the other
+    integer classes are their own dtype's size on every device.
+
+    Raises
+    ------
+    CostGraphError
+        If `element` is not one of `ELEMENT_CLASSES`.
+
+    >>> [element_bytes(e, 2, "cuda") for e in ("activation", "index", "mask", "statistic", "bool")]
+    [2, 8, 1, 4, 1]
+    >>> [element_bytes(e, 2, "cpu") for e in ("activation", "index", "mask", "statistic", "bool", "int32")]
+    [2, 8, 2, 2, 1, 4]
     """
     if element == "activation":
         return size
@@ -92,7 +104,102 @@ def element_bytes(element: str, size: int, device: str = "cuda") -> int:
         return 1 if device == "cuda" else size  # bool mask vs. CPU noise of the input's dtype
     if element == "statistic":
         return max(4, size) if device == "cuda" else size  # CUDA accumulates 16-bit types in fp32
+    if element == "bool":
+        return 1
+    if element in ELEMENT_CLASSES:
+        return dtype_bytes(element)  # a fixed integer dtype: int32, ...
     raise CostGraphError(f"unknown element class {element!r}; known: {', '.join(ELEMENT_CLASSES)}", value=element)
+
+
+#: the element classes `Memory.saved_elements` always lists; the others only where some are kept
+_LISTED_ELEMENTS = ("activation", "index", "mask", "statistic")
+
+
+def set_output_element(net, layer: str, element: str) -> None:
+    """State that layer `layer` of `net` makes elements of class `element` (its real dtype).
+
+    Overrides the kind's own `LayerKind.output_element` for that layer:
+    importers call it with the dtype the exported graph records (a
+    ``torch.bool`` comparison result is ``"bool"``, ``torch.int64`` ids are
+    ``"index"``).
+
+    Raises
+    ------
+    CostGraphError
+        If `layer` is not in `net` or `element` is not one of `ELEMENT_CLASSES`.
+
+    >>> from costgraph import Network, S
+    >>> from costgraph.kinds import Input
+    >>> net = Network("ids")
+    >>> net.add("ids", Input((S,)))
+    'ids'
+    >>> set_output_element(net, "ids", "index")
+    >>> output_elements(net)
+    {'ids': 'index'}
+    """
+    if layer not in net:
+        raise CostGraphError(f"{net.name} has no layer {layer!r}", value=layer)
+    if element not in ELEMENT_CLASSES:
+        raise CostGraphError(
+            f"layer {layer!r}: unknown element class {element!r}; known: {', '.join(ELEMENT_CLASSES)}", layer=layer, value=element
+        )
+    net.graph.nodes[layer]["element"] = element
+    net._cache.clear()
+
+
+def output_elements(net) -> dict:
+    """``{layer: element class of its output}``: as stated for the layer, else as its kind derives it.
+
+    A layer's own statement (`set_output_element`, an importer's real
+    dtype) wins; then, for a storage some layer reads as a given class
+    (`LayerKind.input_element`: an embedding's int64 ids), that class; else
+    the kind's `LayerKind.output_element` of its inputs' classes.  A view
+    or in-place layer shares its storage, whose bytes follow the layer that
+    made it.
+
+    Raises
+    ------
+    CostGraphError
+        If a kind returns an unknown element class (naming layer and kind).
+
+    >>> from costgraph import Network, S
+    >>> from costgraph.kinds import Input, Compare, Embedding
+    >>> net = Network("mask")
+    >>> for name, layer in [("x", Input((S,))), ("positive", Compare("gt"))]:
+    ...     _ = net.add(name, layer)
+    >>> _ = net.add("ids", Input((S,)))
+    >>> _ = net.add("wte", Embedding(10, 4), "ids")
+    >>> output_elements(net)
+    {'x': 'activation', 'positive': 'bool', 'ids': 'index', 'wte': 'activation'}
+    """
+    if "memory_elements" in net._cache:
+        return net._cache["memory_elements"]
+    roots = _storage_roots(net, training=True)
+    read_as: dict = {}  # storage -> the class a reader requires of it
+    for name in net:
+        node = net.graph.nodes[name]
+        for index, source in enumerate(node["inputs"]):
+            required = _check_kind_rule(name, node["layer"], "input_element", index)
+            if required is not None and roots[source] is not None:
+                read_as[roots[source]] = _known_element(name, node["layer"], required)
+    elements: dict = {}
+    for name in net:
+        node = net.graph.nodes[name]
+        element = node.get("element") or read_as.get(name)
+        if element is None:
+            element = _check_kind_rule(name, node["layer"], "output_element", *[elements[s] for s in node["inputs"]])
+            _known_element(name, node["layer"], element)
+        elements[name] = element
+    net._cache["memory_elements"] = elements
+    return elements
+
+
+def _known_element(name, layer, element):
+    if element not in ELEMENT_CLASSES:
+        raise CostGraphError(
+            f"layer {name!r} ({layer.kind}): element class {element!r} is not one of {', '.join(ELEMENT_CLASSES)}", layer=name, value=element
+        )
+    return element
 
 
 @dataclass(frozen=True)
@@ -139,7 +246,9 @@ class Memory:
         every byte field is then per GPU.
     saved_elements
         The elements behind ``saved_bytes`` by class: ``"activation"``
-        (the activation dtype), ``"index"`` (int64), ``"mask"``, ``"statistic"``.
+        (the activation dtype), ``"index"`` (int64), ``"mask"``, ``"statistic"``,
+        and, only where some are kept, ``"bool"`` and other integer classes
+        (`element_bytes`).
     """
 
     params_bytes: object
@@ -214,13 +323,19 @@ def _storage_roots(net, training: bool) -> dict:
 
 
 def _requires_grad(net) -> dict:
-    """Layer -> whether its output depends on a parameter (autograd records it)."""
+    """Layer -> whether its output depends on a parameter (autograd records it).
+
+    A bool or integer output has no gradient (``x > 0``, an argmax): autograd
+    records nothing for it, and a layer reading it needs no gradient for it.
+    """
     needs = {}
+    elements = output_elements(net)
     for name in net:
         node = net.graph.nodes[name]
         cost = node["cost"]
         has_params = cost.weights != 0 or cost.biases != 0
-        needs[name] = bool(has_params or any(needs[s] for s in node["inputs"]))
+        differentiable = elements[name] == "activation"
+        needs[name] = differentiable and bool(has_params or any(needs[s] for s in node["inputs"]))
     return needs
 
 
@@ -263,6 +378,7 @@ def saved_storages(net) -> dict:
     if "memory_saved" in net._cache:
         return net._cache["memory_saved"]
     roots = _storage_roots(net, training=True)
+    elements = output_elements(net)
     found: dict = {}
     expanded: dict = {}  # shape -> its expanded element count, once per distinct shape
     for name, node, shapes, flags in _recorded_layers(net):
@@ -282,7 +398,7 @@ def saved_storages(net) -> dict:
                 shape = net.graph.nodes[owner]["shape"]
                 if shape not in expanded:
                     expanded[shape] = sympy.expand(numel(shape))
-                found[owner] = (expanded[shape], "activation", owner)
+                found[owner] = (expanded[shape], elements[owner], owner)  # the bytes of the dtype that made it
     net._cache["memory_saved"] = found
     return found
 
@@ -555,6 +671,7 @@ def network_memory(net, dtype="fp32", training: bool = True, optimizer: str | No
     if not training and OPTIMIZER_STATES[optimizer]:
         raise CostGraphError(f"optimizer {optimizer!r} keeps state only in training; use training=True", value=optimizer)
     parts = _symbolic_parts(net, training)
+    listed = [e for e in ELEMENT_CLASSES if e in _LISTED_ELEMENTS or parts["saved_" + e] != 0]  # symbolic: no array truth values
     names = list(parts)
     if sizes:
         values = net.check_sizes(**sizes)
@@ -586,7 +703,7 @@ def network_memory(net, dtype="fp32", training: bool = True, optimizer: str | No
     if not sizes:
         # expanding would rebuild the Max with evaluation (slow pairwise comparisons)
         result = {k: v if isinstance(v, sympy.Basic) and v.has(sympy.Max) else sympy.expand(v) for k, v in result.items()}
-    elements = {e: parts["saved_" + e] for e in ELEMENT_CLASSES}
+    elements = {e: parts["saved_" + e] for e in listed}
     return Memory(
         **result, dtype=str(dtype), training=training, optimizer=optimizer, device=device, sizes=shown, saved_elements=elements
     )

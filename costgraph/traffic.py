@@ -58,7 +58,7 @@ import sympy
 from .compile import compile_exprs, exact_scale
 from .dtypes import dtype_bytes
 from .errors import CostGraphError
-from .kinds.base import numel
+from .kinds.base import Saved, numel
 from .polynomial import expand_sizes
 
 __all__ = [
@@ -241,6 +241,20 @@ def default_backward(layer, out, in_shapes, params, flags, saved) -> LayerTraffi
     return _traffic(reads, writes)
 
 
+def _at_their_dtype(saved, name, inputs, in_shapes, out, roots, elements) -> tuple:
+    """`saved` with each kept input or output not of the activation dtype (a bool mask, int64
+    ids: `costgraph.memory.output_elements`) as an extra of its class, read at its own bytes."""
+    result = []
+    for entry in saved:
+        if entry.source != "extra":
+            root = roots[inputs[entry.index]] if entry.source == "input" else roots[name]
+            element = "activation" if root is None else elements[root]
+            if element != "activation":
+                entry = Saved.extra(numel(in_shapes[entry.index] if entry.source == "input" else out), element)
+        result.append(entry)
+    return tuple(result)
+
+
 def backward_elements(net, fused_attention: bool = False) -> dict:
     """``{layer: LayerTraffic}`` of the backward pass for the layers autograd records (symbolic).
 
@@ -264,9 +278,10 @@ def backward_elements(net, fused_attention: bool = False) -> dict:
     key = ("traffic_backward", bool(fused_attention))
     if key in net._cache:
         return net._cache[key]
-    from .memory import _check_kind_rule, _requires_grad
+    from .memory import _check_kind_rule, _requires_grad, _storage_roots, output_elements
 
     needs = _requires_grad(net)
+    roots, elements = _storage_roots(net, training=True), output_elements(net)
     result, nodes = {}, net.graph.nodes
     for name in net:
         node, in_shapes, params = _node_parts(nodes, name)
@@ -275,6 +290,7 @@ def backward_elements(net, fused_attention: bool = False) -> dict:
             continue
         flags = tuple(needs[s] for s in node["inputs"])
         saved = _check_kind_rule(name, layer, "saved_tensors", out, *in_shapes, needs_input_grad=flags)
+        saved = _at_their_dtype(saved, name, node["inputs"], in_shapes, out, roots, elements)
         rule = _BACKWARD_RULES.get(layer.kind)
         if rule is None:
             result[name] = default_backward(layer, out, in_shapes, params, flags, saved)

@@ -78,6 +78,7 @@ from .memory import (
     _recorded_layers,
     _storage_roots,
     element_bytes,
+    output_elements,
     peak_inference_elements,
 )
 from .symbols import as_size, resolve_sizes, sort_symbols
@@ -218,6 +219,7 @@ def _storages(net) -> dict:
     if "training_storages" in net._cache:
         return net._cache["training_storages"]
     roots = _storage_roots(net, training=True)
+    elements = output_elements(net)  # a bool mask or int64 ids at their own bytes
     found: dict = {}
     for name, node, shapes, flags in _recorded_layers(net):
         inputs = node["inputs"]
@@ -232,7 +234,7 @@ def _storages(net) -> dict:
             if owner is None:
                 continue
             if owner not in found:
-                found[owner] = (sympy.expand(numel(net.graph.nodes[owner]["shape"])), "activation", owner, set())
+                found[owner] = (sympy.expand(numel(net.graph.nodes[owner]["shape"])), elements[owner], owner, set())
             found[owner][3].add(name)
     net._cache["training_storages"] = found
     return found

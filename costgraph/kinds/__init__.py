@@ -45,7 +45,8 @@ their constructors (torch's argument order; sizes are ints unless said):
   keepdim=False)``, ``LogSumExp(dims=None, keepdim=False)``, ``Var(dims=None, correction=1,
   keepdim=False)``, ``Std(...)``, ``VectorNorm(ord=2, dims=None, keepdim=False)`` (dims: an
   int, ints, or None for all, the batch allowed); ``MaxDim(dims, keepdim=False)``,
-  ``MinDim(...)`` (one dim; the values output; keeps int64 indices); ``Cumsum(dim)``,
+  ``MinDim(...)`` (one dim; the values output; keeps int64 indices); ``ArgMax(dims=None,
+  keepdim=False)``, ``ArgMin(...)`` (one dim or None; int64 output); ``Cumsum(dim)``,
   ``Cumprod(dim)``.
 * indexing.py: ``Triangular(diagonal=0, upper=False)`` (tril/triu).  reshape.py: ``Stack(dim=0)`` (any number of inputs), ``Repeat(repeats)``.
 * unary.py also: log1p, log2, expm1, exp2, tan, atan, sign, floor, ceil, round, trunc.
@@ -137,7 +138,7 @@ from .pool import (
     MaxPool2d,
     MaxPool3d,
 )
-from .reduction import Amax, Amin, Cumprod, Cumsum, LogSumExp, MaxDim, Mean, MinDim, Prod, Std, Sum, Var, VectorNorm
+from .reduction import Amax, Amin, ArgMax, ArgMin, Cumprod, Cumsum, LogSumExp, MaxDim, Mean, MinDim, Prod, Std, Sum, Var, VectorNorm
 from .resample import Upsample
 from .unary import Clamp, PowScalar, Unary
 from .indexing import Gather, IndexSelect, IndexTensor, MaskedFill, Pad, Roll, StridedSlice, Triangular, Where
@@ -283,6 +284,8 @@ __all__ = [
     "Amax",
     "Amin",
     "MaxDim",
+    "ArgMax",
+    "ArgMin",
     "MinDim",
     "Prod",
     "Var",

@@ -57,8 +57,10 @@ class Constraint:
     message: str
 
 
-#: what an extra saved tensor holds, which fixes its element size (see `costgraph.memory`)
-ELEMENT_CLASSES = ("activation", "index", "mask", "statistic")
+#: what a tensor holds, which fixes its element size (see `costgraph.memory.element_bytes`): the
+#: activation dtype, int64 indices, dropout's mask, normalization statistics, then the fixed
+#: dtypes of tensors no gradient flows through (comparison results, other integers)
+ELEMENT_CLASSES = ("activation", "index", "mask", "statistic", "bool", "int32", "int16", "int8", "uint8")
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,8 @@ class Saved:
     Build it with `Saved.input`, `Saved.output` or `Saved.extra`:
 
     * ``Saved.input(i)``: the layer's input `i` (its storage, shared with
-      whatever else keeps it);
+      whatever else keeps it, in the dtype of the layer that made it:
+      `LayerKind.output_element`, a bool mask 1 byte an element);
     * ``Saved.output()``: the layer's output (for an in-place layer, the
       storage of its input);
     * ``Saved.extra(numel, element)``: a tensor the layer makes only for its
@@ -201,6 +204,27 @@ class LayerKind(abc.ABC):
             Always, here: a kind states its own rule.
         """
         raise CostGraphError(f"{self.kind} declares no backward_macs rule")
+
+    def output_element(self, *inputs: str) -> str:
+        """The element class of the output (one of `ELEMENT_CLASSES`), given the inputs' classes.
+
+        ``"activation"`` (the network's dtype) unless the kind makes
+        another dtype: a comparison's ``"bool"``, an argmax's int64
+        ``"index"``.  An importer that knows the real dtype of a tensor
+        (torch.export's ``meta["val"].dtype``) states it for the layer
+        instead (`costgraph.memory.set_output_element`).  A tensor that is
+        not ``"activation"`` has no gradient, and where autograd keeps it,
+        its bytes are its own dtype's.
+        """
+        return "activation"
+
+    def input_element(self, index: int) -> str | None:
+        """The element class input `index` must have (an embedding's int64 ids), or None for any.
+
+        A network input that states no class of its own takes it from
+        the layer that reads it (`costgraph.memory.output_elements`).
+        """
+        return None
 
     def output_alias(self, training: bool) -> int | None:
         """Index of the input whose storage the output shares (in place, view), or None if new.

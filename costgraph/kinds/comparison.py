@@ -59,6 +59,14 @@ class Compare(ParameterFree):
         """No term a counting tool weighs (FlopCounterMode, fvcore and the hook tools count none)."""
         return {}
 
+    def output_element(self, *inputs):
+        """``"bool"``; ``minimum`` and ``maximum`` choose an operand: their inputs' class.
+
+        >>> Compare("lt").output_element("activation", "activation"), Compare("maximum").output_element("activation")
+        ('bool', 'activation')
+        """
+        return inputs[0] if self.op in CHOOSING and inputs else "bool"
+
     def saved_tensors(self, out, *inputs, needs_input_grad=None):
         """Nothing for a boolean result; both operands for ``minimum`` and ``maximum``."""
         if self.op in CHOOSING:

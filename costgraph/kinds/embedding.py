@@ -76,8 +76,12 @@ class Embedding(LayerKind):
         return sympy.Integer(0)
 
     def saved_tensors(self, out, ids, needs_input_grad=None):
-        """The int64 ids, to scatter the gradient into the table's rows."""
-        return (Saved.extra(numel(ids), "index"),)
+        """The ids (their storage, int64: see `input_element`), to scatter the gradient into the table's rows."""
+        return (Saved.input(0),)
+
+    def input_element(self, index):
+        """``"index"``: the ids are int64 (an importer that sees int32 ids states so for their layer)."""
+        return "index"
 
     def backward_macs(self, out, ids, needs_input_grad=None):
         """None: the weight gradient is an indexed add (``embedding_dense_backward``)."""

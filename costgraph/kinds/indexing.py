@@ -264,6 +264,10 @@ class IndexSelect(ParameterFree):
         """The index, to scatter the gradient back (``index_select_backward``)."""
         return (Saved.input(1),)
 
+    def input_element(self, index):
+        """The index is int64 (`costgraph.memory.output_elements`)."""
+        return "index" if index == 1 else None
+
 
 @register_kind
 @dataclass(frozen=True)
@@ -295,6 +299,10 @@ class IndexTensor(ParameterFree):
     def saved_tensors(self, out, x, index, needs_input_grad=None):
         """The index (``index_backward`` scatters the gradient through it)."""
         return (Saved.input(1),)
+
+    def input_element(self, index):
+        """The index is int64 (`costgraph.memory.output_elements`)."""
+        return "index" if index == 1 else None
 
 
 @register_kind
@@ -330,6 +338,10 @@ class Gather(ParameterFree):
     def saved_tensors(self, out, x, index, needs_input_grad=None):
         """The input and the index."""
         return (Saved.input(0), Saved.input(1))
+
+    def input_element(self, index):
+        """The index is int64 (`costgraph.memory.output_elements`)."""
+        return "index" if index == 1 else None
 
 
 @register_kind
@@ -368,6 +380,10 @@ class MaskedFill(ParameterFree):
         """The mask (``grad.masked_fill(mask, 0)``)."""
         return (Saved.input(1),)
 
+    def input_element(self, index):
+        """The mask is bool (`costgraph.memory.output_elements`)."""
+        return "bool" if index == 1 else None
+
 
 @register_kind
 @dataclass(frozen=True)
@@ -397,6 +413,10 @@ class Where(ParameterFree):
     def saved_tensors(self, out, *inputs, needs_input_grad=None):
         """The condition (``where(condition, grad, 0)``)."""
         return (Saved.input(0),)
+
+    def input_element(self, index):
+        """The condition is bool (`costgraph.memory.output_elements`)."""
+        return "bool" if index == 0 else None
 
 
 @register_kind
@@ -491,3 +511,7 @@ class AdvancedIndex(ParameterFree):
     def saved_tensors(self, out, x, *indices, needs_input_grad=None):
         """The indices (``index_backward`` scatters the gradient through them)."""
         return tuple(Saved.input(i + 1) for i in range(len(indices)))
+
+    def input_element(self, index):
+        """The indices are int64 (`costgraph.memory.output_elements`)."""
+        return "index" if index >= 1 else None

@@ -226,6 +226,53 @@ class MinDim(MaxDim):
 
 @register_kind
 @dataclass(frozen=True)
+class ArgMax(_Reduce):
+    """``x.argmax(dim, keepdim)`` (one dim, or None for the flattened tensor): the int64 positions
+    of the maxima, ``numel(x) - numel(out)`` comparisons.
+
+    Its output is int64 (`output_element`): no gradient flows through it, so
+    autograd records nothing, and a layer that keeps it (a ``gather``'s
+    index) keeps 8 bytes an element.
+
+    >>> from costgraph.symbols import N, S
+    >>> ArgMax(-1, keepdim=True).output_shape((N, S, 64)), ArgMax(-1).other_flops((N, S), (N, S, 64))
+    ((N, S, 1), 63*N*S)
+    >>> ArgMax().output_shape((N, S)), ArgMax().output_element("activation")
+    ((), 'index')
+    """
+
+    dims: object = None
+    keepdim: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.dims is not None and len(self.dims) != 1:
+            raise CostGraphError(f"{self.kind}: one dim or None, got {self.dims!r}", value=self.dims)
+
+    def other_flops(self, out, x):
+        return numel(x) - numel(out)
+
+    def flop_terms(self, out, x):
+        """No term a counting tool weighs (FlopCounterMode has no formula for argmax)."""
+        return {}
+
+    def output_element(self, *inputs):
+        """``"index"``: int64 positions."""
+        return "index"
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing: an int64 result has no gradient (autograd never records it)."""
+        return ()
+
+
+@register_kind
+@dataclass(frozen=True)
+class ArgMin(ArgMax):
+    """``x.argmin(dim, keepdim)``: as `ArgMax`."""
+
+
+@register_kind
+@dataclass(frozen=True)
 class Prod(_Reduce):
     """``x.prod(dim, keepdim)``: ``numel(x) - numel(out)`` products; saves the input and the result.
 

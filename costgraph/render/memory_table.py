@@ -37,8 +37,9 @@ def breakdown_markdown(memory: Memory, totals=None) -> str:
     element = dtype_bytes(memory.dtype)
     kept = memory.saved_elements
     parts = [f"{human_count(kept['activation'])} activations"]
-    for cls, label in (("index", "int64 indices"), ("mask", "masks"), ("statistic", "statistics")):
-        if kept.get(cls):
+    for cls in kept:
+        if cls != "activation" and kept[cls]:
+            label = {"index": "int64 indices", "mask": "masks", "statistic": "statistics", "bool": "bools"}.get(cls, cls + " values")
             parts.append(f"{human_count(kept[cls])} {label}")
     states = OPTIMIZER_STATES[memory.optimizer]
     rows = [

@@ -621,8 +621,8 @@ def memory_model_line(net, dtype: str = "fp32", **sizes) -> str:
     from ..memory import peak_inference_layer
 
     memory = net.memory(dtype=dtype, **sizes)
-    labels = {"activation": "activations", "index": "int64 indices", "mask": "masks", "statistic": "statistics"}
-    kept = " + ".join(f"{human_count(n)} {labels[k]}" for k, n in memory.saved_elements.items() if n)
+    labels = {"activation": "activations", "index": "int64 indices", "mask": "masks", "statistic": "statistics", "bool": "bools"}
+    kept = " + ".join(f"{human_count(n)} {labels.get(k, k + ' values')}" for k, n in memory.saved_elements.items() if n)
     peak_layer, _ = peak_inference_layer(net, **sizes)
     return (
         f"memory model ({memory.device.upper()}): training keeps {human_bytes(memory.saved_bytes)} "

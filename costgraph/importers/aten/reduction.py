@@ -45,9 +45,21 @@ def amax(call):
 
 @aten_converter("aten::max.dim", "aten::min.dim")
 def max_dim(call):
-    """``max(x, dim, keepdim)``: values and indices."""
+    """``max(x, dim, keepdim)``: the values (the indices only for backward, kept by the values' layer)."""
+    import operator
+
+    if any(user.target is operator.getitem and user.args[1] == 1 and user.users for user in call.node.users):
+        call.unsupported("using the indices of max/min along a dim (the values' layer keeps them only for backward; use argmax/argmin)")
     cls = reduction_kinds.MaxDim if call.op.startswith("aten::max") else reduction_kinds.MinDim
     return (call.add(cls(int(call.args[1]), bool(call.arg(2, "keepdim", False))), call.args[0]), None)
+
+
+@aten_converter("aten::argmax", "aten::argmin")
+def argmax(call):
+    """``argmax(x, dim=None, keepdim=False)``: int64 positions (the walk states their dtype)."""
+    cls = reduction_kinds.ArgMax if call.op.startswith("aten::argmax") else reduction_kinds.ArgMin
+    dim = call.arg(1, "dim")
+    return cls(None if dim is None else int(dim), bool(call.arg(2, "keepdim", False)))
 
 
 @aten_converter("aten::prod")

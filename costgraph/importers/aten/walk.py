@@ -19,7 +19,8 @@ import torch
 
 from ...errors import CostGraphError, ShapeError
 from ...kinds import Input, Parameter, format_shape
-from ...kinds.base import numel
+from ...kinds.base import ELEMENT_CLASSES, numel
+from ...memory import set_output_element
 from ...network import Network
 from .shapes import same_shape, shape_formula, to_formula
 from .table import Call, TensorValue, Unsupported, converter_for, op_name
@@ -65,6 +66,33 @@ def _updates_a_buffer(node, args) -> bool:
         and target.param is not None
         and not target.trainable
     )
+
+
+def element_of(dtype) -> str | None:
+    """The element class (`costgraph.kinds.base.ELEMENT_CLASSES`) of a tensor of torch `dtype`.
+
+    Floating dtypes are ``"activation"``: the memory model's dtype decides
+    their bytes, not the example's; ``torch.bool`` is ``"bool"``, int64
+    ``"index"``, the smaller integers their own names.  None for no dtype.
+
+    Raises
+    ------
+    CostGraphError
+        For a dtype costgraph has no element size for (complex, unsigned 16-64 bit).
+
+    >>> element_of(torch.float16), element_of(torch.bool), element_of(torch.int64), element_of(torch.int32)
+    ('activation', 'bool', 'index', 'int32')
+    """
+    if dtype is None:
+        return None
+    if dtype.is_floating_point:
+        return "activation"
+    if dtype == torch.int64:
+        return "index"
+    name = str(dtype).removeprefix("torch.")
+    if name in ELEMENT_CLASSES:
+        return name
+    raise CostGraphError(f"no element size for tensors of dtype {dtype} (known: floating, {', '.join(ELEMENT_CLASSES[4:])}, int64)", value=dtype)
 
 
 def _module_path(node) -> tuple[str, str]:
@@ -236,6 +264,7 @@ class _Walk:
                 reason = "torch.export captured the model on that range (its forward depends on the size there)"
                 kind = Input(shape[1:], batch=shape[0], bounds=tuple(bounds), bounds_reason=reason) if shape else Input((), batch=1)
                 self.net.add(layer, kind)
+                self.state_element(node, layer, None)  # token ids are int64, masks bool
                 self.env[node.name] = TensorValue(layer, self.net.shape(layer), dtype=val.dtype)
                 continue
             target = spec.target
@@ -277,12 +306,30 @@ class _Walk:
                 raise type(error)(f"{self.where(node)}: {error}", layer=node.name, value=error.value) from None
             self.check(node, value)
             self.env[node.name] = value
-            for made in value if isinstance(value, (list, tuple)) else (value,):
+            many = isinstance(value, (list, tuple))
+            for i, made in enumerate(value if many else (value,)):
                 if isinstance(made, TensorValue) and made.layer in self.net and "aten_node" not in self.net.graph.nodes[made.layer]:
                     self.net.graph.nodes[made.layer]["aten_node"] = node.name  # provenance: the exported node it computes
+                    self.state_element(node, made.layer, i if many else None)
         self.report_unsupported()
         self.report_unused()
         return self.net
+
+    def state_element(self, node, layer, index):
+        """Give `layer` the element class of the dtype torch made at `node` (output `index` of several).
+
+        Where autograd keeps the tensor, its bytes are that dtype's: a
+        comparison's bool mask, an argmax's int64 indices.
+        """
+        val = node.meta.get("val")
+        if index is not None:
+            val = val[index] if isinstance(val, (list, tuple)) and index < len(val) else None
+        try:
+            element = element_of(getattr(val, "dtype", None))
+        except CostGraphError as error:
+            raise CostGraphError(f"{self.where(node)}: {error}", layer=node.name, value=error.value) from None
+        if element is not None:
+            set_output_element(self.net, layer, element)
 
     def _describe(self, node):
         return op_name(node.target) if hasattr(node.target, "_schema") else getattr(node.target, "__name__", str(node.target))
