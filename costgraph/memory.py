@@ -220,7 +220,9 @@ def _requires_grad(net) -> dict:
         node = net.graph.nodes[name]
         cost = node["cost"]
         has_params = cost.weights != 0 or cost.biases != 0
-        needs[name] = bool(has_params or any(needs[s] for s in node["inputs"]))
+        # indices, booleans and counts (argmax, topk's indices, histc) carry no gradient onwards
+        carries = getattr(node["layer"], "carries_gradient", True)
+        needs[name] = bool(carries and (has_params or any(needs[s] for s in node["inputs"])))
     return needs
 
 

@@ -47,6 +47,12 @@ class Compare(ParameterFree):
         if self.op not in COMPARISONS:
             raise CostGraphError(f"Compare: op must be one of {', '.join(COMPARISONS)}, got {self.op!r}", value=self.op)
 
+    @property
+    def carries_gradient(self) -> bool:
+        """Whether a gradient flows on from the result (`costgraph.memory`): only a choice's
+        (``minimum``, ``maximum``); a boolean has none."""
+        return self.op in CHOOSING
+
     def output_shape(self, *inputs):
         if not 1 <= len(inputs) <= COMPARISONS[self.op]:
             raise ShapeError(f"Compare {self.op}: {len(inputs)} inputs", value=len(inputs))

@@ -96,7 +96,8 @@ class ExtraOutput(ParameterFree):
 
     Its work is the feeding layer's (counted there): 0 FLOPs here, and
     nothing kept here for backward (the feeding layer declares what its
-    backward keeps).  It is a new tensor (it holds memory).
+    backward keeps).  It is a new tensor (it holds memory).  With
+    ``gradient=False`` (int64 indices) no gradient flows on from it.
 
     Raises
     ------
@@ -111,6 +112,12 @@ class ExtraOutput(ParameterFree):
 
     shape: tuple
     what: str = ""
+    #: False for indices (``topk``'s, ``sort``'s): no gradient flows on from them (`costgraph.memory`)
+    gradient: bool = True
+
+    @property
+    def carries_gradient(self):
+        return self.gradient
 
     def __post_init__(self):
         if not isinstance(self.shape, (tuple, list)):

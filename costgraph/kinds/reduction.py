@@ -404,6 +404,7 @@ class LogicalReduction(_Reduce):
     op: str = "all"
     dims: object = None
     keepdim: bool = False
+    carries_gradient = False  # a boolean
 
     def __post_init__(self):
         super().__post_init__()

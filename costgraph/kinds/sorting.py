@@ -9,7 +9,9 @@ a sort's comparisons depend on the algorithm and the data) and for
 gradient; what backward keeps follows ``derivatives.yaml`` (measured with
 ``saved_tensors_hooks``): ``topk`` and ``sort`` keep their indices, the others
 nothing.  A second output (the indices of `TopK` and `Sort`) is a
-`costgraph.kinds.creation.ExtraOutput` layer fed by the first.
+`costgraph.kinds.creation.ExtraOutput` layer fed by the first.  Indices and
+counts carry no gradient: ``carries_gradient = False`` tells the memory
+model that autograd records nothing downstream of them for their sake.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class ArgMax(_Reduce):
 
     dims: object = None
     keepdim: bool = False
+    #: int64 indices: no gradient flows on from them (`costgraph.memory`)
+    carries_gradient = False
 
     def __post_init__(self):
         super().__post_init__()
@@ -153,6 +157,7 @@ class Histogram(ParameterFree):
 
     bins: int = 100
     flop_terms = None
+    carries_gradient = False
 
     def __post_init__(self):
         positive_int(self.bins, "bins", "Histogram")

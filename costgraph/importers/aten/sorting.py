@@ -22,10 +22,11 @@ def _dims(call, index=1):
     return tuple(int(d) for d in (dims if isinstance(dims, (list, tuple)) else [dims]))
 
 
-def _with_second(call, kind, x, what):
-    """`kind` of x, and the second output (export's shape) as an `ExtraOutput` of it."""
+def _with_second(call, kind, x, what, gradient=False):
+    """`kind` of x, and the second output (export's shape) as an `ExtraOutput` of it (indices,
+    without a gradient, unless `gradient`)."""
     first = call.add(kind, x)
-    return (first, call.add(ExtraOutput(tuple(call.out[1]), what), first))
+    return (first, call.add(ExtraOutput(tuple(call.out[1]), what, gradient), first))
 
 
 @aten_converter("aten::argmax", "aten::argmin")
@@ -91,4 +92,4 @@ def var_mean(call):
         keepdim = call.kwargs.get("keepdim", False)
     cls = reduction_kinds.Var if call.op.startswith("aten::var") else reduction_kinds.Std
     kind = cls(_dims(call), int(correction), bool(keepdim))
-    return _with_second(call, kind, x, "mean")
+    return _with_second(call, kind, x, "mean", gradient=True)
