@@ -155,6 +155,21 @@ class Losses(nn.Module):
         return logits * (ce + nll + mse)
 
 
+class ConvSpans(nn.Module):
+    """wav2vec2's weight-normed positional convolution (``_weight_norm``) and ConvBERT's ``F.unfold``
+    (``im2col``) of token spans."""
+
+    def __init__(self):
+        super().__init__()
+        self.pos = nn.utils.parametrizations.weight_norm(nn.Conv1d(D, D, 3, padding=1, groups=2), name="weight", dim=2)
+        self.span = nn.Linear(3 * D, D)
+
+    def forward(self, x):
+        h = self.pos(x.transpose(1, 2))                                       # (N, D, S)
+        spans = F.unfold(h.unsqueeze(-1), kernel_size=(3, 1), padding=(1, 0))  # (N, 3D, S)
+        return self.span(spans.transpose(1, 2))
+
+
 CASES = {
     "bloom": (Bloomish, {"BatchMatMul", "Binary", "Expand", "Add"}),
     "gptj": (GPTJish, {"Stack", "Repeat", "Triangular", "Contiguous"}),
@@ -163,6 +178,7 @@ CASES = {
     "reductions": (Reductions, {"Var", "Std", "ExtraOutput", "Amax", "Amin", "LogicalReduction", "ArgMin", "Histogram"}),
     "fills": (Fills, {"Fill", "IndexPut", "Scatter"}),
     "losses": (Losses, {"LogSoftmax", "NLLLoss", "MSELoss"}),
+    "conv_spans": (ConvSpans, {"Conv1d", "Unfold"}),
 }
 
 

@@ -64,6 +64,7 @@ Kinds added for the ATen ops real models use beyond those (branch ops):
   inplace=False)``, ``IndexPut(accumulate=False, inplace=False)``.
 * loss.py: ``NLLLoss(reduction="mean")``, ``MSELoss(reduction="mean")``.
 * moe.py: ``GroupedMatMul()`` (Hugging Face's ``grouped_mm`` experts: x, stacked weight, offsets).
+* conv.py: ``Unfold(kernel_size, dilation=1, padding=0, stride=1)`` (``F.unfold``, ``aten.im2col``).
 
 MACs (what the "macs" and "flopcountermode" presets count) come only from Conv*,
 ConvTranspose*, Einsum with a contracted label, and the existing Linear/MatMul/
@@ -174,6 +175,7 @@ from .moe import GroupedMatMul
 from .reduction import LogicalReduction
 from .scatter import IndexAdd, IndexPut, Scatter
 from .sorting import ArgMax, ArgMin, Histogram, Sort, TopK
+from .conv import Unfold
 
 __all__ = [
     "KINDS",
@@ -324,4 +326,5 @@ __all__ = [
     "TopK",
     "Sort",
     "Histogram",
+    "Unfold",
 ]
