@@ -262,3 +262,47 @@ def test_vector_products_count_their_macs():
     assert net.totals().params == sum(p.numel() for p in module.parameters())
     macs, shape = torch_macs_and_shape(module, meta(3, 5, D))
     assert macs == 64 * 15 + 32                                  # FlopCounterMode: the Linear and the mm only
+
+
+def test_hugging_face_mixture_of_experts_imports_its_grouped_experts():
+    """A tiny Hugging Face Mixtral with transformers' default ``grouped_mm`` experts (sort, histc,
+    topk, index_put_, grouped_mm_fallback).  MACs: the same model with ``batched_mm`` experts,
+    whose per-(token, expert) ``bmm`` FlopCounterMode counts, on meta; the "flopcountermode"
+    preset: FlopCounterMode itself on the CPU, which counts 0 for the grouped experts."""
+    from .support import require
+
+    transformers = require("transformers")
+    import warnings
+
+    def build(experts):
+        config = transformers.MixtralConfig(
+            num_hidden_layers=1, hidden_size=64, intermediate_size=96, num_attention_heads=4, num_key_value_heads=2,
+            num_local_experts=4, num_experts_per_tok=2, vocab_size=100, bos_token_id=0, eos_token_id=0,
+        )
+        kwargs = {"experts_implementation": experts} if experts else {}
+        return transformers.AutoModelForCausalLM.from_config(config, attn_implementation="eager", **kwargs).eval()
+
+    class Logits(nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, ids):
+            return self.model(input_ids=ids, use_cache=False).logits
+
+    with torch.device("meta"):
+        grouped, batched = build(None), build("batched_mm")
+    net = from_torch(Logits(grouped), torch.zeros(2, 7, dtype=torch.long, device="meta"))
+    assert "GroupedMatMul" in {net.layer(layer).kind for layer in net}
+    assert net.totals().params == sum(p.numel() for p in grouped.parameters())
+    for n, s in [(1, 5), (3, 11)]:
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            batched(input_ids=torch.zeros(n, s, dtype=torch.long, device="meta"))
+        assert net.totals(N=n, S=s).macs == counter.get_total_flops() // 2, (n, s)
+    torch.manual_seed(0)
+    real = build(None)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        real(input_ids=torch.randint(0, 100, (3, 11)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                      # the preset is unchecked on these kinds
+        assert net.flops("flopcountermode", N=3, S=11) == counter.get_total_flops()
