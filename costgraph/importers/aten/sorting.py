@@ -93,3 +93,16 @@ def var_mean(call):
     cls = reduction_kinds.Var if call.op.startswith("aten::var") else reduction_kinds.Std
     kind = cls(_dims(call), int(correction), bool(keepdim))
     return _with_second(call, kind, x, "mean", gradient=True)
+
+
+@aten_converter("aten::argsort")
+def argsort(call):
+    """``x.argsort(dim=-1, descending=False)`` (ViT-MAE's random masking): a sort whose values are
+    dropped; the result is its int64 permutation (an `ExtraOutput` of the sort)."""
+    x = call.args[0]
+    if call.op.endswith(".stable"):
+        dim, descending = call.kwargs.get("dim", -1), call.kwargs.get("descending", False)
+    else:
+        dim, descending = call.arg(1, "dim", -1), call.arg(2, "descending", False)
+    values = call.add(Sort(int(dim), bool(descending)), x)
+    return call.add(ExtraOutput(tuple(call.out), "argsort indices", False), values)
