@@ -170,6 +170,21 @@ class ConvSpans(nn.Module):
         return self.span(spans.transpose(1, 2))
 
 
+class MoreUnary(nn.Module):
+    """The unary functions added to UNARY_OPS: hyperbolic and inverse trigonometric, log10, erfc,
+    erfinv, sinc, lgamma, digamma, frac, nan_to_num."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(D, D)
+
+    def forward(self, x):
+        h = self.proj(x).tanh() * 0.5                                         # in (-0.5, 0.5)
+        a = torch.sinh(h) + torch.cosh(h) + torch.asin(h) + torch.acos(h) + torch.asinh(h) + torch.atanh(h)
+        b = torch.log10(h + 1) + torch.erfc(h) + torch.erfinv(h) + torch.sinc(h) + torch.lgamma(h + 2)
+        return a + b + torch.digamma(h + 2) + torch.frac(h) + torch.nan_to_num(h) + torch.acosh(h + 2)
+
+
 CASES = {
     "bloom": (Bloomish, {"BatchMatMul", "Binary", "Expand", "Add"}),
     "gptj": (GPTJish, {"Stack", "Repeat", "Triangular", "Contiguous"}),
@@ -179,6 +194,7 @@ CASES = {
     "fills": (Fills, {"Fill", "IndexPut", "Scatter"}),
     "losses": (Losses, {"LogSoftmax", "NLLLoss", "MSELoss"}),
     "conv_spans": (ConvSpans, {"Conv1d", "Unfold"}),
+    "more_unary": (MoreUnary, {"Unary"}),
 }
 
 
@@ -211,7 +227,7 @@ def test_new_op_converters_are_exact_at_held_out_sizes(imported, name):
         assert tuple(int(sympy.sympify(d).subs(at)) for d in net.shape(net.outputs[-1])) == shape
 
 
-#: bytes autograd keeps beyond costgraph's count at (n, s), by hand: costgraph counts an int64 index
+#: bytes autograd keeps beyond costgraph's count at (n, s), by hand.  Costgraph counts an int64 index
 #: tensor the graph makes (a target, an index built with arange or zeros_like) at the activation
 #: dtype's 4 bytes, autograd at 8 (the memory model has no per-tensor dtype yet).  Fills: index_put_'s
 #: arange(2) and scatter_add's (n, s, 8) index; losses: the (n * s,) target, saved once.
@@ -220,6 +236,10 @@ INT64_SHORTFALL = {
     "gptj": lambda n, s: 0,
     "activations": lambda n, s: 0,
     "reductions": lambda n, s: 0,
+    "more_unary": lambda n, s: 0,
+    # a known gap, by hand: the import counts the weight-normed conv's weight as the parameter v,
+    # while in training autograd keeps the computed weight (8 x 4 x 3) and its 3 norms (dim=2)
+    "conv_spans": lambda n, s: 4 * (D * (D // 2) * 3 + 3),
     "fills": lambda n, s: 4 * (2 + n * s * D),
     "losses": lambda n, s: 4 * n * s,
 }

@@ -93,7 +93,8 @@ def weight_norm(call):
     HuBERT's positional convolution): the layer reading the weight counts ``v``'s elements as its
     own, and ``g`` is counted as a parameter of its own.  Computing ``g * v / ||v||`` works on
     parameters only, once per forward whatever the input's size: it is not counted (no MACs;
-    FlopCounterMode counts none either)."""
+    FlopCounterMode counts none either).  Nor, in training, are the computed weight and its norms
+    that autograd keeps (as large as v, plus one norm per slice along `dim`): a known gap."""
     v, g = call.args[0], call.args[1]
     if not all(t.layer is None and t.param is not None for t in (v, g)):
         call.unsupported("weight normalization of computed tensors (only of parameters)")
