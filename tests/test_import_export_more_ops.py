@@ -185,6 +185,20 @@ class MoreUnary(nn.Module):
         return a + b + torch.digamma(h + 2) + torch.frac(h) + torch.nan_to_num(h) + torch.acosh(h + 2)
 
 
+class Framing(nn.Module):
+    """``Tensor.unfold`` (frames of a sequence, a view), ``hstack``/``vstack``, ``isnan``/``isinf``."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(3, D)
+
+    def forward(self, x):
+        frames = x.transpose(1, 2).unfold(-1, 3, 2)                           # (N, D, (S - 3)//2 + 1, 3)
+        h = self.proj(frames)
+        stacked = torch.hstack([h, h]) * torch.vstack([h, h]).sum(0).mean(0)  # (N, 2D, ...) and (2N, ...)
+        return stacked.masked_fill(torch.isnan(stacked) | torch.isinf(stacked), 0.0)
+
+
 CASES = {
     "bloom": (Bloomish, {"BatchMatMul", "Binary", "Expand", "Add"}),
     "gptj": (GPTJish, {"Stack", "Repeat", "Triangular", "Contiguous"}),
@@ -195,6 +209,7 @@ CASES = {
     "losses": (Losses, {"LogSoftmax", "NLLLoss", "MSELoss"}),
     "conv_spans": (ConvSpans, {"Conv1d", "Unfold"}),
     "more_unary": (MoreUnary, {"Unary"}),
+    "framing": (Framing, {"SlidingWindows", "Concat", "Compare"}),
 }
 
 

@@ -65,6 +65,7 @@ Kinds added for the ATen ops real models use beyond those (branch ops):
 * loss.py: ``NLLLoss(reduction="mean")``, ``MSELoss(reduction="mean")``.
 * moe.py: ``GroupedMatMul()`` (Hugging Face's ``grouped_mm`` experts: x, stacked weight, offsets).
 * conv.py: ``Unfold(kernel_size, dilation=1, padding=0, stride=1)`` (``F.unfold``, ``aten.im2col``).
+* indexing.py: ``SlidingWindows(dim, size, step=1)`` (``Tensor.unfold``, a view).
 
 MACs (what the "macs" and "flopcountermode" presets count) come only from Conv*,
 ConvTranspose*, Einsum with a contracted label, and the existing Linear/MatMul/
@@ -176,6 +177,7 @@ from .reduction import LogicalReduction
 from .scatter import IndexAdd, IndexPut, Scatter
 from .sorting import ArgMax, ArgMin, Histogram, Sort, TopK
 from .conv import Unfold
+from .indexing import SlidingWindows
 
 __all__ = [
     "KINDS",
@@ -327,4 +329,5 @@ __all__ = [
     "Sort",
     "Histogram",
     "Unfold",
+    "SlidingWindows",
 ]

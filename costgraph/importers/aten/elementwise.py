@@ -376,3 +376,11 @@ def selu(call):
 def celu(call):
     """``F.celu(x, alpha=1)``."""
     return CELU(float(call.arg(1, "alpha", 1.0)), inplace=_inplace(call))
+
+
+@aten_converter("aten::isnan", "aten::isinf", "aten::isfinite")
+def value_test(call):
+    """``torch.isnan(x)``, ``isinf``, ``isfinite``: a boolean per element (no gradient)."""
+    from ...kinds.comparison import Compare
+
+    return call.add(Compare(call.op.partition("::")[2].split(".")[0]), call.args[0])

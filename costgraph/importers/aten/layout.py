@@ -341,3 +341,26 @@ def broadcast_tensors(call):
     for x, shape in zip(call.arg(0, "tensors"), call.out):
         outs.append(x if tuple(x.shape) == tuple(shape) else call.add(Expand(tuple(shape)), x))
     return outs
+
+
+@aten_converter("aten::unfold")
+def unfold_view(call):
+    """``x.unfold(dim, size, step)``: sliding windows as a view."""
+    from ...kinds.indexing import SlidingWindows
+
+    x = call.args[0]
+    size, step = sympy.sympify(call.args[2]), sympy.sympify(call.args[3])
+    if not (size.is_Integer and step.is_Integer):
+        call.unsupported(f"unfold with a window {size} or step {step} given by a size formula")
+    return call.add(SlidingWindows(int(call.args[1]), int(size), int(step)), x)
+
+
+@aten_converter("aten::hstack", "aten::vstack")
+def hstack(call):
+    """``torch.hstack(tensors)`` (along dim 1, or 0 for vectors) and ``torch.vstack`` (along dim 0,
+    vectors first viewed as rows): a concatenation."""
+    tensors = list(call.arg(0, "tensors"))
+    if call.op.startswith("aten::vstack"):
+        tensors = [call.add(ViewAs((sympy.Integer(1),) + tuple(t.shape)), t) if len(t.shape) == 1 else t for t in tensors]
+        return call.add(Concat(0), *tensors)
+    return call.add(Concat(0 if len(tensors[0].shape) == 1 else 1), *tensors)
