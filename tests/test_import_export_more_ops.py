@@ -341,3 +341,32 @@ def test_hugging_face_mixture_of_experts_imports_its_grouped_experts():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")                      # the preset is unchecked on these kinds
         assert net.flops("flopcountermode", N=3, S=11) == counter.get_total_flops()
+
+
+def test_indices_of_max_are_a_tensor_and_data_sized_repeats_are_refused():
+    """``x.max(-1)`` gives its indices as a tensor of their own (an argmax); ``repeat_interleave``
+    by a tensor makes as many elements as its values say: a DataDependentError naming the op."""
+    from costgraph.importers.aten import DataDependentError
+
+    class MaxIndices(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = nn.Linear(D, 4)
+
+        def forward(self, x):
+            values, indices = self.proj(x).max(-1)
+            return values + indices
+
+    with torch.device("meta"):
+        module = MaxIndices().eval()
+    net = from_torch(module, (2, 7, D), {"N": 0, "S": 1})
+    assert {"MaxDim", "ExtraOutput"} <= {net.layer(layer).kind for layer in net}
+    at = {size_symbol("N"): 3, size_symbol("S"): 5}
+    assert tuple(int(sympy.sympify(d).subs(at)) for d in net.shape(net.outputs[-1])) == tuple(module(meta(3, 5, D)).shape)
+
+    class DataRepeats(nn.Module):
+        def forward(self, x):
+            return x.repeat_interleave((x[0, :, 0] > 0).long(), dim=1)
+
+    with pytest.raises(DataDependentError, match=r"aten::repeat_interleave\.self_Tensor .*depends on the data"):
+        from_torch(DataRepeats(), (2, 7, D), {"N": 0, "S": 1})

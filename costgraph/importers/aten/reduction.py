@@ -52,8 +52,12 @@ def amax(call):
 @aten_converter("aten::max.dim", "aten::min.dim")
 def max_dim(call):
     """``max(x, dim, keepdim)``: values and indices."""
+    from ...kinds.creation import ExtraOutput
+
     cls = reduction_kinds.MaxDim if call.op.startswith("aten::max") else reduction_kinds.MinDim
-    return (call.add(cls(int(call.args[1]), bool(call.arg(2, "keepdim", False))), call.args[0]), None)
+    values = call.add(cls(int(call.args[1]), bool(call.arg(2, "keepdim", False))), call.args[0])
+    # the int64 indices, a tensor of their own (``x.max(-1)[1]`` is an argmax); no gradient flows from them
+    return (values, call.add(ExtraOutput(tuple(call.out[1]), "max indices", False), values))
 
 
 @aten_converter("aten::prod")
