@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import sympy
 
-from ..errors import CostGraphError, ShapeError
+from ..errors import ShapeError
 from .base import ParameterFree, Saved, format_shape, numel, register_kind
 
 __all__ = ["Scatter", "IndexAdd", "IndexPut"]
