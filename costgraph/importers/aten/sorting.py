@@ -8,6 +8,8 @@ first: the work is counted once, each tensor holds its memory.
 
 from __future__ import annotations
 
+import sympy
+
 from ...kinds import reduction as reduction_kinds
 from ...kinds.creation import ExtraOutput
 from ...kinds.reduction import LogicalReduction
@@ -54,10 +56,10 @@ def logical(call):
 def topk(call):
     """``x.topk(k, dim=-1, largest=True, sorted=True)``: values and int64 indices."""
     x = call.args[0]
-    k = call.arg(1, "k")
-    if not isinstance(k, int):
+    k = sympy.sympify(call.arg(1, "k"))
+    if not k.is_Integer:
         call.unsupported(f"topk of a size formula k={k}")
-    kind = TopK(k, int(call.arg(2, "dim", -1)), bool(call.arg(3, "largest", True)))
+    kind = TopK(int(k), int(call.arg(2, "dim", -1)), bool(call.arg(3, "largest", True)))
     return _with_second(call, kind, x, "topk indices")
 
 
@@ -83,6 +85,9 @@ def var_mean(call):
     """``torch.var_mean(x, dim, unbiased / correction, keepdim)`` / ``std_mean``: the variance (or
     standard deviation) kind, and the mean it computes on the way as an `ExtraOutput`."""
     x = call.args[0]
+    if call.op.endswith(".default"):  # var_mean(self, unbiased=True): over every element
+        kind = (reduction_kinds.Var if call.op.startswith("aten::var") else reduction_kinds.Std)(None, 1 if call.arg(1, "unbiased", True) else 0)
+        return _with_second(call, kind, x, "mean", gradient=True)
     if call.op.endswith(".dim"):  # var_mean.dim(self, dim, unbiased=True, keepdim=False)
         correction = 1 if call.arg(2, "unbiased", True) else 0
         keepdim = call.arg(3, "keepdim", False)
