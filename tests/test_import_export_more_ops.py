@@ -370,3 +370,24 @@ def test_indices_of_max_are_a_tensor_and_data_sized_repeats_are_refused():
 
     with pytest.raises(DataDependentError, match=r"aten::repeat_interleave\.self_Tensor .*depends on the data"):
         from_torch(DataRepeats(), (2, 7, D), {"N": 0, "S": 1})
+
+
+def test_a_parameter_read_as_stored_and_transposed():
+    """One matrix read as stored and as ``w.t()`` by products that are not linear layers: the
+    transposed read is a view of the one parameter layer (it reused the stored shape, and the
+    product failed); params: 8*4 once, MACs = FlopCounterMode//2."""
+
+    class Both(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(D, 4))
+
+        def forward(self, x):
+            return torch.einsum("jk,nsj->nsk", self.w, x) + torch.einsum("kj,nsj->nsk", self.w.t(), x)
+
+    with torch.device("meta"):
+        module = Both()
+    net = from_torch(module, (2, 7, D), {"N": 0, "S": 1})
+    assert net.totals().params == 32
+    macs, shape = torch_macs_and_shape(module, meta(3, 5, D))
+    assert net.totals(N=3, S=5).macs == macs

@@ -70,6 +70,7 @@ class _Walk:
         self.env = {}
         self.unsupported = []
         self.param_layers = {}      # canonical parameter name -> Parameter layer
+        self.transposed_params = {}  # canonical parameter name -> a transposed view of its layer
         self.owner = {}             # canonical parameter name -> layer counting it
         self.used = set()           # canonical parameter names the graph reads
         self.node = None
@@ -126,7 +127,17 @@ class _Walk:
             self.param_layers[name] = TensorValue(layer, self.net.shape(layer), dtype=value.dtype)
             if value.trainable:
                 self._own((value,), layer, kind.weights())
-        return self.param_layers[name]
+        found = self.param_layers[name]
+        if len(value.shape) == 2 and tuple(value.shape) != tuple(found.shape) and tuple(reversed(value.shape)) == tuple(found.shape):
+            # the matrix read transposed (``w.t()``, ``w.T``) where another use reads it as stored
+            if name not in self.transposed_params:
+                from ...kinds import Transpose
+
+                layer = self.fresh(f"{found.layer}.T")
+                self.net.add(layer, Transpose(0, 1), found.layer)
+                self.transposed_params[name] = TensorValue(layer, self.net.shape(layer), dtype=found.dtype)
+            return self.transposed_params[name]
+        return found
 
     def _own(self, owned, layer, counted):
         """Record that `layer` counts the parameters `owned`; the layer it shares them with, if any."""
