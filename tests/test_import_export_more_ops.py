@@ -391,3 +391,26 @@ def test_a_parameter_read_as_stored_and_transposed():
     assert net.totals().params == 32
     macs, shape = torch_macs_and_shape(module, meta(3, 5, D))
     assert net.totals(N=3, S=5).macs == macs
+
+
+def test_a_parameter_viewed_before_its_layer_reads_it():
+    """Mamba's depthwise convolution: ``F.conv1d(x, w.view(C, k).unsqueeze(1), b, groups=C)``.  The
+    viewed weight is still the parameter, so the convolution owns its C*k elements (it counted
+    them again beside a view of a parameter layer); params: torch's count, MACs = FlopCounterMode//2."""
+
+    class Depthwise(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv1d(D, D, 4, groups=D, padding=3)
+
+        def forward(self, x):
+            weight = self.conv.weight.view(D, 4).unsqueeze(1)
+            return F.conv1d(x.transpose(1, 2), weight, self.conv.bias, padding=3, groups=D)[..., : x.shape[1]]
+
+    with torch.device("meta"):
+        module = Depthwise()
+    net = from_torch(module, (2, 7, D), {"N": 0, "S": 1})
+    assert net.totals().params == sum(p.numel() for p in module.parameters())
+    for n, s in [(1, 5), (3, 11)]:
+        macs, shape = torch_macs_and_shape(module, meta(n, s, D))
+        assert net.totals(N=n, S=s).macs == macs

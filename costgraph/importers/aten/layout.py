@@ -58,6 +58,10 @@ def _reshape_copies(call) -> bool:
 def view(call):
     """``view``/``reshape``/``unsqueeze``/``squeeze``: a view to export's output shape (``reshape`` copies when no view fits)."""
     x = call.args[0]
+    if x.layer is None and x.param is not None and tuple(x.shape) != tuple(call.out):
+        # a parameter viewed (Mamba's ``conv1d.weight.view(...)``): still the parameter, so the layer
+        # reading it owns its elements (a view of the parameter's layer for any other reader)
+        return TensorValue(None, tuple(call.out), param=x.param, trainable=x.trainable, dtype=x.dtype)
     if call.op.startswith(("aten::reshape", "aten::reshape_as")) and _reshape_copies(call):
         x = call.add(Contiguous(), x)
     if tuple(x.shape) == tuple(call.out):

@@ -70,7 +70,7 @@ class _Walk:
         self.env = {}
         self.unsupported = []
         self.param_layers = {}      # canonical parameter name -> Parameter layer
-        self.transposed_params = {}  # canonical parameter name -> a transposed view of its layer
+        self.param_views = {}       # (canonical parameter name, shape) -> a view of its layer (w.t(), w.unsqueeze(1))
         self.owner = {}             # canonical parameter name -> layer counting it
         self.used = set()           # canonical parameter names the graph reads
         self.node = None
@@ -128,15 +128,19 @@ class _Walk:
             if value.trainable:
                 self._own((value,), layer, kind.weights())
         found = self.param_layers[name]
-        if len(value.shape) == 2 and tuple(value.shape) != tuple(found.shape) and tuple(reversed(value.shape)) == tuple(found.shape):
-            # the matrix read transposed (``w.t()``, ``w.T``) where another use reads it as stored
-            if name not in self.transposed_params:
+        shape = tuple(value.shape)
+        if shape != tuple(found.shape) and sympy.expand(numel(shape) - numel(found.shape)) == 0:
+            # the parameter read transposed (``w.t()``) or viewed (``w.unsqueeze(1)``) where another
+            # use reads it otherwise: a view of its one layer
+            if (name, shape) not in self.param_views:
                 from ...kinds import Transpose
+                from ...kinds.reshape import ViewAs
 
-                layer = self.fresh(f"{found.layer}.T")
-                self.net.add(layer, Transpose(0, 1), found.layer)
-                self.transposed_params[name] = TensorValue(layer, self.net.shape(layer), dtype=found.dtype)
-            return self.transposed_params[name]
+                transposed = len(shape) == 2 and shape == tuple(reversed(found.shape))
+                layer = self.fresh(f"{found.layer}.{'T' if transposed else 'view'}")
+                self.net.add(layer, Transpose(0, 1) if transposed else ViewAs(shape), found.layer)
+                self.param_views[(name, shape)] = TensorValue(layer, self.net.shape(layer), dtype=found.dtype)
+            return self.param_views[(name, shape)]
         return found
 
     def _own(self, owned, layer, counted):
