@@ -13,7 +13,11 @@ transformers' ``batched_mm`` experts (one ``bmm`` per token and chosen
 expert, which FlopCounterMode counts); the ``*_grouped`` rows import the
 default ``grouped_mm`` experts and take the ``batched_mm`` model's
 FlopCounterMode count as the truth (FlopCounterMode counts 0 for
-``grouped_mm`` itself).  Run from the repository root:
+``grouped_mm`` itself).  One caveat seen here: in one long run of every row,
+FlopCounterMode's count for wav2vec2 and data2vec-audio came out lower than
+when they run alone (``--only wav2vec2 data2vec_audio``: exact), so the
+truth depends on what ran before in the process; rerun such a row alone.
+Run from the repository root:
 
     PYTHONPATH=$PWD python benchmarks/import_coverage_more_hf.py [--only NAME ...]
 """
