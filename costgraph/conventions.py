@@ -446,10 +446,14 @@ _preset(
         flops_per_mac=2,
         checked_on=_CNN_KINDS | ATEN_CHECKED_KINDS,
         refused=(_FUSED_MHA, _CPU_SDPA),
+        # its registry has no formula for torch._grouped_mm or transformers' grouped_mm_fallback
+        overrides=((("GroupedMatMul", "mac"), 0),),
         quirks=(
             "torch/utils/flop_counter.py (2.13.0): conv_flop_count and mm/addmm_flop count 2 per MAC; "
             "addmm's bias is not counted ('Should be 2 * k - 1 technically'); there is no formula for "
             "batch_norm, relu, pooling or add, so they count 0.",
+            "Nor for torch._grouped_mm or transformers' grouped_mm_fallback (a mixture of experts' "
+            "grouped_mm experts, GroupedMatMul): FlopCounterMode counts 0 for them.",
         ),
     )
 )

@@ -334,7 +334,9 @@ def _requires_grad(net) -> dict:
         node = net.graph.nodes[name]
         cost = node["cost"]
         has_params = cost.weights != 0 or cost.biases != 0
-        differentiable = elements[name] == "activation"
+        # a bool/int output (a comparison, indices) or a kind that says so (argmax, topk's indices,
+        # histc) carries no gradient onwards
+        differentiable = elements[name] == "activation" and getattr(node["layer"], "carries_gradient", True)
         needs[name] = differentiable and bool(has_params or any(needs[s] for s in node["inputs"]))
     return needs
 

@@ -318,22 +318,37 @@ def test_imported_encoders_do_not_charge_ids_sliced_from_buffers(name):
         assert net.memory(N=n, S=s, device="cpu").saved_bytes == theirs, (n, s)
 
 
-def test_using_the_indices_of_max_along_a_dim_is_refused_by_name():
-    """max(dim)'s indices are kept by the values' layer for backward only; a model reading them is
-    told so (argmax imports; an unread indices output, as in the cases above, is fine)."""
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: max.dim keeps its indices for backward and the gather keeps the same tensor; "
+    "costgraph charges them twice (the max's own copy and the ExtraOutput's), 8 bytes per row too many",
+)
+def test_the_indices_of_max_along_a_dim_are_a_tensor_of_their_own():
+    """``values, indices = x.max(1)``: the int64 indices feed a gather, which keeps them (8 bytes each).
+
+    Truth: autograd's saved tensors on the CPU at two batches never used in the import.
+    """
     from .support import require_torch
 
     torch = require_torch()
     from costgraph import from_torch
-    from costgraph.importers import UnsupportedOperationError
+
+    from .test_torch_memory import autograd_saved_bytes
 
     class Picks(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Linear(8, 8)
+
         def forward(self, x):
+            x = self.scale(x)
             values, indices = x.max(dim=1, keepdim=True)
             return torch.gather(x, 1, indices) + values
 
-    with pytest.raises(UnsupportedOperationError, match="aten::max.dim .*use argmax/argmin"):
-        from_torch(Picks(), torch.zeros(3, 8), {"N": 0})
+    net = from_torch(Picks(), torch.zeros(3, 8), {"N": 0})
+    real = Picks().train()
+    for n in (2, 5):
+        assert net.memory(N=n, device="cpu").saved_bytes == autograd_saved_bytes(real, torch.randn(n, 8)), n
 
 
 def test_an_input_of_a_dtype_without_an_element_size_is_named():

@@ -51,6 +51,23 @@ their constructors (torch's argument order; sizes are ints unless said):
 * indexing.py: ``Triangular(diagonal=0, upper=False)`` (tril/triu).  reshape.py: ``Stack(dim=0)`` (any number of inputs), ``Repeat(repeats)``.
 * unary.py also: log1p, log2, expm1, exp2, tan, atan, sign, floor, ceil, round, trunc.
 
+Kinds added for the ATen ops real models use beyond those (branch ops):
+
+* activation.py: ``GLU(dim=-1)``, ``LogSigmoid()``, ``SELU(inplace=False)``, ``CELU(alpha=1.0, inplace=False)``.
+* arithmetic.py: ``Binary(op)`` (pow of two tensors or a number to a tensor, floor_divide,
+  remainder, fmod, atan2); ``Ternary(op, value=1.0)`` (addcmul, addcdiv, lerp).
+* creation.py: ``Fill(value=0.0, inplace=True)`` (``fill_``, ``zero_``); ``ExtraOutput(shape, what)``
+  (the second output of ``topk``, ``sort``, ``var_mean``, ``max.dim``).
+* sorting.py: ``TopK(k, dim=-1, largest=True)``,
+  ``Sort(dim=-1, descending=False)``, ``Histogram(bins)``.
+* reduction.py: ``LogicalReduction(op, dims=None, keepdim=False)`` (all, any).
+* scatter.py: ``Scatter(dim, accumulate=False, inplace=False)``, ``IndexAdd(dim, alpha=1.0,
+  inplace=False)``, ``IndexPut(accumulate=False, inplace=False)``.
+* loss.py: ``NLLLoss(reduction="mean")``, ``MSELoss(reduction="mean")``.
+* moe.py: ``GroupedMatMul()`` (Hugging Face's ``grouped_mm`` experts: x, stacked weight, offsets).
+* conv.py: ``Unfold(kernel_size, dilation=1, padding=0, stride=1)`` (``F.unfold``, ``aten.im2col``).
+* indexing.py: ``SlidingWindows(dim, size, step=1)`` (``Tensor.unfold``, a view).
+
 MACs (what the "macs" and "flopcountermode" presets count) come only from Conv*,
 ConvTranspose*, Einsum with a contracted label, and the existing Linear/MatMul/
 BatchMatMul/attention kinds.  Every kind declares its convention terms
@@ -166,6 +183,16 @@ from .indexing import AdvancedIndex
 from .creation import Constant
 from .comparison import Compare
 from .relative_position import RelativePositionBias
+from .activation import CELU, GLU, SELU, LogSigmoid
+from .arithmetic import Binary, Ternary
+from .creation import ExtraOutput, Fill
+from .loss import MSELoss, NLLLoss
+from .moe import GroupedMatMul
+from .reduction import LogicalReduction
+from .scatter import IndexAdd, IndexPut, Scatter
+from .sorting import Histogram, Sort, TopK
+from .conv import Unfold
+from .indexing import SlidingWindows
 
 __all__ = [
     "KINDS",
@@ -297,4 +324,25 @@ __all__ = [
     "Triangular",
     "Stack",
     "Repeat",
+    # ops (ATen converters for any model)
+    "GLU",
+    "LogSigmoid",
+    "SELU",
+    "CELU",
+    "Binary",
+    "Ternary",
+    "Fill",
+    "ExtraOutput",
+    "NLLLoss",
+    "MSELoss",
+    "GroupedMatMul",
+    "LogicalReduction",
+    "Scatter",
+    "IndexAdd",
+    "IndexPut",
+    "TopK",
+    "Sort",
+    "Histogram",
+    "Unfold",
+    "SlidingWindows",
 ]

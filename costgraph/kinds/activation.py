@@ -9,7 +9,7 @@ import sympy
 from ..errors import CostGraphError, ShapeError
 from .base import LayerKind, ParameterFree, Saved, numel, positive_int, register_kind
 
-__all__ = ["ReLU", "ReLU6", "Sigmoid", "Hardsigmoid", "Hardswish", "SiLU", "GELU", "Tanh", "Identity", "Softmax", "Dropout", "StochasticDepth", "Elementwise", "LeakyReLU", "ELU", "Hardtanh", "Softplus", "Mish", "LogSoftmax", "PReLU"]
+__all__ = ["ReLU", "ReLU6", "Sigmoid", "Hardsigmoid", "Hardswish", "SiLU", "GELU", "Tanh", "Identity", "Softmax", "Dropout", "StochasticDepth", "Elementwise", "LeakyReLU", "ELU", "Hardtanh", "Softplus", "Mish", "LogSoftmax", "PReLU", "GLU", "LogSigmoid", "SELU", "CELU"]
 
 
 class Elementwise(ParameterFree):
@@ -421,3 +421,91 @@ class PReLU(LayerKind):
     def backward_macs(self, out, x, needs_input_grad=None):
         """None: elementwise products and per-channel sums."""
         return sympy.Integer(0)
+
+
+# -- activations added for ATen import of any model (branch ops) ---------------------------------
+
+
+@register_kind
+@dataclass(frozen=True)
+class GLU(ParameterFree):
+    """The gated linear unit ``a * sigmoid(b)``, ``a, b = x.chunk(2, dim)``, as ``torch.nn.GLU``.
+
+    The output is half the input along `dim`.  2 FLOPs per output element
+    (the sigmoid and the product).  Saved: the input (``glu_backward(grad,
+    self, dim)``).
+
+    Raises
+    ------
+    ShapeError
+        If `dim` is out of range or the size along it is odd.
+
+    >>> from costgraph.symbols import N, S
+    >>> GLU(-1).output_shape((N, S, 1024)), GLU(-1).other_flops((N, S, 512), (N, S, 1024))
+    ((N, S, 512), 1024*N*S)
+    """
+
+    dim: int = -1
+    flop_terms = None
+
+    def output_shape(self, x):
+        if not -len(x) <= self.dim < len(x):
+            raise ShapeError(f"GLU: dim {self.dim} out of range for a {len(x)}-d input", value=self.dim)
+        axis = self.dim % len(x)
+        size = sympy.sympify(x[axis])
+        half = sympy.expand(size / 2)
+        if any(not (c.is_Integer) for c in half.as_coefficients_dict().values()):
+            raise ShapeError(f"GLU: the size {size} along dim {self.dim} must be even", value=size)
+        return tuple(half if a == axis else d for a, d in enumerate(x))
+
+    def other_flops(self, out, x):
+        return 2 * numel(out)
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The input."""
+        return (Saved.input(0),)
+
+
+@register_kind
+@dataclass(frozen=True)
+class LogSigmoid(Elementwise):
+    """``log(sigmoid(x))``, as ``torch.nn.LogSigmoid``: 4 FLOPs per element (negation,
+    exponential, sum, logarithm: ``-softplus(-x)``).
+
+    Saved: the input and the ``buffer`` ``log_sigmoid_forward`` returns for its
+    backward, as large as the input on the CPU (the CUDA kernel returns an
+    empty one); costgraph counts the CPU's.
+
+    >>> from costgraph.symbols import N
+    >>> [s.source for s in LogSigmoid().saved_tensors((N, 8), (N, 8))]
+    ['input', 'extra']
+    """
+
+    flops_per_element = 4
+    flop_terms = None
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """The input and a buffer of its size (``log_sigmoid_backward(grad, self, buffer)``)."""
+        return (Saved.input(0), Saved.extra(numel(x), "activation"))
+
+
+@register_kind
+@dataclass(frozen=True)
+class SELU(_SavesInputOrResultInPlace):
+    """``scale * elu(x, alpha)`` with SELU's fixed constants, as ``torch.nn.SELU``: 5 FLOPs per
+    element (ELU's four and the scale).  Saved: the input; in place, the result."""
+
+    inplace: bool = False
+    flops_per_element = 5
+
+
+@register_kind
+@dataclass(frozen=True)
+class CELU(_SavesInputOrResultInPlace):
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``, as ``torch.nn.CELU``: 5 FLOPs per
+    element (quotient, exponential, subtraction, product, comparison).  Saved: the input; in
+    place, the result."""
+
+    alpha: float = 1.0
+    inplace: bool = False
+    flops_per_element = 5

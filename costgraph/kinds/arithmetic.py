@@ -16,7 +16,7 @@ from ..errors import CostGraphError, ShapeError
 from .activation import Elementwise
 from .base import LayerKind, ParameterFree, Saved, format_shape, numel, positive_int, register_kind, wants_grad
 
-__all__ = ['Add', 'Sub', 'Mul', 'Div', 'ScalarOp', 'Scale', 'LayerScale', 'broadcast_shapes']
+__all__ = ['Add', 'Sub', 'Mul', 'Div', 'ScalarOp', 'Scale', 'LayerScale', 'broadcast_shapes', 'Binary', 'BINARY_OPS', 'Ternary', 'TERNARY_OPS']
 
 
 def broadcast_shapes(kind: str, *shapes) -> tuple:
@@ -284,3 +284,125 @@ class LayerScale(LayerKind):
     def backward_macs(self, out, x, needs_input_grad=None):
         """None: elementwise products and per-channel sums."""
         return sympy.Integer(0)
+
+
+# -- elementwise functions of two or three tensors, added for ATen import (branch ops) -----------
+
+#: op -> what backward keeps when both operands are tensors, and when one is a number (the
+#: tensor is then input 0), per derivatives.yaml and measured with saved_tensors_hooks:
+#: "input0"/"input1" an operand, "output" the result
+BINARY_OPS = {
+    "pow": (("input0", "input1", "output"), ("input0", "output")),  # pow_backward_self/_exponent; 2 ** x keeps x, result
+    "floor_divide": ((), ()),  # zeros_like(grad): no gradient
+    "remainder": (("input0", "input1"), ()),  # other: -grad * self.div(other, rounding_mode="floor")
+    "fmod": (("input0", "input1"), ()),  # other: -grad * self.div(other, rounding_mode="trunc")
+    "atan2": (("input0", "input1"), ("input0",)),  # atan2_backward(grad, self, other, ...)
+}
+
+
+@register_kind
+@dataclass(frozen=True)
+class Binary(ParameterFree):
+    """An elementwise function of two operands named by `op` (one of `BINARY_OPS`), with broadcasting:
+    ``torch.pow(a, b)``, ``2 ** x``, ``a // b``, ``a % b``, ``torch.fmod``, ``torch.atan2``.
+
+    One or two tensor inputs: a number operand is not an input (``x % 3``,
+    ``2 ** x``).  1 FLOP per output element.  Backward keeps what
+    `BINARY_OPS` says (``pow`` of two tensors: both operands and the result;
+    ``floor_divide``: nothing, it has no gradient).
+
+    Raises
+    ------
+    CostGraphError
+        If `op` is not one of `BINARY_OPS`.
+    ShapeError
+        If the inputs do not broadcast, or there are more than two.
+
+    >>> from costgraph.symbols import N, S
+    >>> Binary("pow").output_shape((N, 1, S), (8, 1))
+    (N, 8, S)
+    >>> [s.source for s in Binary("pow").saved_tensors((N, 8, S), (N, 1, S), (8, 1))]
+    ['input', 'input', 'output']
+    >>> Binary("floor_divide").saved_tensors((N, S), (N, S))
+    ()
+    """
+
+    op: str
+    arity = None
+    flop_terms = None
+
+    def __post_init__(self):
+        if self.op not in BINARY_OPS:
+            raise CostGraphError(f"Binary: op must be one of {', '.join(BINARY_OPS)}, got {self.op!r}", value=self.op)
+
+    def output_shape(self, *inputs):
+        if not 1 <= len(inputs) <= 2:
+            raise ShapeError(f"Binary {self.op}: one or two tensor inputs, got {len(inputs)}", value=len(inputs))
+        return broadcast_shapes(f"Binary {self.op}", *inputs)
+
+    def other_flops(self, out, *inputs):
+        return numel(out)
+
+    def saved_tensors(self, out, *inputs, needs_input_grad=None):
+        """The operands and result `BINARY_OPS` names for this many tensor inputs."""
+        both, one = BINARY_OPS[self.op]
+        rule = both if len(inputs) == 2 else one
+        return tuple(Saved.output() if what == "output" else Saved.input(int(what[-1])) for what in rule)
+
+
+#: op -> (FLOPs per element with value 1, FLOPs with another value)
+TERNARY_OPS = {"addcmul": (2, 3), "addcdiv": (2, 3), "lerp": (3, 3)}
+
+
+@register_kind
+@dataclass(frozen=True)
+class Ternary(ParameterFree):
+    """``torch.addcmul(x, t1, t2, value)`` (``x + value * t1 * t2``), ``addcdiv`` (``x + value * t1 / t2``)
+    and ``torch.lerp(start, end, weight)`` (``start + weight * (end - start)``), with broadcasting.
+
+    Inputs: the three tensors, or for ``lerp`` with a number weight the two
+    (`value` is then the weight).  FLOPs per output element: addcmul and
+    addcdiv 2 (product or quotient, sum), 3 when `value` is not 1 (its
+    product); lerp 3.  Saved (measured with ``saved_tensors_hooks``):
+    addcmul and addcdiv keep ``t1`` and ``t2``; lerp with a tensor weight
+    keeps all three, with a number nothing.
+
+    Raises
+    ------
+    CostGraphError
+        If `op` is not one of `TERNARY_OPS`.
+    ShapeError
+        If the inputs do not broadcast, or their number does not fit `op`.
+
+    >>> from costgraph.symbols import N
+    >>> x = (N, 8)
+    >>> Ternary("addcmul", 0.5).other_flops(x, x, x, x), Ternary("addcmul").other_flops(x, x, x, x)
+    (24*N, 16*N)
+    >>> [s.index for s in Ternary("addcdiv").saved_tensors(x, x, x, x)], Ternary("lerp", 0.3).saved_tensors(x, x, x)
+    ([1, 2], ())
+    """
+
+    op: str
+    value: float = 1.0
+    arity = None
+    flop_terms = None
+
+    def __post_init__(self):
+        if self.op not in TERNARY_OPS:
+            raise CostGraphError(f"Ternary: op must be one of {', '.join(TERNARY_OPS)}, got {self.op!r}", value=self.op)
+
+    def output_shape(self, *inputs):
+        allowed = (2, 3) if self.op == "lerp" else (3,)
+        if len(inputs) not in allowed:
+            raise ShapeError(f"Ternary {self.op}: {len(inputs)} tensor inputs", value=len(inputs))
+        return broadcast_shapes(f"Ternary {self.op}", *inputs)
+
+    def other_flops(self, out, *inputs):
+        plain, scaled = TERNARY_OPS[self.op]
+        return numel(out) * (plain if self.value == 1 else scaled)
+
+    def saved_tensors(self, out, *inputs, needs_input_grad=None):
+        """addcmul/addcdiv: ``t1`` and ``t2``; lerp: all three tensors (none with a number weight)."""
+        if self.op == "lerp":
+            return tuple(Saved.input(i) for i in range(3)) if len(inputs) == 3 else ()
+        return (Saved.input(1), Saved.input(2))

@@ -11,7 +11,8 @@ from .base import ParameterFree, Saved, numel, register_kind
 __all__ = ["Compare", "COMPARISONS", "CHOOSING"]
 
 #: op -> number of tensor operands it takes at most (a number may replace the second)
-COMPARISONS = {"eq": 2, "ne": 2, "lt": 2, "le": 2, "gt": 2, "ge": 2, "and": 2, "or": 2, "xor": 2, "not": 1, "minimum": 2, "maximum": 2}
+COMPARISONS = {"eq": 2, "ne": 2, "lt": 2, "le": 2, "gt": 2, "ge": 2, "and": 2, "or": 2, "xor": 2, "not": 1, "minimum": 2, "maximum": 2,
+               "isnan": 1, "isinf": 1, "isfinite": 1}
 
 #: the comparisons whose result is one of the operands (differentiable): both are kept for backward
 CHOOSING = ("minimum", "maximum")
@@ -46,6 +47,12 @@ class Compare(ParameterFree):
     def __post_init__(self):
         if self.op not in COMPARISONS:
             raise CostGraphError(f"Compare: op must be one of {', '.join(COMPARISONS)}, got {self.op!r}", value=self.op)
+
+    @property
+    def carries_gradient(self) -> bool:
+        """Whether a gradient flows on from the result (`costgraph.memory`): only a choice's
+        (``minimum``, ``maximum``); a boolean has none."""
+        return self.op in CHOOSING
 
     def output_shape(self, *inputs):
         if not 1 <= len(inputs) <= COMPARISONS[self.op]:

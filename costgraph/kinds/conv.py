@@ -23,6 +23,7 @@ __all__ = [
     "ConvTranspose1d",
     "ConvTranspose2d",
     "ConvTranspose3d",
+    "Unfold",
     "show_pair",
     "show_tuple",
     "ntuple",
@@ -362,3 +363,71 @@ class ConvTranspose3d(_ConvTranspose):
     """
 
     spatial = 3
+
+
+# ``Unfold``: the patches a convolution reads, as a tensor (``F.unfold``; ConvBERT's span convolution).
+@register_kind
+@dataclass(frozen=True)
+class Unfold(LayerKind):
+    """``F.unfold(x, kernel_size, dilation=1, padding=0, stride=1)`` (``aten.im2col``): each sliding
+    window of ``(N, C, H, W)`` as a column, ``(N, C*kh*kw, L)`` with L the windows' count.
+
+    A copy, no arithmetic: 0 FLOPs, no cost terms.  Backward (``col2im`` of
+    the gradient) needs only sizes: nothing is saved.
+
+    Raises
+    ------
+    CostGraphError
+        For sizes that are not positive integers (padding: non-negative).
+    ShapeError
+        If the input is not 4-d.
+
+    >>> from costgraph.symbols import N, S
+    >>> Unfold((9, 1), padding=(4, 0)).output_shape((N, 768, S, 1))    # ConvBERT: 9 tokens per span
+    (N, 6912, S)
+    """
+
+    kernel_size: object = 1
+    dilation: object = 1
+    padding: object = 0
+    stride: object = 1
+
+    def __post_init__(self):
+        object.__setattr__(self, "kernel_size", pair(self.kernel_size, "kernel_size", "Unfold"))
+        object.__setattr__(self, "dilation", pair(self.dilation, "dilation", "Unfold"))
+        object.__setattr__(self, "padding", pair(self.padding, "padding", "Unfold", allow_zero=True))
+        object.__setattr__(self, "stride", pair(self.stride, "stride", "Unfold"))
+
+    def output_shape(self, x):
+        self.check_rank(x, 4)
+        windows = sympy.Integer(1)
+        for axis in range(2):
+            windows *= conv_out(x[2 + axis], self.kernel_size[axis], self.stride[axis], self.padding[axis], self.dilation[axis])
+        return (x[0], x[1] * self.kernel_size[0] * self.kernel_size[1], sympy.expand(windows))
+
+    def constraints(self, out, x):
+        return [Constraint(out[2] - 1, "Given input size is too small: no sliding window fits")]
+
+    def weights(self, x):
+        return sympy.Integer(0)
+
+    def biases(self, x):
+        return sympy.Integer(0)
+
+    def macs(self, out, x):
+        return sympy.Integer(0)
+
+    def other_flops(self, out, x):
+        return sympy.Integer(0)
+
+    def flop_terms(self, out, x):
+        """A copy: no cost terms (`costgraph.conventions`)."""
+        return {}
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing: ``col2im`` of the gradient needs only sizes."""
+        return ()
+
+    def backward_macs(self, out, x, needs_input_grad=None):
+        """None: a copy has no products."""
+        return sympy.Integer(0)

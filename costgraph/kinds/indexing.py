@@ -23,7 +23,7 @@ from ..symbols import as_size
 from .arithmetic import broadcast_shapes
 from .base import Constraint, ParameterFree, Saved, View, format_shape, numel, register_kind
 
-__all__ = ["AdvancedIndex", "Pad", "Roll", "StridedSlice", "IndexSelect", "IndexTensor", "Gather", "MaskedFill", "Where", "Triangular"]
+__all__ = ["AdvancedIndex", "Pad", "Roll", "StridedSlice", "IndexSelect", "IndexTensor", "Gather", "MaskedFill", "Where", "Triangular", "SlidingWindows"]
 
 
 def _int(value, name: str, owner: str) -> int:
@@ -515,3 +515,49 @@ class AdvancedIndex(ParameterFree):
     def input_element(self, index):
         """The indices are int64 (`costgraph.memory.output_elements`)."""
         return "index" if index >= 1 else None
+
+
+# ``SlidingWindows``: ``Tensor.unfold`` (framing audio, chunking long sequences), a strided view.
+@register_kind
+@dataclass(frozen=True)
+class SlidingWindows(View):
+    """``x.unfold(dim, size, step)``: windows of `size` elements every `step` along `dim`, as a view
+    (``as_strided``): `dim` becomes the number of windows, ``(length - size) // step + 1``, and a
+    last dimension of `size` is added.  No copy, no arithmetic, nothing saved.
+
+    Raises
+    ------
+    CostGraphError
+        If `size` or `step` is not a positive integer.
+    ShapeError
+        If `dim` is out of range or a numeric length is shorter than `size`.
+
+    >>> from costgraph.symbols import N, S
+    >>> SlidingWindows(1, 400, 160).output_shape((N, S))          # 25 ms frames every 10 ms at 16 kHz
+    (N, floor((S + 80)/160) - 2, 400)
+    """
+
+    dim: int
+    size: int
+    step: int = 1
+
+    def __post_init__(self):
+        for name in ("size", "step"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise CostGraphError(f"SlidingWindows: {name} must be a positive integer, got {value!r}", value=value)
+
+    def output_shape(self, x):
+        axis = _axis(self.dim, max(len(x), 1), "SlidingWindows")
+        length = sympy.sympify(x[axis]) if x else sympy.Integer(1)
+        if length.is_number and int(length) < self.size:
+            raise ShapeError(f"SlidingWindows: windows of {self.size} do not fit a length of {length}", value=x)
+        windows = FloorDiv(length - self.size, sympy.Integer(self.step)) + 1
+        out = list(x)
+        if out:
+            out[axis] = windows
+        return tuple(out) + (sympy.Integer(self.size),)
+
+    def constraints(self, out, x):
+        axis = self.dim % max(len(x), 1)
+        return [Constraint(x[axis] - self.size, "maximum size for tensor at dimension is smaller than size")] if x else []

@@ -36,7 +36,7 @@ from ..errors import CostGraphError, ShapeError
 from .activation import GELU, ReLU, SiLU
 from .base import LayerKind, Saved, format_shape, numel, nonnegative_int, positive_int, register_kind, wants_grad
 
-__all__ = ["MixtureOfExperts"]
+__all__ = ["MixtureOfExperts", "GroupedMatMul"]
 
 #: expert activations and their FLOPs per element (the activation kinds' own convention)
 _ACTIVATIONS = {"silu": SiLU.flops_per_element, "gelu": GELU.flops_per_element, "relu": ReLU.flops_per_element}
@@ -247,3 +247,70 @@ class MixtureOfExperts(LayerKind):
             per_token += count * block * (self._matrices() + first * grad_x + 1)
         per_token += self.d_model * self.experts * (1 + grad_x)
         return rows * per_token
+
+
+# ``GroupedMatMul``: what an exported Hugging Face MoE model calls for its experts (the
+# ``grouped_mm`` experts implementation, transformers 5.24's default).
+@register_kind
+@dataclass(frozen=True)
+class GroupedMatMul(LayerKind):
+    """Rows of ``x`` (T, in), sorted by expert, each multiplied by its expert's matrix of a
+    stacked weight (E, in, out): ``transformers::grouped_mm_fallback(x, weight, offsets)``,
+    ``torch._grouped_mm``.  Inputs: x, the weight (a parameter layer, counted there) and the
+    int offsets (E,) where each expert's rows end.
+
+    Every row meets exactly one expert (rows past the last offset, the expert-parallel
+    sentinels, are taken as none), so the MACs are ``T * in * out`` whatever the routing.
+    FlopCounterMode has no formula for these ops: it counts 0 for them.  Saved: x (and the
+    weight, a parameter).
+
+    Raises
+    ------
+    ShapeError
+        If x is not 2-d, the weight not 3-d, or the sizes or expert counts disagree.
+
+    >>> from costgraph.symbols import N, S
+    >>> up = GroupedMatMul()
+    >>> tokens = (2 * N * S, 512)                          # 2 experts per token
+    >>> up.output_shape(tokens, (8, 512, 2816), (8,))
+    (2*N*S, 2816)
+    >>> up.macs((2 * N * S, 2816), tokens, (8, 512, 2816), (8,)) == 2 * N * S * 512 * 2816
+    True
+    """
+
+    arity = 3
+
+    def output_shape(self, x, weight, offsets):
+        if len(x) != 2 or len(weight) != 3 or len(offsets) != 1:
+            raise ShapeError(
+                f"GroupedMatMul expects x (T, in), weight (E, in, out), offsets (E,), got "
+                f"{format_shape(x)}, {format_shape(weight)}, {format_shape(offsets)}",
+                value=(x, weight, offsets),
+            )
+        if sympy.expand(x[1] - weight[1]) != 0 or sympy.expand(weight[0] - offsets[0]) != 0:
+            raise ShapeError(f"GroupedMatMul cannot multiply {format_shape(x)} by experts {format_shape(weight)}", value=(x, weight))
+        return (x[0], weight[2])
+
+    def weights(self, x, weight, offsets):
+        return sympy.Integer(0)
+
+    def biases(self, x, weight, offsets):
+        return sympy.Integer(0)
+
+    def macs(self, out, x, weight, offsets):
+        return numel(out) * x[1]
+
+    def other_flops(self, out, x, weight, offsets):
+        return sympy.Integer(0)
+
+    def flop_terms(self, out, x, weight, offsets):
+        """Only MACs: no elementwise cost terms."""
+        return {}
+
+    def saved_tensors(self, out, x, weight, offsets, needs_input_grad=None):
+        """x, for the weight's gradient."""
+        return (Saved.input(0),)
+
+    def backward_macs(self, out, x, weight, offsets, needs_input_grad=None):
+        """One forward's worth per gradient computed (x's, the weight's)."""
+        return self.macs(out, x, weight, offsets) * (wants_grad(needs_input_grad, 0) + wants_grad(needs_input_grad, 1))

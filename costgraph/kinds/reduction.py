@@ -10,7 +10,7 @@ import sympy
 from ..errors import CostGraphError, ShapeError
 from .base import ParameterFree, Saved, numel, register_kind
 
-__all__ = ['Mean', 'Sum', 'Amax', 'Amin', 'MaxDim', 'MinDim', 'Prod', 'Var', 'Std', 'LogSumExp', 'VectorNorm', 'Cumsum', 'Cumprod']
+__all__ = ['Mean', 'Sum', 'Amax', 'Amin', 'MaxDim', 'MinDim', 'Prod', 'Var', 'Std', 'LogSumExp', 'VectorNorm', 'Cumsum', 'Cumprod', 'LogicalReduction']
 
 
 @register_kind
@@ -438,3 +438,37 @@ class Cumprod(_Cumulative):
     def saved_tensors(self, out, x, needs_input_grad=None):
         """The input and the result (``cumprod_backward(grad, self, dim, result)``)."""
         return (Saved.input(0), Saved.output())
+
+
+@register_kind
+@dataclass(frozen=True)
+class LogicalReduction(_Reduce):
+    """``x.all(dims, keepdim)`` or ``x.any(...)`` (`op` "all" or "any"): a boolean per output
+    element, ``numel(x) - numel(out)`` logical operations; no gradient, nothing saved.
+
+    Raises
+    ------
+    CostGraphError
+        If `op` is neither "all" nor "any".
+
+    >>> from costgraph.symbols import N, S
+    >>> LogicalReduction("any", -1).output_shape((N, S, 4)), LogicalReduction("all").output_shape((N, S))
+    ((N, S), ())
+    """
+
+    op: str = "all"
+    dims: object = None
+    keepdim: bool = False
+    carries_gradient = False  # a boolean
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.op not in ("all", "any"):
+            raise CostGraphError(f"LogicalReduction: op must be 'all' or 'any', got {self.op!r}", value=self.op)
+
+    def other_flops(self, out, x):
+        return numel(x) - numel(out)
+
+    def saved_tensors(self, out, x, needs_input_grad=None):
+        """Nothing: a boolean has no gradient."""
+        return ()

@@ -1,7 +1,8 @@
 """Elementwise functions of one tensor: `Unary` (exp, log, sqrt, ...), `PowScalar` and `Clamp`.
 
 FLOPs: each operation 1 per element, a transcendental (exp, log, sin, erf)
-1 as well (as `costgraph.kinds.Tanh` counts).  What backward keeps follows
+1 as well (as `costgraph.kinds.Tanh` counts); ``frac`` 2 (a truncation and a
+difference), ``nan_to_num`` 3 (its three tests).  What backward keeps follows
 each op's formula in PyTorch's ``derivatives.yaml`` (see `UNARY_OPS`): ``exp``,
 ``sqrt``, ``rsqrt``, ``reciprocal``, ``tan`` use their result, ``log``, ``abs``,
 ``sin``, ``cos``, ``erf``, ``pow`` and ``clamp`` their input, ``neg`` and the
@@ -46,6 +47,22 @@ UNARY_OPS = {
     "ceil": (1, "nothing"),
     "round": (1, "nothing"),
     "trunc": (1, "nothing"),
+    # added for any model's ATen ops (branch ops); saved tensors measured with saved_tensors_hooks
+    "sinh": (1, "input"),  # grad * self.cosh()
+    "cosh": (1, "input"),  # grad * self.sinh()
+    "asin": (1, "input"),  # grad / (1 - self**2).sqrt()
+    "acos": (1, "input"),  # -grad / (1 - self**2).sqrt()
+    "asinh": (1, "input"),  # grad / (self**2 + 1).sqrt()
+    "acosh": (1, "input"),  # grad / (self**2 - 1).sqrt()
+    "atanh": (1, "input"),  # grad / (1 - self**2)
+    "log10": (1, "input"),  # grad / (self * ln 10)
+    "erfc": (1, "input"),  # -2/sqrt(pi) * exp(-self**2) * grad
+    "erfinv": (1, "input"),  # 0.5 * sqrt(pi) * exp(self.erfinv()**2) * grad
+    "sinc": (1, "input"),  # sinc_backward(grad, self)
+    "digamma": (1, "input"),  # grad * polygamma(1, self)
+    "lgamma": (1, "input"),  # grad * digamma(self)
+    "frac": (2, "nothing"),  # x - trunc(x); the gradient is grad itself
+    "nan_to_num": (3, "input"),  # three tests (nan, +inf, -inf); grad * isfinite(self)
 }
 
 

@@ -10,7 +10,7 @@ How it works:
    operator in `ATEN_CONVERTERS` (``table.py``; converters by op family:
    ``conv_pool.py``, ``dense.py``, ``norm.py``, ``elementwise.py``,
    ``layout.py``, ``indexing.py``, ``resample.py``, ``creation.py``, ``reduction.py``,
-   ``data_dependent.py``),
+   ``sorting.py``, ``scatter.py``, ``loss.py``, ``data_dependent.py``),
    which returns a costgraph kind.  Shapes come from costgraph's own formulas.
 3. Every node's shape must equal export's symbolic shape as an expression
    (``shapes.py``), or the import fails naming the node.
@@ -31,6 +31,7 @@ import torch.nn as nn
 from ...errors import CostGraphError
 from ...network import Network
 from . import conv_pool, creation, data_dependent, dense, elementwise, indexing, layout, norm, reduction, resample  # noqa: F401  (registration)
+from . import loss, scatter, sorting  # noqa: F401  (registration: converters for any model's ops)
 from .capture import DEFAULT_DYNAMIC, capture
 from .table import ATEN_CONVERTERS, Call, TensorValue, aten_converter, op_name
 from .walk import DataDependentError, UnusedParametersWarning, convert_program

@@ -133,3 +133,15 @@ def adaptive_max_pool(call):
     rank = _rank(call)
     kind = getattr(pool_kinds, f"AdaptiveMaxPool{rank}d")(_pair(call.arg(1, "output_size"), rank))
     return (call.add(kind, call.args[0]), None)
+
+
+@aten_converter("aten::im2col")
+def im2col(call):
+    """``im2col(input, kernel_size, dilation, padding, stride)`` (``F.unfold``)."""
+    from ...kinds.conv import Unfold
+
+    x = call.args[0]
+    if len(x.shape) != 4:
+        call.unsupported(f"unfold of a {len(x.shape)}-d input (only batched 4-d)")
+    kernel, dilation, padding, stride = (tuple(int(v) for v in call.args[i]) for i in range(1, 5))
+    return Unfold(kernel, dilation, padding, stride)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from .table import aten_converter
 
 _DATA_DEPENDENT = ("nonzero", "nonzero_static", "masked_select", "unique", "_unique", "_unique2", "unique_consecutive",
-                   "unique_dim", "item", "_local_scalar_dense", "argwhere")  # fmt: skip
+                   "unique_dim", "item", "_local_scalar_dense", "argwhere", "bincount",
+                   "repeat_interleave.Tensor", "repeat_interleave.self_Tensor")  # fmt: skip
 
 
 @aten_converter(*(f"aten::{name}" for name in _DATA_DEPENDENT), "torchvision::nms", "torchvision::roi_align", "torchvision::roi_pool")

@@ -269,3 +269,121 @@ def diff(call):
     later = call.add(StridedSlice(dim, 1, None), whole)
     earlier = call.add(StridedSlice(dim, 0, -1), whole)
     return call.add(Sub(), later, earlier)
+
+
+# -- converters added for any model's ATen ops (branch ops) --------------------------------------
+from ...kinds.activation import CELU, GLU, SELU, LogSigmoid  # noqa: E402
+from ...kinds.arithmetic import Binary, Ternary  # noqa: E402
+
+
+@aten_converter("aten::multiply", "aten::multiply_")
+def multiply(call):
+    """``torch.multiply``: ``mul`` by another name."""
+    return _binary(call, "mul")
+
+
+@aten_converter("aten::subtract", "aten::subtract_")
+def subtract(call):
+    """``torch.subtract``: ``sub`` by another name."""
+    return _binary(call, "sub")
+
+
+@aten_converter("aten::true_divide", "aten::true_divide_", "aten::divide.Tensor", "aten::divide.Scalar")
+def true_divide(call):
+    """``torch.true_divide`` / ``torch.divide`` without a rounding mode: ``div``."""
+    return _binary(call, "div")
+
+
+aten_converter("aten::clip", "aten::clip_")(clamp)
+
+
+@aten_converter("aten::relu6", "aten::relu6_")
+def relu6(call):
+    """``F.relu6(x)``."""
+    return ReLU6(inplace=_inplace(call))
+
+
+@aten_converter("aten::square", "aten::square_")
+def square(call):
+    """``torch.square(x)``: ``x ** 2`` (keeps x, as ``pow`` does)."""
+    return PowScalar(2, inplace=_inplace(call))
+
+
+def _binary_function(call, op):
+    tensors = [a for a in call.args[:2] if isinstance(a, TensorValue)]
+    if not tensors:
+        call.unsupported(f"{op} of two numbers")
+    if _inplace(call):
+        call.unsupported(f"in-place {op}")
+    return call.add(Binary(op), *tensors)
+
+
+@aten_converter("aten::pow.Tensor_Tensor", "aten::pow.Scalar")
+def tensor_power(call):
+    """``torch.pow(a, b)`` of two tensors, and ``2 ** x`` (a number to a tensor power)."""
+    return _binary_function(call, "pow")
+
+
+@aten_converter("aten::floor_divide", "aten::div.Tensor_mode", "aten::div.Scalar_mode", "aten::divide.Tensor_mode", "aten::divide.Scalar_mode")
+def floor_divide(call):
+    """``a // b`` (``floor_divide``, ``div(..., rounding_mode="floor")``); "trunc" rounding has no kind."""
+    if call.op.startswith(("aten::div", "aten::divide")) and call.kwargs.get("rounding_mode", call.arg(2, "rounding_mode")) != "floor":
+        call.unsupported(f"division with rounding_mode={call.kwargs.get('rounding_mode')!r}")
+    return _binary_function(call, "floor_divide")
+
+
+@aten_converter("aten::remainder", "aten::fmod", "aten::atan2")
+def binary_function(call):
+    """``a % b`` (``remainder``), ``torch.fmod(a, b)``, ``torch.atan2(a, b)``; b may be a number."""
+    return _binary_function(call, call.op.partition("::")[2].split(".")[0])
+
+
+@aten_converter("aten::addcmul", "aten::addcdiv")
+def addcmul(call):
+    """``addcmul(x, t1, t2, value=1)`` / ``addcdiv``."""
+    op = call.op.partition("::")[2].split(".")[0]
+    value = call.kwargs.get("value", call.args[3] if len(call.args) > 3 else 1)
+    if isinstance(value, TensorValue):
+        call.unsupported(f"{op} with a tensor value")
+    return call.add(Ternary(op, float(value)), *call.args[:3])
+
+
+@aten_converter("aten::lerp")
+def lerp(call):
+    """``torch.lerp(start, end, weight)``, the weight a number or a tensor."""
+    start, end, weight = call.arg(0, "self"), call.arg(1, "end"), call.arg(2, "weight")
+    if isinstance(weight, TensorValue):
+        return call.add(Ternary("lerp"), start, end, weight)
+    return call.add(Ternary("lerp", float(weight)), start, end)
+
+
+@aten_converter("aten::glu")
+def glu(call):
+    """``F.glu(x, dim=-1)``."""
+    return GLU(int(call.arg(1, "dim", -1)))
+
+
+@aten_converter("aten::log_sigmoid")
+def log_sigmoid(call):
+    """``F.logsigmoid(x)``."""
+    return LogSigmoid()
+
+
+@aten_converter("aten::selu", "aten::selu_")
+def selu(call):
+    """``F.selu(x)``."""
+    return SELU(inplace=_inplace(call))
+
+
+@aten_converter("aten::celu", "aten::celu_")
+def celu(call):
+    """``F.celu(x, alpha=1)``."""
+    return CELU(float(call.arg(1, "alpha", 1.0)), inplace=_inplace(call))
+
+
+@aten_converter("aten::isnan", "aten::isinf", "aten::isfinite")
+def value_test(call):
+    """``torch.isnan(x)``, ``isinf``, ``isfinite``: a boolean per element (no gradient)."""
+    from ...kinds.comparison import Compare
+
+    return call.add(Compare(call.op.partition("::")[2].split(".")[0]), call.args[0])

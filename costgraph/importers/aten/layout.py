@@ -58,6 +58,10 @@ def _reshape_copies(call) -> bool:
 def view(call):
     """``view``/``reshape``/``unsqueeze``/``squeeze``: a view to export's output shape (``reshape`` copies when no view fits)."""
     x = call.args[0]
+    if x.layer is None and x.param is not None and tuple(x.shape) != tuple(call.out):
+        # a parameter viewed (Mamba's ``conv1d.weight.view(...)``): still the parameter, so the layer
+        # reading it owns its elements (a view of the parameter's layer for any other reader)
+        return TensorValue(None, tuple(call.out), param=x.param, trainable=x.trainable, dtype=x.dtype)
     if call.op.startswith(("aten::reshape", "aten::reshape_as")) and _reshape_copies(call):
         x = call.add(Contiguous(), x)
     if tuple(x.shape) == tuple(call.out):
@@ -224,3 +228,143 @@ def copy_into(call):
         if broadcast_shapes("copy_", tuple(dst.shape), tuple(src.shape)) != tuple(dst.shape):
             call.unsupported(f"copy_ of {tuple(src.shape)} into {tuple(dst.shape)}")
     return dst
+
+
+# -- converters added for any model's ATen ops (branch ops) --------------------------------------
+from ...kinds import Repeat, Stack  # noqa: E402
+from ...kinds.indexing import Triangular  # noqa: E402
+
+
+def _ints(call, values, what):
+    """`values` (ints or size formulas) as ints, or the call is refused (a size formula has no kind)."""
+    found = []
+    for value in values:
+        value = sympy.sympify(value)
+        if not value.is_Integer:
+            call.unsupported(f"{what} given by a size formula {value}")
+        found.append(int(value))
+    return tuple(found)
+
+
+@aten_converter("aten::stack")
+def stack(call):
+    """``torch.stack(tensors, dim=0)``: a new tensor."""
+    return call.add(Stack(int(call.arg(1, "dim", 0))), *call.arg(0, "tensors"))
+
+
+@aten_converter("aten::repeat")
+def repeat(call):
+    """``x.repeat(*repeats)``: a tiled copy.  Repeats given by size formulas (Bloom's
+    ``alibi.repeat(batch_size, 1, 1)``) take ATen's own steps: a view with a one before each
+    dimension, expanded to the repeats (a view), copied, viewed as the result."""
+    x = call.args[0]
+    repeats = [sympy.sympify(r) for r in call.arg(1, "repeats")]
+    if all(r.is_Integer for r in repeats):
+        return call.add(Repeat(tuple(int(r) for r in repeats)), x)
+    shape = (sympy.Integer(1),) * (len(repeats) - len(x.shape)) + tuple(x.shape)
+    ones = tuple(d for size in shape for d in (sympy.Integer(1), size))
+    spread = tuple(d for r, size in zip(repeats, shape) for d in (r, size))
+    copied = call.add(Contiguous(), call.add(Expand(spread), _view(call, x, ones)))
+    return _view(call, copied, tuple(call.out))
+
+
+@aten_converter("aten::tile")
+def tile(call):
+    """``x.tile(dims)``: ``repeat`` with `dims` padded by leading ones to x's rank."""
+    x = call.args[0]
+    dims = _ints(call, call.arg(1, "dims"), "tile repeats")
+    return call.add(Repeat((1,) * (len(x.shape) - len(dims)) + dims), x)
+
+
+@aten_converter("aten::repeat_interleave.self_int")
+def repeat_interleave(call):
+    """``x.repeat_interleave(repeats, dim)`` with a number of repeats, as ATen computes it:
+    ``x.unsqueeze(dim + 1).expand(...)`` (views), a contiguous copy, then a view to the result
+    (without `dim`: of x flattened).  A tensor of repeats makes as many elements as its values
+    say (export then gives a data-dependent size)."""
+    x = call.args[0]
+    repeats = sympy.sympify(call.arg(1, "repeats"))
+    dim = call.arg(2, "dim")
+    if dim is None:
+        x = _view(call, x, (sympy.expand(sympy.Mul(*x.shape)),)) if len(x.shape) != 1 else x
+        dim = 0
+    axis = int(dim) % len(x.shape)
+    spread = tuple(x.shape[: axis + 1]) + (repeats,) + tuple(x.shape[axis + 1 :])
+    unsqueezed = _view(call, x, tuple(x.shape[: axis + 1]) + (sympy.Integer(1),) + tuple(x.shape[axis + 1 :]))
+    copied = call.add(Contiguous(), call.add(Expand(spread), unsqueezed))
+    return _view(call, copied, tuple(call.out))
+
+
+@aten_converter("aten::flip")
+def flip(call):
+    """``x.flip(dims)``: a reordered copy, no arithmetic (its backward flips the gradient, keeping nothing)."""
+    return call.add(Contiguous(), call.args[0])
+
+
+@aten_converter("aten::tril", "aten::triu", "aten::tril_", "aten::triu_")
+def triangular(call):
+    """``torch.tril(x, diagonal=0)`` / ``triu``; the in-place forms are counted as a new tensor."""
+    upper = call.op.partition("::")[2].startswith("triu")
+    return call.add(Triangular(int(call.arg(1, "diagonal", 0)), upper=upper), call.args[0])
+
+
+@aten_converter("aten::narrow")
+def narrow(call):
+    """``x.narrow(dim, start, length)``: a slice (a view)."""
+    from ...kinds.indexing import StridedSlice
+
+    x = call.args[0]
+    dim = int(call.args[1]) % len(x.shape)
+    start = _bound(call.args[2], x.shape[dim])
+    stop = sympy.expand(start + sympy.sympify(call.args[3]))
+    if _same(start, 0) and _same(stop, x.shape[dim]):
+        return x
+    return call.add(StridedSlice(dim, start, None if _same(stop, x.shape[dim]) else stop), x)
+
+
+@aten_converter("aten::movedim", "aten::moveaxis")
+def movedim(call):
+    """``x.movedim(source, destination)``: a permutation (a view)."""
+    x = call.args[0]
+    rank = len(x.shape)
+    source, destination = call.args[1], call.args[2]
+    source = [int(s) % rank for s in (source if isinstance(source, (list, tuple)) else [source])]
+    destination = [int(d) % rank for d in (destination if isinstance(destination, (list, tuple)) else [destination])]
+    order = [None] * rank
+    for s, d in zip(source, destination):
+        order[d] = s
+    rest = iter(a for a in range(rank) if a not in source)
+    order = [a if a is not None else next(rest) for a in order]
+    return call.add(Permute(tuple(order)), x)
+
+
+@aten_converter("aten::broadcast_tensors")
+def broadcast_tensors(call):
+    """``torch.broadcast_tensors(*tensors)``: each one expanded (a view) to export's shape."""
+    outs = []
+    for x, shape in zip(call.arg(0, "tensors"), call.out):
+        outs.append(x if tuple(x.shape) == tuple(shape) else call.add(Expand(tuple(shape)), x))
+    return outs
+
+
+@aten_converter("aten::unfold")
+def unfold_view(call):
+    """``x.unfold(dim, size, step)``: sliding windows as a view."""
+    from ...kinds.indexing import SlidingWindows
+
+    x = call.args[0]
+    size, step = sympy.sympify(call.args[2]), sympy.sympify(call.args[3])
+    if not (size.is_Integer and step.is_Integer):
+        call.unsupported(f"unfold with a window {size} or step {step} given by a size formula")
+    return call.add(SlidingWindows(int(call.args[1]), int(size), int(step)), x)
+
+
+@aten_converter("aten::hstack", "aten::vstack")
+def hstack(call):
+    """``torch.hstack(tensors)`` (along dim 1, or 0 for vectors) and ``torch.vstack`` (along dim 0,
+    vectors first viewed as rows): a concatenation."""
+    tensors = list(call.arg(0, "tensors"))
+    if call.op.startswith("aten::vstack"):
+        tensors = [call.add(ViewAs((sympy.Integer(1),) + tuple(t.shape)), t) if len(t.shape) == 1 else t for t in tensors]
+        return call.add(Concat(0), *tensors)
+    return call.add(Concat(0 if len(tensors[0].shape) == 1 else 1), *tensors)

@@ -88,3 +88,20 @@ def instance_norm(call):
         bias is not None,
     )  # fmt: skip
     return call.add(kind, x, owns=(weight, bias))
+
+
+@aten_converter("aten::_weight_norm")
+def weight_norm(call):
+    """``torch._weight_norm(v, g, dim)`` (``nn.utils.parametrizations.weight_norm``, wav2vec2's and
+    HuBERT's positional convolution): the layer reading the weight counts ``v``'s elements as its
+    own, and ``g`` is counted as a parameter of its own.  Computing ``g * v / ||v||`` works on
+    parameters only, once per forward whatever the input's size: it is not counted (no MACs;
+    FlopCounterMode counts none either).  Nor, in training, are the computed weight and its norms
+    that autograd keeps (as large as v, plus one norm per slice along `dim`): a known gap."""
+    v, g = call.args[0], call.args[1]
+    if not all(t.layer is None and t.param is not None for t in (v, g)):
+        call.unsupported("weight normalization of computed tensors (only of parameters)")
+    if tuple(v.shape) != tuple(call.out):
+        call.unsupported(f"weight normalization to a shape {tuple(call.out)} other than v's {tuple(v.shape)}")
+    call._importer.parameter_layer(g)  # g's elements are parameters torch counts
+    return v

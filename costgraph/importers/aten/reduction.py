@@ -17,9 +17,15 @@ def _dims(call, rank):
 
 @aten_converter("aten::mean")
 def mean(call):
-    """``mean(x, dims, keepdim=False)``."""
+    """``mean(x, dims, keepdim=False)``; over dimension 0 (which `Mean` keeps as the batch), a sum
+    divided in place: the same FLOPs (``n - 1`` additions and a division per output element)."""
     x = call.args[0]
-    return Mean(_dims(call, len(x.shape)), bool(call.arg(2, "keepdim", False)))
+    dims, keepdim = _dims(call, len(x.shape)), bool(call.arg(2, "keepdim", False))
+    if x.shape and 0 in {d % len(x.shape) for d in dims}:
+        from ...kinds.arithmetic import ScalarOp
+
+        return call.add(ScalarOp("div", inplace=True), call.add(Sum(dims, keepdim), x))
+    return Mean(dims, keepdim)
 
 
 @aten_converter("aten::sum")
@@ -45,21 +51,13 @@ def amax(call):
 
 @aten_converter("aten::max.dim", "aten::min.dim")
 def max_dim(call):
-    """``max(x, dim, keepdim)``: the values (the indices only for backward, kept by the values' layer)."""
-    import operator
+    """``max(x, dim, keepdim)``: values and indices."""
+    from ...kinds.creation import ExtraOutput
 
-    if any(user.target is operator.getitem and user.args[1] == 1 and user.users for user in call.node.users):
-        call.unsupported("using the indices of max/min along a dim (the values' layer keeps them only for backward; use argmax/argmin)")
     cls = reduction_kinds.MaxDim if call.op.startswith("aten::max") else reduction_kinds.MinDim
-    return (call.add(cls(int(call.args[1]), bool(call.arg(2, "keepdim", False))), call.args[0]), None)
-
-
-@aten_converter("aten::argmax", "aten::argmin")
-def argmax(call):
-    """``argmax(x, dim=None, keepdim=False)``: int64 positions (the walk states their dtype)."""
-    cls = reduction_kinds.ArgMax if call.op.startswith("aten::argmax") else reduction_kinds.ArgMin
-    dim = call.arg(1, "dim")
-    return cls(None if dim is None else int(dim), bool(call.arg(2, "keepdim", False)))
+    values = call.add(cls(int(call.args[1]), bool(call.arg(2, "keepdim", False))), call.args[0])
+    # the int64 indices, a tensor of their own (``x.max(-1)[1]`` is an argmax); no gradient flows from them
+    return (values, call.add(ExtraOutput(tuple(call.out[1]), "max indices", False), values))
 
 
 @aten_converter("aten::prod")

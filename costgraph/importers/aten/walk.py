@@ -117,6 +117,7 @@ class _Walk:
         self.env = {}
         self.unsupported = []
         self.param_layers = {}      # canonical parameter name -> Parameter layer
+        self.param_views = {}       # (canonical parameter name, shape) -> a view of its layer (w.t(), w.unsqueeze(1))
         self.owner = {}             # canonical parameter name -> layer counting it
         self.used = set()           # canonical parameter names the graph reads
         self.bounded = set()        # sizes whose captured range an input already carries
@@ -174,7 +175,21 @@ class _Walk:
             self.param_layers[name] = TensorValue(layer, self.net.shape(layer), dtype=value.dtype)
             if value.trainable:
                 self._own((value,), layer, kind.weights())
-        return self.param_layers[name]
+        found = self.param_layers[name]
+        shape = tuple(value.shape)
+        if shape != tuple(found.shape) and sympy.expand(numel(shape) - numel(found.shape)) == 0:
+            # the parameter read transposed (``w.t()``) or viewed (``w.unsqueeze(1)``) where another
+            # use reads it otherwise: a view of its one layer
+            if (name, shape) not in self.param_views:
+                from ...kinds import Transpose
+                from ...kinds.reshape import ViewAs
+
+                transposed = len(shape) == 2 and shape == tuple(reversed(found.shape))
+                layer = self.fresh(f"{found.layer}.{'T' if transposed else 'view'}")
+                self.net.add(layer, Transpose(0, 1) if transposed else ViewAs(shape), found.layer)
+                self.param_views[(name, shape)] = TensorValue(layer, self.net.shape(layer), dtype=found.dtype)
+            return self.param_views[(name, shape)]
+        return found
 
     def _own(self, owned, layer, counted):
         """Record that `layer` counts the parameters `owned`; the layer it shares them with, if any."""
