@@ -66,6 +66,13 @@ def tool_figures(factory, shape):
     return figures
 
 
+def _index_add_put(x):
+    """``x.index_add`` along the channels, then ``index_put`` of two channel planes of batch element 0."""
+    channels = torch.tensor([0, 2], device=x.device)
+    added = x.index_add(1, channels, x[:, :2])
+    return added.index_put((torch.tensor([0], device=x.device), torch.tensor([1, 2], device=x.device)), x[0, :2])
+
+
 D2 = {"H": 2, "W": 3}
 # (id, module factory, channels, spatial sizes at import, spatial sizes held out, dynamic dims); batch 1
 # (ptflops runs batch 1 only).  Spatial sizes small: the CPU forward passes of fvcore and ptflops are real.
@@ -132,6 +139,19 @@ CASES = [
     ("VectorNorm", lambda: Call(lambda x: torch.linalg.vector_norm(x, dim=1)), 3, (5, 6), (7, 4), D2),
     ("MaxDim", lambda: Call(lambda x: x.max(1).values + x.min(2).values.sum()), 3, (5, 6), (7, 4), D2),
     ("Cumsum-Cumprod", lambda: Call(lambda x: x.cumsum(2) + x.cumprod(3)), 3, (5, 6), (7, 4), D2),
+    # kinds the ops branch added (no tool counts any of them: each preset's 0 is checked here)
+    ("GLU", lambda: nn.GLU(1), 4, (5, 6), (7, 4), D2),
+    ("LogSigmoid", lambda: nn.LogSigmoid(), 3, (5, 6), (7, 4), D2),
+    ("Binary", lambda: Call(lambda x: x**x + torch.atan2(x, x)), 3, (5, 6), (7, 4), D2),
+    ("Ternary", lambda: Call(lambda x: torch.lerp(x, x, 0.3) + torch.addcmul(x, x, x, value=0.5)), 3, (5, 6), (7, 4), D2),
+    # targets from the (uninitialized) input, clamped into the classes
+    ("NLLLoss", lambda: Call(lambda x, loss: loss(x, x[:, 0].long().clamp(0, 2)), nn.NLLLoss()), 3, (5, 6), (7, 4), D2),
+    ("MSELoss", lambda: Call(lambda x, loss: loss(x[:, :1], x[:, 1:2]), nn.MSELoss()), 3, (5, 6), (7, 4), D2),
+    ("Scatter", lambda: Call(lambda x: x.scatter_add(1, torch.zeros_like(x[:, :2], dtype=torch.long), x[:, :2])),
+     3, (5, 6), (7, 4), D2),
+    ("IndexAdd-IndexPut", lambda: Call(_index_add_put), 3, (5, 6), (7, 4), D2),
+    ("TopK-Sort", lambda: Call(lambda x: torch.topk(x, 2, 1).values.sum() + torch.sort(x, 3).values), 3, (5, 6), (7, 4), D2),
+    ("Histogram", lambda: Call(lambda x: torch.histc(x, 4, -1.0, 1.0)), 3, (5, 6), (7, 4), D2),
     # views and copies
     ("Expand-Select-Contiguous", lambda: Call(lambda x: x[:, :1].expand(-1, 4, -1, -1).transpose(2, 3).contiguous()[:, 0]),
      3, (5, 6), (7, 4), D2),

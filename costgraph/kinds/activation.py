@@ -446,7 +446,13 @@ class GLU(ParameterFree):
     """
 
     dim: int = -1
-    flop_terms = None
+
+    def flop_terms(self, out, *inputs):
+        """Cost terms for `costgraph.conventions`: none, as no tool counts it (nn.GLU: no module hook in thop,
+        torchinfo (no parameters) or ptflops, no F.glu patch in ptflops, no aten::glu handle in fvcore,
+        FlopCounterMode or ptflops' aten backend): every tool preset counts 0, costgraph's own preset its
+        `other_flops`."""
+        return {}
 
     def output_shape(self, x):
         if not -len(x) <= self.dim < len(x):
@@ -482,7 +488,12 @@ class LogSigmoid(Elementwise):
     """
 
     flops_per_element = 4
-    flop_terms = None
+
+    def flop_terms(self, out, *inputs):
+        """Cost terms for `costgraph.conventions`: none, as no tool counts it (nn.LogSigmoid: no module hook in
+        thop, torchinfo (no parameters) or ptflops, no aten::log_sigmoid handle in fvcore, FlopCounterMode or
+        ptflops' aten backend): every tool preset counts 0, costgraph's own preset its `other_flops`."""
+        return {}
 
     def saved_tensors(self, out, x, needs_input_grad=None):
         """The input and a buffer of its size (``log_sigmoid_backward(grad, self, buffer)``)."""

@@ -329,7 +329,13 @@ class Binary(ParameterFree):
 
     op: str
     arity = None
-    flop_terms = None
+
+    def flop_terms(self, out, *inputs):
+        """Cost terms for `costgraph.conventions`: none, as no tool counts it
+        (pow/floor_divide/remainder/fmod/atan2 are no module, no op ptflops patches (only torch.add/mul,
+        Tensor.add/mul), and no aten handle in fvcore, FlopCounterMode or ptflops' aten backend): every tool
+        preset counts 0, costgraph's own preset its `other_flops`."""
+        return {}
 
     def __post_init__(self):
         if self.op not in BINARY_OPS:
@@ -385,7 +391,12 @@ class Ternary(ParameterFree):
     op: str
     value: float = 1.0
     arity = None
-    flop_terms = None
+
+    def flop_terms(self, out, *inputs):
+        """Cost terms for `costgraph.conventions`: none, as no tool counts it (addcmul/addcdiv/lerp are no module,
+        no op ptflops patches, and no aten handle in fvcore, FlopCounterMode or ptflops' aten backend): every
+        tool preset counts 0, costgraph's own preset its `other_flops`."""
+        return {}
 
     def __post_init__(self):
         if self.op not in TERNARY_OPS:

@@ -52,7 +52,12 @@ class Scatter(ParameterFree):
     accumulate: bool = False
     inplace: bool = False
     arity = None
-    flop_terms = None
+
+    def flop_terms(self, out, *inputs):
+        """Cost terms for `costgraph.conventions`: none, as no tool counts it (scatter/scatter_add/scatter_reduce
+        are no module, no op ptflops patches, and no aten handle in fvcore, FlopCounterMode or ptflops' aten
+        backend): every tool preset counts 0, costgraph's own preset its `other_flops`."""
+        return {}
 
     def output_shape(self, x, index, *src):
         if len(index) != len(x) or len(src) > 1:
@@ -96,7 +101,12 @@ class IndexAdd(ParameterFree):
     alpha: float = 1.0
     inplace: bool = False
     arity = 3
-    flop_terms = None
+
+    def flop_terms(self, out, *inputs):
+        """Cost terms for `costgraph.conventions`: none, as no tool counts it (index_add is no module, no op
+        ptflops patches, and no aten handle in fvcore, FlopCounterMode or ptflops' aten backend): every tool
+        preset counts 0, costgraph's own preset its `other_flops`."""
+        return {}
 
     def output_shape(self, x, index, source):
         if len(index) > 1 or len(source) != len(x):
@@ -140,7 +150,12 @@ class IndexPut(ParameterFree):
     accumulate: bool = False
     inplace: bool = False
     arity = None
-    flop_terms = None
+
+    def flop_terms(self, out, *inputs):
+        """Cost terms for `costgraph.conventions`: none, as no tool counts it (index_put is no module, no op
+        ptflops patches, and no aten handle in fvcore, FlopCounterMode or ptflops' aten backend): every tool
+        preset counts 0, costgraph's own preset its `other_flops`."""
+        return {}
 
     def output_shape(self, x, values, *indices):
         if not indices:

@@ -56,7 +56,12 @@ class TopK(ParameterFree):
     k: int
     dim: int = -1
     largest: bool = True
-    flop_terms = None
+
+    def flop_terms(self, out, *inputs):
+        """Cost terms for `costgraph.conventions`: none, as no tool counts it (topk is no module, no op ptflops
+        patches, and no aten handle in fvcore, FlopCounterMode or ptflops' aten backend): every tool preset
+        counts 0, costgraph's own preset its `other_flops`."""
+        return {}
 
     def __post_init__(self):
         positive_int(self.k, "k", "TopK")
@@ -91,7 +96,12 @@ class Sort(ParameterFree):
 
     dim: int = -1
     descending: bool = False
-    flop_terms = None
+
+    def flop_terms(self, out, *inputs):
+        """Cost terms for `costgraph.conventions`: none, as no tool counts it (sort is no module, no op ptflops
+        patches, and no aten handle in fvcore, FlopCounterMode or ptflops' aten backend): every tool preset
+        counts 0, costgraph's own preset its `other_flops`."""
+        return {}
 
     def output_shape(self, x):
         _axis("Sort", self.dim, len(x))
@@ -118,7 +128,13 @@ class Histogram(ParameterFree):
     """
 
     bins: int = 100
-    flop_terms = None
+
+    def flop_terms(self, out, *inputs):
+        """Cost terms for `costgraph.conventions`: none, as no tool counts it (histc is no module, no op ptflops
+        patches, and no aten handle in fvcore, FlopCounterMode or ptflops' aten backend): every tool preset
+        counts 0, costgraph's own preset its `other_flops`."""
+        return {}
+
     carries_gradient = False
 
     def __post_init__(self):
