@@ -142,12 +142,14 @@ CASES = [
     # kinds the ops branch added (no tool counts any of them: each preset's 0 is checked here)
     ("GLU", lambda: nn.GLU(1), 4, (5, 6), (7, 4), D2),
     ("LogSigmoid", lambda: nn.LogSigmoid(), 3, (5, 6), (7, 4), D2),
-    ("Binary", lambda: Call(lambda x: x**x + torch.atan2(x, x)), 3, (5, 6), (7, 4), D2),
-    ("Ternary", lambda: Call(lambda x: torch.lerp(x, x, 0.3) + torch.addcmul(x, x, x, value=0.5)), 3, (5, 6), (7, 4), D2),
+    ("Binary", lambda: Call(lambda x: x**x + torch.atan2(x, x) + torch.fmod(x, 3) + x // x + x % x), 3, (5, 6), (7, 4), D2),
+    ("Ternary", lambda: Call(lambda x: torch.lerp(x, x, 0.3) + torch.addcmul(x, x, x, value=0.5) + torch.addcdiv(x, x, x)),
+     3, (5, 6), (7, 4), D2),
     # targets from the (uninitialized) input, clamped into the classes
     ("NLLLoss", lambda: Call(lambda x, loss: loss(x, x[:, 0].long().clamp(0, 2)), nn.NLLLoss()), 3, (5, 6), (7, 4), D2),
     ("MSELoss", lambda: Call(lambda x, loss: loss(x[:, :1], x[:, 1:2]), nn.MSELoss()), 3, (5, 6), (7, 4), D2),
-    ("Scatter", lambda: Call(lambda x: x.scatter_add(1, torch.zeros_like(x[:, :2], dtype=torch.long), x[:, :2])),
+    ("Scatter", lambda: Call(lambda x: x.scatter_add(1, torch.zeros_like(x[:, :2], dtype=torch.long), x[:, :2])
+                             .scatter(1, torch.zeros_like(x[:, :1], dtype=torch.long), 0.5)),
      3, (5, 6), (7, 4), D2),
     ("IndexAdd-IndexPut", lambda: Call(_index_add_put), 3, (5, 6), (7, 4), D2),
     ("TopK-Sort", lambda: Call(lambda x: torch.topk(x, 2, 1).values.sum() + torch.sort(x, 3).values), 3, (5, 6), (7, 4), D2),
