@@ -408,6 +408,14 @@ _CPU_SDPA = (
 )
 
 
+#: the same for every tool (read in each one's source, and run by tests/test_conventions_aten_kinds.py)
+_UNCOUNTED_OPS = (
+    "GLU, LogSigmoid, pow/atan2/fmod/floor_divide/remainder of tensors (Binary), lerp/addcmul/addcdiv "
+    "(Ternary), NLLLoss, MSELoss, scatter/index_add/index_put, topk, sort and histc count 0: no module "
+    "hook (thop, ptflops), no parameters (torchinfo), no patched function (ptflops: only torch.add/mul "
+    "and Tensor.add/mul among elementwise ops) and no aten handle (fvcore, FlopCounterMode, ptflops' aten "
+    "backend) for any of them."
+)
 _TRANSPOSED = ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
 _INSTANCE_NORMS = ("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")
 
@@ -452,6 +460,7 @@ _preset(
         # its registry has no formula for torch._grouped_mm or transformers' grouped_mm_fallback
         overrides=((("GroupedMatMul", "mac"), 0),),
         quirks=(
+            _UNCOUNTED_OPS,
             "torch/utils/flop_counter.py (2.13.0): conv_flop_count and mm/addmm_flop count 2 per MAC; "
             "addmm's bias is not counted ('Should be 2 * k - 1 technically'); there is no formula for "
             "batch_norm, relu, pooling or add, so they count 0.",
@@ -486,6 +495,7 @@ _preset(
         checked_on=_CNN_KINDS | ATEN_CHECKED_KINDS,
         refused=(_FUSED_MHA, _CPU_SDPA),
         quirks=(
+            _UNCOUNTED_OPS,
             "fvcore/nn/flop_count.py _DEFAULT_SUPPORTED_OPS: aten::_convolution, addmm and linear count "
             "one per MAC, bias ignored ('We count one fused multiply-add as one flop').",
             "aten::adaptive_avg_pool2d uses elementwise_flop_counter(1, 0): one per INPUT element, even "
@@ -546,6 +556,7 @@ _preset(
         checked_on=_CNN_KINDS | ATEN_CHECKED_KINDS,
         refused=(_FUSED_MHA, _CPU_SDPA),
         quirks=(
+            _UNCOUNTED_OPS,
             "thop/vision/basic_hooks.py count_convNd / calculate_conv2d_flops: output elements x "
             "(C_in/groups) x kernel area, no bias; count_linear: in_features x output elements, no bias.",
             "count_adap_avgpool: int((H_in/H_out * W_in/W_out + 1) x output elements) in float64, i.e. "
@@ -596,6 +607,7 @@ _preset(
         checked_on=_CNN_KINDS | ATEN_CHECKED_KINDS,
         refused=(_FUSED_MHA, _CPU_SDPA),
         quirks=(
+            _UNCOUNTED_OPS,
             "torchinfo/layer_info.py calculate_macs: a layer whose class name contains 'Conv' adds "
             "(weight + bias parameters) x N*H_out*W_out, i.e. MACs + one bias per output element.",
             "Any other layer with 'weight'/'bias' parameters adds output_size[0] x parameters: for a "
@@ -651,6 +663,7 @@ _preset(
         checked_on=_CNN_KINDS | ATEN_CHECKED_KINDS,
         refused=(_FUSED_MHA, _CPU_SDPA),
         quirks=(
+            _UNCOUNTED_OPS,
             "ptflops/pytorch_ops.py conv_flops_counter_hook and linear_flops_counter_hook: MACs plus one "
             "bias add per output element.",
             "Module hooks count ReLU (relu_flops_counter_hook) 1 per element and every pool "
@@ -688,6 +701,7 @@ _preset(
         checked_on=_CNN_KINDS | ATEN_CHECKED_KINDS,
         refused=(_FUSED_MHA, _CPU_SDPA),
         quirks=(
+            _UNCOUNTED_OPS,
             "ptflops/aten_ops.py ATEN_OPS_MAPPING has only mm, matmul, addmm, bmm and convolution: "
             "conv_flop_count adds one per output element when there is a bias, addmm_flop adds "
             "batch x output features; every other op (batch_norm, relu, pooling, add) is a zero-op.",
