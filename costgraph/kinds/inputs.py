@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sympy
 
 from ..errors import CostGraphError
 from ..symbols import N, as_size
-from .base import LayerKind, ParameterFree, numel, register_kind
+from .base import Constraint, LayerKind, ParameterFree, numel, register_kind
 
 __all__ = ['Input', 'Parameter']
 
@@ -21,10 +21,16 @@ class Input(ParameterFree):
     >>> from costgraph.symbols import H, W
     >>> Input((3, H, W)).output_shape()
     (N, 3, H, W)
+
+    `conditions` are `Constraint` entries on the sizes that hold wherever
+    the network is valid beyond its layers' own (``from_torch`` records the
+    size conditions ``torch.export`` traced the model under); the network
+    checks them as it checks every layer's constraints.
     """
 
     shape: tuple
     batch: object = N
+    conditions: tuple = field(default=(), repr=False)
     arity = 0
 
     def __post_init__(self):
@@ -37,9 +43,16 @@ class Input(ParameterFree):
                 raise CostGraphError(f"Input: sizes must be positive integers, got {d}", value=d)
         object.__setattr__(self, "shape", dims)
         object.__setattr__(self, "batch", batch)
+        conditions = tuple(self.conditions) if isinstance(self.conditions, (tuple, list)) else None
+        if conditions is None or not all(isinstance(c, Constraint) for c in conditions):
+            raise CostGraphError(f"Input: conditions must be a tuple of Constraint entries, got {self.conditions!r}", value=self.conditions)
+        object.__setattr__(self, "conditions", conditions)
 
     def output_shape(self):
         return (self.batch,) + self.shape
+
+    def constraints(self, out):
+        return self.conditions
 
     def other_flops(self, out):
         return sympy.Integer(0)

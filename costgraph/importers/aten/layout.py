@@ -224,3 +224,14 @@ def copy_into(call):
         if broadcast_shapes("copy_", tuple(dst.shape), tuple(src.shape)) != tuple(dst.shape):
             call.unsupported(f"copy_ of {tuple(src.shape)} into {tuple(dst.shape)}")
     return dst
+
+
+@aten_converter("aten::zero_", "aten::fill_")
+def fill_in_place(call):
+    """``x.zero_()`` / ``x.fill_(v)``: x's elements overwritten in place, no arithmetic, no new tensor.
+
+    Swin v2 zeroes the key part of its qkv bias this way (``qkv_bias[C:2C].zero_()``).
+    """
+    if isinstance(call.arg(1, "value", None), TensorValue):
+        call.unsupported("fill_ with a tensor value")
+    return call.args[0]

@@ -21,6 +21,7 @@ from ...errors import CostGraphError, ShapeError
 from ...kinds import Input, Parameter, format_shape
 from ...kinds.base import numel
 from ...network import Network
+from .guards import export_guards
 from .shapes import same_shape, shape_formula, to_formula
 from .table import Call, TensorValue, Unsupported, converter_for, op_name
 
@@ -198,6 +199,10 @@ class _Walk:
         signature = self.program.graph_signature
         kinds = {spec.arg.name: spec for spec in signature.input_specs}
         user = iter(self.capture.inputs)
+        # the size conditions export traced under, on the first input (see guards.py)
+        guards = export_guards(self.program, self.symbols)
+        self.net.graph.graph["export_guards_unwritten"] = list(guards.unwritten)
+        conditions = guards.constraints
         for node in self.program.graph.nodes:
             if node.op != "placeholder":
                 continue
@@ -209,7 +214,8 @@ class _Walk:
                     continue
                 shape = next(user)
                 layer = self.fresh(node.name)
-                self.net.add(layer, Input(shape[1:], batch=shape[0]) if shape else Input((), batch=1))
+                self.net.add(layer, Input(shape[1:], batch=shape[0], conditions=conditions) if shape else Input((), batch=1, conditions=conditions))
+                conditions = ()
                 self.env[node.name] = TensorValue(layer, self.net.shape(layer), dtype=val.dtype)
                 continue
             target = spec.target
