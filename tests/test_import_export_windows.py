@@ -120,6 +120,51 @@ def test_padded_window_formulas_agree_with_python(window, patch, sizes):
         assert value(ours_padded, W=w) == x + (window - x % window) % window
 
 
+def test_patch_merging_sizes_become_single_floors():
+    """torchvision's PatchMerging pads to even and keeps every other row: (a + a % 2 + 1) // 2 = ceil(a / 2).
+
+    By hand, with a = W // 4: ceil(floor(W/4) / 2) = floor((W + 4) / 8); twice more, floor((W + 28) / 32);
+    the last stage padded to a multiple of 7 is 7 * ceil(floor((W + 28)/32) / 7) = 7 * floor((W + 220) / 224).
+    """
+    a = TorchFloorDiv(s0, 4)
+    merge = lambda x: TorchFloorDiv(x + TorchMod(x, 2) + 1, 2)  # noqa: E731
+    names = {s0: W}
+    assert to_formula(merge(a), names) == FloorDiv(W + 4, 8)
+    last = merge(merge(merge(a)))
+    assert to_formula(last, names) == FloorDiv(W + 28, 32)
+    assert to_formula(last + TorchMod(7 - TorchMod(last, 7), 7), names) == 7 * FloorDiv(W + 220, 224)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 9), st.integers(1, 3), st.lists(st.integers(1, 5000), min_size=6, max_size=6))
+def test_merged_and_padded_sizes_agree_with_python(window, merges, sizes):
+    def python(w):
+        x = w // 4
+        for _ in range(merges):
+            x = (x + x % 2 + 1) // 2
+        return x + (window - x % window) % window
+
+    x = TorchFloorDiv(s0, 4)
+    for _ in range(merges):
+        x = TorchFloorDiv(x + TorchMod(x, 2) + 1, 2)
+    ours = to_formula(x + TorchMod(window - TorchMod(x, window), window), {s0: W})
+    for w in sizes:
+        assert value(ours, W=w) == python(w), (window, merges, w)
+
+
+def test_a_floor_the_traced_domain_fixes_is_pinned():
+    """Swin's last stage at 224: export's guard 7 >= 7*floor((H + 220)/224), and H >= 4 (export's range),
+    so floor((H + 220)/224) is 1 wherever the graph is valid (by hand: 1 at H = 4, and at most 7 // 7)."""
+    from costgraph.importers.aten.guards import _pinned_floors
+    from costgraph.kinds.base import Constraint
+
+    stage = FloorDiv(H + 220, 224)
+    guard = Constraint(7 - 7 * stage, "")
+    assert _pinned_floors([guard], {H: 4}) == ({stage: 1}, {H})
+    assert _pinned_floors([guard], {H: 1}) == ({}, set())            # floor is 0 at H = 1: not fixed
+    assert _pinned_floors([Constraint(14 - 7 * stage, "")], {H: 4}) == ({}, set())   # 1 or 2
+
+
 # -- padding by a size formula (kinds.indexing.Pad) ------------------------------------------
 
 def test_pad_takes_size_formulas_as_amounts():

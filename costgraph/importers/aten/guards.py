@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import sympy
 
 from ...errors import CostGraphError
+from ...intmath import FloorDiv
 from ...kinds.base import Constraint
 from .shapes import to_formula
 
@@ -44,6 +45,7 @@ class GuardSet:
 
     constraints: tuple
     unwritten: tuple
+    pinned: tuple = ()
 
 
 def shape_env_of(program):
@@ -72,9 +74,16 @@ _OP_METADATA = (
 
 
 def _from_op_metadata(guard) -> bool:
-    """Whether torch recorded `guard` inside its shape rules rather than in the model's Python (``if size > 7``)."""
+    """Whether torch recorded `guard` inside its shape rules rather than in the model's Python (``if size > 7``).
+
+    Guards recorded by costgraph's own converters (asking a fake tensor
+    ``is_contiguous()`` after export, on an earlier import of the same
+    program) are left out too: they are not export's.
+    """
     loc = getattr(getattr(guard, "sloc", None), "framework_loc", None)
     filename = str(getattr(loc, "filename", loc or "")).replace("\\", "/")
+    if "/costgraph/" in filename:
+        return True
     inside = filename.rpartition("/torch/")[2] if "/torch/" in filename else ""
     return any(part in inside for part in _OP_METADATA)
 
@@ -148,6 +157,7 @@ def export_guards(program, symbols: dict) -> GuardSet:
     env = shape_env_of(program)
     if env is None:
         return GuardSet((), ())
+    lowest = _lower_bounds(program, symbols)
     values = getattr(env, "backed_var_to_val", None) or env.var_to_val  # renamed in torch 2.13
     hints = {s: int(v) for s, v in values.items() if s in symbols}
     at_example = {symbols[s]: v for s, v in hints.items()}
@@ -177,4 +187,59 @@ def export_guards(program, symbols: dict) -> GuardSet:
         written.append(
             Constraint(expr, f"torch.export traced the model assuming {shown}; the imported graph is valid only there")
         )
-    return GuardSet(tuple(written), tuple(unwritten))
+    pinned, used = _pinned_floors(written, lowest)
+    for symbol in sorted(used, key=str):  # the ranges the pins rest on are conditions too
+        written.append(Constraint(symbol - lowest[symbol], f"torch.export's range for {symbol}: {symbol} >= {lowest[symbol]}"))
+    return GuardSet(tuple(written), tuple(unwritten), tuple(pinned.items()))
+
+
+def _lower_bounds(program, symbols) -> dict:
+    """costgraph symbol -> the least value export's range constraints allow (1 when none is given)."""
+    bounds = {}
+    for torch_symbol, ranges in getattr(program, "range_constraints", {}).items():
+        if torch_symbol in symbols:
+            try:
+                bounds[symbols[torch_symbol]] = max(1, int(ranges.lower))
+            except (TypeError, ValueError):
+                pass
+    return bounds
+
+
+def _nondecreasing(expr) -> bool:
+    """Structurally non-decreasing in every size: sizes and floors of such, with positive coefficients."""
+    if expr.is_number or isinstance(expr, sympy.Symbol):
+        return True
+    if isinstance(expr, FloorDiv):
+        return _nondecreasing(expr.args[0])
+    if isinstance(expr, sympy.Add):
+        return all(_nondecreasing(t) for t in expr.args)
+    if isinstance(expr, sympy.Mul):
+        coefficient, rest = expr.as_coeff_Mul()
+        return coefficient > 0 and all(_nondecreasing(f) and not f.is_number for f in sympy.Mul.make_args(rest))
+    return False
+
+
+def _pinned_floors(constraints, lowest):
+    """Floors that the conditions fix to one value: ``c - k*f >= 0`` and ``f >= f(lowest sizes)`` meeting.
+
+    Swin's last stage at 224x192 is one window: export's guard "7 >= padded"
+    is ``7 - 7*floor((H + 220)/224) >= 0``, and the floor is at least 1 at
+    export's least H (4): so it is 1 wherever the graph is valid.
+    """
+    pinned, used = {}, set()
+    for constraint in constraints:
+        expr = sympy.expand(constraint.expr)
+        floors = [t for t in sympy.Add.make_args(expr) if not t.is_number]
+        if len(floors) != 1:
+            continue
+        k, f = floors[0].as_coeff_Mul()
+        if not (isinstance(f, FloorDiv) and k < 0 and _nondecreasing(f)):
+            continue
+        if not all(s in lowest for s in f.free_symbols):
+            continue
+        highest = int(expr - floors[0]) // int(-k)
+        least = int(f.subs({s: lowest[s] for s in f.free_symbols}))
+        if least == highest:
+            pinned[f] = sympy.Integer(least)
+            used |= f.free_symbols
+    return pinned, used

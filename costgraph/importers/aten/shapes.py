@@ -32,7 +32,7 @@ def _torch_functions():
     return f
 
 
-def to_formula(expr, symbols: dict) -> sympy.Expr:
+def to_formula(expr, symbols: dict, pins: dict | None = None) -> sympy.Expr:
     """A torch size expression (int, SymInt or sympy) over `symbols` (torch symbol -> costgraph symbol).
 
     Raises
@@ -57,7 +57,10 @@ def to_formula(expr, symbols: dict) -> sympy.Expr:
     node = getattr(expr, "node", None)  # a torch.SymInt
     if node is not None:
         expr = node.expr
-    return _positive_floors(_convert(sympy.sympify(expr), symbols))
+    formula = _positive_floors(_convert(sympy.sympify(expr), symbols))
+    # floors whose value the traced domain fixes (`guards.export_guards`): torch wrote some sizes
+    # with them where they are 1 (Swin's last stage, one window), and costgraph's with the constant
+    return formula.xreplace(pins) if pins and isinstance(formula, sympy.Basic) else formula
 
 
 def _positive_floors(expr):
@@ -285,9 +288,9 @@ def exact_quotient(base, divisor):
     return sympy.expand(q.xreplace(back))
 
 
-def shape_formula(shape, symbols: dict) -> tuple:
+def shape_formula(shape, symbols: dict, pins: dict | None = None) -> tuple:
     """A torch shape (``torch.Size`` of ints and SymInts) as a tuple of costgraph formulas."""
-    return tuple(to_formula(d, symbols) for d in shape)
+    return tuple(to_formula(d, symbols, pins) for d in shape)
 
 
 def same_shape(ours, theirs) -> bool:

@@ -70,6 +70,7 @@ class _Walk:
         self.net = Network(name)
         self.env = {}
         self.unsupported = []
+        self.pins = {}              # floors the traced domain fixes (guards.py), set with the inputs
         self.param_layers = {}      # canonical parameter name -> Parameter layer
         self.owner = {}             # canonical parameter name -> layer counting it
         self.used = set()           # canonical parameter names the graph reads
@@ -185,12 +186,12 @@ class _Walk:
         if isinstance(arg, dict):
             return {k: self.value_of(v) for k, v in arg.items()}
         if isinstance(arg, torch.SymInt):
-            return to_formula(arg, self.symbols)
+            return to_formula(arg, self.symbols, self.pins)
         return arg
 
     def expected(self, val):
         if isinstance(val, torch.Tensor):
-            return shape_formula(val.shape, self.symbols)
+            return shape_formula(val.shape, self.symbols, self.pins)
         if isinstance(val, (list, tuple)):
             return [self.expected(v) for v in val]
         return None
@@ -203,6 +204,7 @@ class _Walk:
         guards = export_guards(self.program, self.symbols)
         self.net.graph.graph["export_guards_unwritten"] = list(guards.unwritten)
         conditions = guards.constraints
+        self.pins = dict(guards.pinned)
         for node in self.program.graph.nodes:
             if node.op != "placeholder":
                 continue
@@ -278,14 +280,14 @@ class _Walk:
         if not hasattr(target, "_schema"):
             # size arithmetic on SymInts (operator.mul, floordiv, ...): export already wrote the result
             if isinstance(val, (torch.SymInt, int)) and not isinstance(val, bool):
-                return to_formula(val, self.symbols)
+                return to_formula(val, self.symbols, self.pins)
             raise Unsupported(f"the Python call {getattr(target, '__name__', target)} on sizes")
         name = op_name(target)
         base = name.rsplit(".", 1)[0]
         if base in _SKIPPED:
             return None
         if base == "aten::sym_size" or (isinstance(val, torch.SymInt) and base.startswith("aten::sym_")):
-            return to_formula(val, self.symbols)
+            return to_formula(val, self.symbols, self.pins)
         converter = converter_for(name)
         if converter is None:
             raise Unsupported("no converter is registered")
