@@ -89,7 +89,7 @@ def _from_op_metadata(guard) -> bool:
 
 
 def _difference(relation, symbols):
-    """``(a - b)`` of a relation over costgraph formulas, and its kind."""
+    """``a - b`` of a relation ``a ? b``, both sides as costgraph formulas, expanded."""
     lhs, rhs = (to_formula(side, symbols) for side in relation.args)
     return sympy.expand(lhs - rhs)
 

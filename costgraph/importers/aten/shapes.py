@@ -16,6 +16,7 @@ exactly only when the dividend is a polynomial multiple of the divisor
 
 from __future__ import annotations
 
+import functools
 import math
 
 import sympy
@@ -57,12 +58,19 @@ def to_formula(expr, symbols: dict, pins: dict | None = None) -> sympy.Expr:
     node = getattr(expr, "node", None)  # a torch.SymInt
     if node is not None:
         expr = node.expr
-    formula = _positive_floors(_convert(sympy.sympify(expr), symbols))
+    formula = _formula(sympy.sympify(expr), tuple(symbols.items()))
     # floors whose value the traced domain fixes (`guards.export_guards`): torch wrote some sizes
     # with them where they are 1 (Swin's last stage, one window), and costgraph's with the constant
     return formula.xreplace(pins) if pins and isinstance(formula, sympy.Basic) else formula
 
 
+@functools.lru_cache(maxsize=65536)
+def _formula(expr, symbols: tuple):
+    """`_convert` then `_positive_floors`, once per torch expression (a network repeats each many times)."""
+    return _positive_floors(_convert(expr, dict(symbols)))
+
+
+@functools.lru_cache(maxsize=65536)
 def _positive_floors(expr):
     """`expr` with every ``floor(-x/n)`` written ``-floor((x + n - 1)/n)`` (equal for integer x, n > 0).
 
@@ -147,6 +155,7 @@ def _floor_div(base, divisor, original):
 _MAX_PERIOD = 1 << 14
 
 
+@functools.lru_cache(maxsize=65536)
 def _single_floor(base, n: int):
     """``floor(base / n)`` as one floor ``floor((s*x + c) / L)`` when it is one, else None.
 
