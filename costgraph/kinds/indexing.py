@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import sympy
 
 from ..errors import CostGraphError, ShapeError
-from ..intmath import FloorDiv
+from ..intmath import FloorDiv, is_integer_valued
 from ..symbols import as_size
 from .arithmetic import broadcast_shapes
 from .base import Constraint, ParameterFree, Saved, View, format_shape, numel, register_kind
@@ -30,6 +30,18 @@ def _int(value, name: str, owner: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise CostGraphError(f"{owner}: {name} must be an integer, got {value!r}", value=value)
     return int(value)
+
+
+def _amount(value):
+    """A pad amount: an int, or an integer-valued formula in sizes (an integer formula becomes an int)."""
+    if isinstance(value, sympy.Basic) and not isinstance(value, sympy.Integer):
+        formula = as_size(value, owner="Pad", what="a pad amount")
+        if not is_integer_valued(formula):
+            raise CostGraphError(f"Pad: a pad amount must be integer-valued, got {formula}", value=value)
+        return formula
+    if isinstance(value, sympy.Integer):
+        return int(value)
+    return _int(value, "pad", "Pad")
 
 
 def _axis(dim, rank: int, owner: str) -> int:
@@ -50,6 +62,10 @@ class Pad(ParameterFree):
     backwards, ``(w_left, w_right, h_top, h_bottom, ...)``.  Negative
     amounts crop (constant mode).  Reflection needs each amount below the
     size, circular at most the size (constraints checked at every size).
+    An amount may be an integer-valued formula in sizes (Swin pads a map
+    to a multiple of its window: ``(7 - W % 7) % 7``); outside constant
+    mode such an amount must not be negative, a constraint checked at
+    every size, as the output size (at least 1) is.
     Saved for backward: the input for ``reflect`` and ``replicate``
     (``reflection_pad2d_backward(grad, self, padding)``), nothing otherwise.
 
@@ -68,6 +84,10 @@ class Pad(ParameterFree):
     (N, 3, H + 2, W + 2)
     >>> Pad((1, 1, 2, 0), mode="reflect").saved_tensors((N, 3, H + 2, W + 2), (N, 3, H, W))
     (Saved(source='input', index=0, numel=None, element='activation'),)
+    >>> from costgraph.intmath import FloorDiv
+    >>> to_multiple = 7 * FloorDiv(W + 6, 7) - W          # (7 - W % 7) % 7: W padded up to a multiple of 7
+    >>> Pad((to_multiple, 0)).output_shape((N, 3, H, W))
+    (N, 3, H, 7*floor((W + 6)/7))
     """
 
     pad: tuple
@@ -78,10 +98,10 @@ class Pad(ParameterFree):
         pad = tuple(self.pad) if isinstance(self.pad, (tuple, list)) else None
         if not pad or len(pad) % 2:
             raise CostGraphError(f"Pad: pad must be a non-empty sequence of pairs, got {self.pad!r}", value=self.pad)
-        pad = tuple(_int(p, "pad", "Pad") for p in pad)
+        pad = tuple(_amount(p) for p in pad)
         if self.mode not in PAD_MODES:
             raise CostGraphError(f"Pad: mode must be one of {', '.join(PAD_MODES)}, got {self.mode!r}", value=self.mode)
-        if self.mode != "constant" and min(pad) < 0:
+        if self.mode != "constant" and min((p for p in pad if isinstance(p, int)), default=0) < 0:
             raise CostGraphError(f"Pad: negative padding needs mode 'constant', got {pad} in {self.mode!r}", value=pad)
         object.__setattr__(self, "pad", pad)
 
@@ -98,19 +118,25 @@ class Pad(ParameterFree):
         return tuple(out)
 
     def constraints(self, out, x):
+        # an amount that is a formula may not be negative outside constant mode (an int is checked when built)
+        signs = tuple(
+            Constraint(p, f"negative padding needs mode 'constant' (mode {self.mode!r})")
+            for p in self.pad
+            if self.mode != "constant" and not isinstance(p, int)
+        )
         if self.mode == "reflect":  # torch: "Padding size should be less than the corresponding input dimension"
-            return tuple(
+            return signs + tuple(
                 Constraint(x[a] - p - 1, "Padding size should be less than the corresponding input dimension")
                 for a, left, right in self._pairs(x)
                 for p in (left, right)
             )
         if self.mode == "circular":
-            return tuple(
+            return signs + tuple(
                 Constraint(x[a] - p, "Padding value causes wrapping around more than once")
                 for a, left, right in self._pairs(x)
                 for p in (left, right)
             )
-        return ()
+        return signs
 
     def other_flops(self, out, x):
         return sympy.Integer(0)

@@ -18,23 +18,19 @@ __all__ = ['Input', 'Parameter']
 class Input(ParameterFree):
     """A network input of shape ``(batch, *shape)``; it is counted as an activation.
 
-    `bounds` limits the sizes the network is valid for: ``(size, lower,
-    upper)`` triples (`upper` None for no upper bound), each with the reason
-    in `bounds_reason`.  ``costgraph.from_torch`` sets them from the ranges
-    ``torch.export`` captured the model on (a forward that branches on a
-    size holds only on one side of the branch).
-
     >>> from costgraph.symbols import H, W
     >>> Input((3, H, W)).output_shape()
     (N, 3, H, W)
-    >>> [c.expr for c in Input((3, H, W), bounds=((H, 33, 256),)).constraints((N, 3, H, W))]
-    [H - 33, 256 - H]
+
+    `conditions` are `Constraint` entries on the sizes that hold wherever
+    the network is valid beyond its layers' own (``from_torch`` records the
+    size conditions ``torch.export`` traced the model under); the network
+    checks them as it checks every layer's constraints.
     """
 
     shape: tuple
     batch: object = N
-    bounds: tuple = field(default=(), repr=False)
-    bounds_reason: str = field(default="outside the sizes this input is valid for", repr=False, compare=False)
+    conditions: tuple = field(default=(), repr=False)
     arity = 0
 
     def __post_init__(self):
@@ -47,20 +43,17 @@ class Input(ParameterFree):
                 raise CostGraphError(f"Input: sizes must be positive integers, got {d}", value=d)
         object.__setattr__(self, "shape", dims)
         object.__setattr__(self, "batch", batch)
-        bounds = []
-        for bound in self.bounds:
-            if not isinstance(bound, (tuple, list)) or len(bound) != 3:
-                raise CostGraphError(f"Input: a bound is (size, lower, upper), got {bound!r}", value=bound)
-            size = as_size(bound[0], owner="Input", what="a bounded size")
-            lower = as_size(bound[1], owner="Input", what="a lower bound")
-            upper = None if bound[2] is None else as_size(bound[2], owner="Input", what="an upper bound")
-            if not lower.is_Integer or (upper is not None and not upper.is_Integer):
-                raise CostGraphError(f"Input: bounds must be integers, got {bound!r}", value=bound)
-            bounds.append((size, lower, upper))
-        object.__setattr__(self, "bounds", tuple(bounds))
+        conditions = tuple(self.conditions) if isinstance(self.conditions, (tuple, list)) else None
+        if conditions is None or not all(isinstance(c, Constraint) for c in conditions):
+            raise CostGraphError(f"Input: conditions must be a tuple of Constraint entries, got {self.conditions!r}", value=self.conditions)
+        object.__setattr__(self, "conditions", conditions)
 
     def output_shape(self):
         return (self.batch,) + self.shape
+
+    def constraints(self, out):
+        """`conditions`: the sizes this input (and the network) is valid for beyond its layers' own rules."""
+        return self.conditions
 
     def other_flops(self, out):
         return sympy.Integer(0)
@@ -72,17 +65,6 @@ class Input(ParameterFree):
     def saved_tensors(self, out, needs_input_grad=None):
         """Nothing: an input is data, not an operation autograd records."""
         return ()
-
-    def constraints(self, out):
-        """``size - lower >= 0`` and ``upper - size >= 0`` for each of `bounds`."""
-        made = []
-        for size, lower, upper in self.bounds:
-            span = f"[{lower}, {upper}]" if upper is not None else f"[{lower}, oo)"
-            message = f"{size} must lie in {span}: {self.bounds_reason}"
-            made.append(Constraint(size - lower, message))
-            if upper is not None:
-                made.append(Constraint(upper - size, message))
-        return tuple(made)
 
 
 @register_kind

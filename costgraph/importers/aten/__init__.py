@@ -13,7 +13,11 @@ How it works:
    ``sorting.py``, ``scatter.py``, ``loss.py``, ``data_dependent.py``),
    which returns a costgraph kind.  Shapes come from costgraph's own formulas.
 3. Every node's shape must equal export's symbolic shape as an expression
-   (``shapes.py``), or the import fails naming the node.
+   (``shapes.py``), or the import fails naming the node.  The conditions
+   on the sizes that export traced the model's Python under (a branch on
+   a size, such as Swin's "shift only when the map exceeds the window")
+   become constraints of the input (``guards.py``): a size where the
+   traced branch flips is refused, not miscounted.
 4. Parameters are counted once per tensor, as torch counts them: a tensor
    tied to two layers (GPT-2's embedding and head) makes the second share
    the first's weights.  Buffers (batch norm's running statistics, rotary

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sympy
 import torch
@@ -43,10 +43,6 @@ class Capture:
         costgraph symbol -> its value in the example.
     seconds : float
         Time ``torch.export`` took.
-    bounds : dict
-        costgraph symbol -> (lower, upper or None): the range export
-        captured the model on, where it is narrower than export's default
-        (2 up, with no upper end).
     """
 
     program: object
@@ -54,7 +50,6 @@ class Capture:
     inputs: list
     example_sizes: dict
     seconds: float
-    bounds: dict = field(default_factory=dict)
 
 
 def _example_tensors(example_input, device):
@@ -242,30 +237,8 @@ def capture(module, example_input, dynamic=None, *, training=False) -> Capture:
             symbols[expr] = wanted
             shape.append(wanted)
         inputs.append(tuple(shape))
-    return Capture(program, symbols, inputs, values, seconds, _captured_ranges(program, symbols))
+    return Capture(program, symbols, inputs, values, seconds)
 
-
-def _captured_ranges(program, symbols) -> dict:
-    """costgraph symbol -> (lower, upper or None) where export's range is narrower than its default.
-
-    A forward that branches on a size (``if h > 128:``) is captured on one
-    side only: export records the side as a range of the size, and the
-    network is valid there and nowhere else.  Export's own default range
-    starts at 2 (it fixes sizes of 1, which broadcast); costgraph keeps 1
-    valid, as the formulas hold there for every model checked.
-    """
-    ranges = {}
-    for torch_symbol, symbol in symbols.items():
-        found = program.range_constraints.get(torch_symbol)
-        if found is None:
-            continue
-        lower, upper = found.lower, found.upper
-        # finite ends are sympy Integers; torch's infinities (int_oo) are not
-        lower = int(lower) if isinstance(lower, (int, sympy.Integer)) and int(lower) > 2 else None
-        upper = int(upper) if isinstance(upper, (int, sympy.Integer)) else None
-        if lower is not None or upper is not None:
-            ranges[symbol] = (lower if lower is not None else 1, upper)
-    return ranges
 
 
 #: a line of the partial graph torch keeps on a failed export: a node with a data-sized shape

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...kinds import Linear, Transpose
+from ...kinds.arithmetic import Add
 from ...kinds.attention import ScaledDotProductAttention
 from ...kinds.embedding import Embedding
 from ...kinds.matmul import BatchMatMul, Einsum, MatMul
@@ -17,9 +18,13 @@ def _is_param(value):
 def linear(call):
     """``linear(input, weight, bias=None)``: weight ``(out, in)``."""
     x, weight, bias = call.arg(0, "input"), call.arg(1, "weight"), call.arg(2, "bias")
-    if not _is_param(weight) or (bias is not None and not _is_param(bias)):
+    if not _is_param(weight):
         call.unsupported("a linear layer whose weight is computed in forward")
     out_features, in_features = (int(d) for d in weight.shape)
+    if bias is not None and not _is_param(bias):
+        # a bias computed in forward (Swin v2 zeroes the key part of a clone): the product, then its sum
+        product = call.add(Linear(in_features, out_features, False), x, owns=(weight,))
+        return call.add(Add(), product, bias)
     if call._importer.options.get("lazy_linear") and not x.shape[-1].is_number:
         # the seed's VGG16: fc1 sized for each input, so its weights are a formula, not this tensor
         call._importer.used.update(v.param for v in (weight, bias) if v is not None)

@@ -10,12 +10,25 @@ from .table import TensorValue, aten_converter
 
 
 def _amounts(call):
-    """The pad amounts as ints; amounts that are size formulas have no kind yet."""
-    amounts = tuple(sympy.sympify(p) for p in call.arg(1, "pad"))
-    if not all(a.is_Integer for a in amounts):
-        # Swin pads each feature map to a multiple of its window: (7 - W % 7) % 7
-        call.unsupported(f"padding by size formulas {tuple(amounts)} (costgraph's Pad takes integer amounts)")
-    return tuple(int(a) for a in amounts)
+    """The pad amounts: ints, or integer-valued size formulas (Swin pads to a multiple of its window: (7 - W % 7) % 7).
+
+    A formula amount beside an integer one is written as export's output
+    size minus costgraph's input size (less the integer): the same value
+    (both shapes were checked against export's), but the padded size is
+    then export's own expression (``7*floor((W + 52)/56)``), so the window
+    reshapes that follow cancel against it term by term.
+    """
+    amounts = [int(p) if isinstance(p, sympy.Integer) else p for p in call.arg(1, "pad")]
+    x, out = call.args[0], call.out
+    if isinstance(x, TensorValue) and out is not None and len(out) == len(x.shape):
+        for i in range(len(amounts) // 2):
+            axis, left, right = len(x.shape) - 1 - i, amounts[2 * i], amounts[2 * i + 1]
+            grown = sympy.expand(sympy.sympify(out[axis]) - x.shape[axis])
+            if isinstance(left, int) and not isinstance(right, int):
+                amounts[2 * i + 1] = sympy.expand(grown - left)
+            elif isinstance(right, int) and not isinstance(left, int):
+                amounts[2 * i] = sympy.expand(grown - right)
+    return tuple(amounts)
 
 
 @aten_converter("aten::constant_pad_nd")

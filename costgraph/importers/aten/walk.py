@@ -22,6 +22,7 @@ from ...kinds import Input, Parameter, format_shape
 from ...kinds.base import ELEMENT_CLASSES, numel
 from ...memory import set_output_element
 from ...network import Network
+from .guards import export_guards
 from .shapes import same_shape, shape_formula, to_formula
 from .table import Call, TensorValue, Unsupported, converter_for, op_name
 
@@ -116,11 +117,11 @@ class _Walk:
         self.net = Network(name)
         self.env = {}
         self.unsupported = []
+        self.pins = {}              # floors the traced domain fixes (guards.py), set with the inputs
         self.param_layers = {}      # canonical parameter name -> Parameter layer
         self.param_views = {}       # (canonical parameter name, shape) -> a view of its layer (w.t(), w.unsqueeze(1))
         self.owner = {}             # canonical parameter name -> layer counting it
         self.used = set()           # canonical parameter names the graph reads
-        self.bounded = set()        # sizes whose captured range an input already carries
         self.node = None
         self.strip = ""
         self.canonical = self._canonical_names(module)
@@ -247,12 +248,12 @@ class _Walk:
         if isinstance(arg, dict):
             return {k: self.value_of(v) for k, v in arg.items()}
         if isinstance(arg, torch.SymInt):
-            return to_formula(arg, self.symbols)
+            return to_formula(arg, self.symbols, self.pins)
         return arg
 
     def expected(self, val):
         if isinstance(val, torch.Tensor):
-            return shape_formula(val.shape, self.symbols)
+            return shape_formula(val.shape, self.symbols, self.pins)
         if isinstance(val, (list, tuple)):
             return [self.expected(v) for v in val]
         return None
@@ -261,6 +262,11 @@ class _Walk:
         signature = self.program.graph_signature
         kinds = {spec.arg.name: spec for spec in signature.input_specs}
         user = iter(self.capture.inputs)
+        # the size conditions export traced under, on the first input (see guards.py)
+        guards = export_guards(self.program, self.symbols)
+        self.net.graph.graph["export_guards_unwritten"] = list(guards.unwritten)
+        conditions = guards.constraints
+        self.pins = dict(guards.pinned)
         for node in self.program.graph.nodes:
             if node.op != "placeholder":
                 continue
@@ -272,14 +278,9 @@ class _Walk:
                     continue
                 shape = next(user)
                 layer = self.fresh(node.name)
-                bounds = []
-                for d in dict.fromkeys(d for d in shape if d in self.capture.bounds and d not in self.bounded):
-                    self.bounded.add(d)
-                    bounds.append((d, *self.capture.bounds[d]))
-                reason = "torch.export captured the model on that range (its forward depends on the size there)"
-                kind = Input(shape[1:], batch=shape[0], bounds=tuple(bounds), bounds_reason=reason) if shape else Input((), batch=1)
-                self.net.add(layer, kind)
+                self.net.add(layer, Input(shape[1:], batch=shape[0], conditions=conditions) if shape else Input((), batch=1, conditions=conditions))
                 self.state_element(node, layer, None)  # token ids are int64, masks bool
+                conditions = ()
                 self.env[node.name] = TensorValue(layer, self.net.shape(layer), dtype=val.dtype)
                 continue
             target = spec.target
@@ -363,14 +364,14 @@ class _Walk:
         if not hasattr(target, "_schema"):
             # size arithmetic on SymInts (operator.mul, floordiv, ...): export already wrote the result
             if isinstance(val, (torch.SymInt, int)) and not isinstance(val, bool):
-                return to_formula(val, self.symbols)
+                return to_formula(val, self.symbols, self.pins)
             raise Unsupported(f"the Python call {getattr(target, '__name__', target)} on sizes")
         name = op_name(target)
         base = name.rsplit(".", 1)[0]
         if base in _SKIPPED:
             return None
         if base == "aten::sym_size" or (isinstance(val, torch.SymInt) and base.startswith("aten::sym_")):
-            return to_formula(val, self.symbols)
+            return to_formula(val, self.symbols, self.pins)
         converter = converter_for(name)
         if converter is None:
             raise Unsupported("no converter is registered")
