@@ -195,12 +195,29 @@ def torchvision_section(only, start=None):
         # (19 -> 10 -> 5 -> 3 -> 1): it is imported and held out near that size, non-square
         size, held = ((300, 316), ((284, 300), (332, 300))) if name == "ssd300_vgg16" else ((224, 192), ((256, 224), (192, 288)))
         image_model("detection backbone", name + ".backbone", lambda: _first_output(backbone()), size, held)
+        # the backbone and the dense heads that run on every feature map (the RPN head for the
+        # R-CNNs: their box heads take proposals, chosen by the data); flat tensor outputs
+        image_model("detection backbone + head", name + ".backbone+head", lambda name=name: _BackboneHead(tvm.get_model(name, weights=None, weights_backbone=None)), size, held)
         # the whole detector: its post-processing depends on the data, a clear error expected
         if name == "fasterrcnn_resnet50_fpn" and (not only or name in only):
             with torch.device("meta"):
                 whole = _OneImage(tvm.get_model(name, weights=None, weights_backbone=None).eval())
             row = check("detection (whole)", name, whole, meta_input(1, 3, 224, 192), {"H": 2, "W": 3}, [])
             row["note"] = "expected to fail: data-dependent post-processing"
+
+
+class _BackboneHead(nn.Module):
+    """A detector's backbone (with FPN) and its dense head: ``head`` (RetinaNet, FCOS, SSD) or ``rpn.head`` (R-CNNs)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.backbone = model.backbone
+        self.head = model.rpn.head if hasattr(model, "rpn") else model.head
+
+    def forward(self, x):
+        out = self.head(list(self.backbone(x).values()))
+        parts = out.values() if isinstance(out, dict) else out
+        return tuple(t for part in parts for t in (part if isinstance(part, (list, tuple)) else [part]))
 
 
 class _OneImage(nn.Module):
