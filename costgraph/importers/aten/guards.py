@@ -28,6 +28,7 @@ example's sizes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import sympy
 
@@ -62,6 +63,10 @@ def shape_env_of(program):
     return None
 
 
+#: costgraph's package directory: a guard recorded by code under it is costgraph's, not the model's
+#: (matched as a path prefix: a user's project may itself sit in a folder named costgraph)
+_PACKAGE = str(Path(__file__).resolve().parents[2]).replace("\\", "/") + "/"
+
 #: torch's own shape rules: guards made while computing an op's output metadata (meta
 #: functions' validity checks, strides, contiguity, the view algorithm, broadcasting, slice
 #: clamping, decompositions) choose how a fake tensor is laid out, not which ATen ops the
@@ -82,8 +87,8 @@ def _from_op_metadata(guard) -> bool:
     """
     loc = getattr(getattr(guard, "sloc", None), "framework_loc", None)
     filename = str(getattr(loc, "filename", loc or "")).replace("\\", "/")
-    if "/costgraph/" in filename:
-        return True
+    if filename and str(Path(filename).resolve()).replace("\\", "/").startswith(_PACKAGE):
+        return True  # costgraph's own code (a converter asking a fake tensor), not the model's
     inside = filename.rpartition("/torch/")[2] if "/torch/" in filename else ""
     return any(part in inside for part in _OP_METADATA)
 
