@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import sympy
 
-from ..errors import CostGraphError, ShapeError
+from ..errors import ShapeError
 from .base import ParameterFree, Saved, numel, positive_int, register_kind
 
 __all__ = ["TopK", "Sort", "Histogram"]

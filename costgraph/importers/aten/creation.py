@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...kinds.creation import Constant
-from .table import TensorValue, aten_converter
+from .table import aten_converter
 
 _MADE = ("arange", "zeros", "ones", "full", "empty", "scalar_tensor", "new_ones", "new_zeros", "new_full", "new_empty",
          "zeros_like", "ones_like", "full_like", "empty_like", "rand", "randn", "rand_like", "randn_like", "eye", "tril_indices")  # fmt: skip

@@ -97,7 +97,7 @@ def t(call):
 
 
 # -- converters added for any model's ATen ops (branch ops) --------------------------------------
-from ...kinds.arithmetic import Add, Mul, ScalarOp  # noqa: E402
+from ...kinds.arithmetic import Mul, ScalarOp  # noqa: E402
 from ...kinds.moe import GroupedMatMul  # noqa: E402
 from ...kinds.reshape import ViewAs  # noqa: E402
 

@@ -148,13 +148,7 @@ def _convert(expr, symbols):
 
 def _nonnegative(expr) -> bool:
     """Whether `expr` is a polynomial with non-negative coefficients in sizes (all at least 1)."""
-    poly = sympy.expand(expr)
-    terms = poly.args if isinstance(poly, sympy.Add) else (poly,)
-    for term in terms:
-        coefficient, _ = term.as_coeff_Mul()
-        if coefficient < 0:
-            return False
-    return True
+    return all(term.as_coeff_Mul()[0] >= 0 for term in sympy.Add.make_args(sympy.expand(expr)))
 
 
 def _floor_div(base, divisor, original):
